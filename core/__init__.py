@@ -1,0 +1,1 @@
+"""SnowRail's product logic in plain Python: commands, money, state machines and the engine."""

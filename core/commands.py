@@ -1,0 +1,120 @@
+"""One frozen dataclass per chat command; each carries who asked and the platform's idempotency key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core.money import Amount
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person on one platform. `ref` ("telegram:123") is how the rest of the system names them."""
+
+    platform: str
+    user_id: str
+    display_name: str = ""
+    handle: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Exactly one of: a checksummed address, a @handle, or a platform user ref from a mention."""
+
+    address: str | None = None
+    handle: str | None = None
+    user_ref: str | None = None
+
+    def __str__(self) -> str:
+        return self.address or (f"@{self.handle}" if self.handle else self.user_ref or "?")
+
+
+@dataclass(frozen=True)
+class Command:
+    actor: Actor
+    key: str
+
+
+@dataclass(frozen=True)
+class Pay(Command):
+    recipient: Recipient
+    amount: Amount
+
+
+@dataclass(frozen=True)
+class Deposit(Command):
+    intent_id: str
+    amount_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Withdraw(Command):
+    note: str
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Mix(Command):
+    amount: Amount
+
+
+BulkAction = Literal["upload", "preview", "execute", "status", "cancel", "retry"]
+
+
+@dataclass(frozen=True)
+class Bulk(Command):
+    action: BulkAction
+    batch_id: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Status(Command):
+    ref: str
+
+
+@dataclass(frozen=True)
+class Wallet(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class History(Command):
+    limit: int = 10
+
+
+@dataclass(frozen=True)
+class Help(Command):
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Cancel(Command):
+    ref: str
+
+
+@dataclass(frozen=True)
+class Confirm(Command):
+    ref: str
+
+
+@dataclass(frozen=True)
+class Start(Command):
+    payload: str | None = None
+
+
+@dataclass(frozen=True)
+class Link(Command):
+    """`/link 0xADDRESS` asks for a challenge; `/link 0xSIGNATURE` answers it."""
+
+    address: str | None = None
+    signature: str | None = None
+
+
+# Commands that change state: they are recorded under their idempotency key and never act twice.
+MUTATING: tuple[type[Command], ...] = (Pay, Deposit, Withdraw, Mix, Bulk, Cancel, Confirm, Link)

@@ -1,0 +1,178 @@
+"""What SnowRail keeps: users, payment intents and their state machine, notifications, audit entries."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.errors import UserError
+
+
+class IntentStatus(str, enum.Enum):
+    PENDING = "pending"  # recorded, nothing signed yet (or waiting for /confirm)
+    SUBMITTED = "submitted"  # signed transaction stored (and possibly broadcast)
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+_ALLOWED: dict[IntentStatus, set[IntentStatus]] = {
+    IntentStatus.PENDING: {IntentStatus.SUBMITTED, IntentStatus.CANCELLED, IntentStatus.FAILED},
+    IntentStatus.SUBMITTED: {IntentStatus.CONFIRMED, IntentStatus.FAILED},
+    IntentStatus.CONFIRMED: set(),
+    IntentStatus.FAILED: set(),
+    IntentStatus.CANCELLED: set(),
+}
+
+TERMINAL = {IntentStatus.CONFIRMED, IntentStatus.FAILED, IntentStatus.CANCELLED}
+
+
+class IllegalTransition(UserError):
+    pass
+
+
+@dataclass
+class Intent:
+    """One payment from the treasury, from the moment it is asked for until the chain settles it."""
+
+    id: str
+    key: str
+    actor_ref: str
+    recipient: str
+    token: str
+    amount: int
+    intent_hash: str
+    created_at: datetime
+    updated_at: datetime
+    status: IntentStatus = IntentStatus.PENDING
+    recipient_ref: str | None = None
+    memo: str | None = None
+    needs_confirmation: bool = False
+    nonce: int | None = None
+    raw_tx: bytes | None = None
+    tx_hash: str | None = None
+    fee: int | None = None
+    block_number: int | None = None
+    error: str | None = None
+    submitted_at: datetime | None = None
+
+    def move(self, to: IntentStatus, now: datetime) -> None:
+        if to not in _ALLOWED[self.status]:
+            raise IllegalTransition(f"{self.id} is {self.status.value} and cannot become {to.value}")
+        self.status = to
+        self.updated_at = now
+
+    def submit(self, *, nonce: int, raw_tx: bytes, tx_hash: str, now: datetime) -> None:
+        self.move(IntentStatus.SUBMITTED, now)
+        self.nonce, self.raw_tx, self.tx_hash, self.submitted_at = nonce, raw_tx, tx_hash, now
+
+    def resign(self, *, raw_tx: bytes, tx_hash: str, now: datetime) -> None:
+        """A replacement with the same nonce (higher fee) for a transaction stuck in the mempool."""
+        if self.status is not IntentStatus.SUBMITTED:
+            raise IllegalTransition(f"{self.id} is {self.status.value}; only submitted payments are replaced")
+        self.raw_tx, self.tx_hash, self.submitted_at, self.updated_at = raw_tx, tx_hash, now, now
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass
+class User:
+    """A person on one platform, with the wallet they proved they own, if any."""
+
+    ref: str
+    platform: str
+    platform_user_id: str
+    display_name: str = ""
+    handle: str | None = None
+    wallet: str | None = None
+    wallet_proof: str | None = None
+    dm_blocked: bool = False
+    created_at: datetime | None = None
+
+
+class NotificationType(str, enum.Enum):
+    PAYMENT_SENT = "payment_sent"
+    PAYMENT_RECEIVED = "payment_received"
+    TRANSACTION_PENDING = "transaction_pending"
+    TRANSACTION_CONFIRMED = "transaction_confirmed"
+    TRANSACTION_FAILED = "transaction_failed"
+    DEPOSIT_CONFIRMED = "deposit_confirmed"
+    WITHDRAWAL_READY = "withdrawal_ready"
+    INTENT_FUNDED = "intent_funded"
+    INTENT_EXECUTED = "intent_executed"
+    BATCH_PROGRESS = "batch_progress"
+    BATCH_COMPLETE = "batch_complete"
+    SECURITY_ALERT = "security_alert"
+
+
+class DeliveryStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENT = "sent"
+    UNDELIVERABLE = "undeliverable"
+
+
+@dataclass
+class Notification:
+    """An outbox row: written with the state change that caused it, delivered later at least once."""
+
+    dedup_key: str
+    user_ref: str
+    type: NotificationType
+    body: str  # a Reply serialised with replies.dumps
+    created_at: datetime
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass
+class ProcessedKey:
+    """The first outcome of a command under an idempotency key; a repeat gets this instead of acting."""
+
+    key: str
+    command: str
+    actor_ref: str
+    created_at: datetime
+    intent_id: str | None = None
+    reply: str | None = None  # a Reply serialised with replies.dumps
+
+
+@dataclass
+class AuditEntry:
+    actor_ref: str
+    command: str
+    key: str
+    outcome: str  # ok | refused | invalid | error | transient | repeat
+    detail: str
+    at: datetime
+    id: int | None = None
+
+
+@dataclass
+class LinkChallenge:
+    """A one-time message a user signs to prove they control `address`."""
+
+    id: str
+    actor_ref: str
+    address: str
+    message: str
+    created_at: datetime
+    expires_at: datetime
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    ok: bool
+    block_number: int
+    gas_used: int
+    fee: int  # in the native coin's base units
+    reason: str | None = None  # a plain sentence when not ok
+    paid: frozenset[str] = field(default_factory=frozenset)  # intent hashes the contract paid
+    failed: tuple[tuple[str, str], ...] = ()  # (intent hash, reason) the contract refused within a batch

@@ -1,0 +1,190 @@
+"""The outside world as the core sees it: typing.Protocol ports that adapters implement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from core.model import (
+    AuditEntry,
+    Intent,
+    IntentStatus,
+    LinkChallenge,
+    Notification,
+    ProcessedKey,
+    Receipt,
+    User,
+)
+from core.money import Token, TokenRegistry
+from core.replies import Reply
+
+
+# ---------------------------------------------------------------- chain
+@dataclass(frozen=True)
+class PaymentOrder:
+    """What the executor authorises: pay `amount` of `token` to `recipient`, once, under `intent_hash`."""
+
+    intent_hash: str  # 0x + 64 hex
+    recipient: str
+    token: Token
+    amount: int
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    raw: bytes
+    tx_hash: str
+    nonce: int
+
+
+class Chain(Protocol):
+    """The Settlement contract and the node behind it. Raises ChainUnavailable when the node is down."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    @property
+    def tokens(self) -> TokenRegistry: ...
+
+    @property
+    def executor(self) -> str:
+        """The address that signs authorisations and sends transactions."""
+
+    @property
+    def treasury(self) -> str:
+        """The Settlement contract's address, which holds the funds."""
+
+    async def balance(self, address: str, token: Token) -> int: ...
+
+    async def pending_nonce(self) -> int:
+        """The executor's next nonce according to the node, counting its pending transactions."""
+
+    async def sign_payment(self, order: PaymentOrder, nonce: int, *, bump: int = 0) -> SignedTx:
+        """Sign the authorisation and the transaction that submits it. Simulates first and raises
+        ChainRejected with a plain sentence if the contract would revert. `bump` raises the fee for
+        replacing a stuck transaction (each step +12.5% or more)."""
+
+    async def broadcast(self, raw: bytes) -> str:
+        """Send signed bytes; idempotent (an already-known transaction is not an error)."""
+
+    async def receipt(self, tx_hash: str) -> Receipt | None:
+        """The receipt if mined, else None."""
+
+    async def wait_for_receipt(self, tx_hash: str, timeout: float) -> Receipt | None: ...
+
+    async def is_paid(self, intent_hash: str) -> bool:
+        """Whether the contract has already executed this intent (on any path)."""
+
+    def recover_signer(self, message: str, signature: str) -> str:
+        """EIP-191 personal_sign: the checksummed address that signed `message`. Raises UserError if the
+        signature is malformed."""
+
+    def explorer_url(self, tx_hash: str) -> str | None: ...
+
+
+# ---------------------------------------------------------------- storage
+class DuplicateKey(Exception):
+    """Another request recorded this idempotency key first (a UNIQUE constraint fired)."""
+
+
+class UserRepository(Protocol):
+    async def get(self, ref: str) -> User | None: ...
+    async def upsert(self, user: User) -> User:
+        """Insert, or update display name and handle of, the user with this ref; returns the stored user."""
+    async def by_handle(self, handle: str, platform: str | None = None) -> list[User]: ...
+    async def by_wallet(self, address: str) -> list[User]: ...
+    async def save(self, user: User) -> None: ...
+
+
+class IntentRepository(Protocol):
+    async def add(self, intent: Intent) -> None: ...
+    async def get(self, intent_id: str, *, for_update: bool = False) -> Intent | None: ...
+    async def save(self, intent: Intent) -> None: ...
+    async def for_actor(self, actor_ref: str, limit: int) -> list[Intent]:
+        """The actor's own intents and those paid to them, newest first."""
+    async def with_status(self, status: IntentStatus, limit: int = 1000) -> list[Intent]: ...
+    async def in_flight(self, token: str) -> int:
+        """Sum of amounts of this token that are signed but not yet settled."""
+
+
+class OutboxRepository(Protocol):
+    async def add(self, notification: Notification) -> None:
+        """Insert; a notification whose dedup_key exists already is ignored."""
+    async def pending(self, limit: int = 100) -> list[Notification]: ...
+    async def save(self, notification: Notification) -> None: ...
+
+
+class KeyRepository(Protocol):
+    async def get(self, key: str) -> ProcessedKey | None: ...
+    async def add(self, record: ProcessedKey) -> None:
+        """Raises DuplicateKey (on flush or commit) if the key exists."""
+    async def save(self, record: ProcessedKey) -> None: ...
+
+
+class AuditRepository(Protocol):
+    async def add(self, entry: AuditEntry) -> None: ...
+    async def recent(self, limit: int = 50) -> list[AuditEntry]: ...
+
+
+class NonceRepository(Protocol):
+    async def reserve(self, chain_id: int, address: str, floor: int) -> int:
+        """Atomically take the next nonce for (chain, address): max(stored next, floor); store it + 1.
+        Holds a row lock until the unit of work ends, so concurrent reservations serialise."""
+
+
+class ChallengeRepository(Protocol):
+    async def add(self, challenge: LinkChallenge) -> None: ...
+    async def latest(self, actor_ref: str) -> LinkChallenge | None:
+        """The newest unused challenge of this actor."""
+    async def save(self, challenge: LinkChallenge) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. Leaving the block without commit() rolls back."""
+
+    users: UserRepository
+    intents: IntentRepository
+    outbox: OutboxRepository
+    keys: KeyRepository
+    audit: AuditRepository
+    nonces: NonceRepository
+    challenges: ChallengeRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+# ---------------------------------------------------------------- delivery, jobs, time
+@dataclass(frozen=True)
+class Delivery:
+    ok: bool
+    undeliverable: bool = False  # the user blocked us or closed DMs: stop trying
+    retry_after: float | None = None
+    error: str | None = None
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Sends a reply privately to one user of one platform."""
+
+    async def send(self, user_ref: str, reply: Reply) -> Delivery: ...
+
+
+class JobQueue(Protocol):
+    """Background work. `job_id` makes a duplicate enqueue a no-op."""
+
+    def enqueue(self, job: str, *args: object, job_id: str | None = None) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
