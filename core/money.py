@@ -12,7 +12,7 @@ UINT256_MAX = 2**256 - 1
 
 _PLAIN = re.compile(r"^(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?$")
 _EXPONENT = re.compile(r"^[+-]?[0-9.]+[eE][+-]?[0-9]+$")
-_SEPARATED = re.compile(r"^[0-9]{1,3}([,_' ][0-9]{3})+(\.[0-9]*)?$|^[0-9]{1,3}(\.[0-9]{3})+(,[0-9]*)?$")
+_SEPARATED = re.compile(r"^[0-9]{1,3}([,_' ][0-9]{3})+(\.[0-9]*)?$|^[0-9]{1,3}(\.[0-9]{3}){2,}(,[0-9]*)?$|^[0-9]{1,3}(\.[0-9]{3})+,[0-9]*$")
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ def parse_units(text: str, token: Token) -> int:
             f"amount: {shown} has thousands separators; write digits only, with a dot for decimals (e.g. 1000.5)",
             field="amount",
         )
+    if "," in raw:
+        raise UsageError(f"amount: {shown} uses a comma; write decimals with a dot, like 1.5", field="amount")
     m = _PLAIN.match(raw.lstrip("+") if raw.startswith("+") and raw[1:2].isdigit() else raw)
     if not m or (not m.group("int") and not m.group("frac")):
         raise UsageError(

@@ -1,0 +1,188 @@
+"""The engine: one entry point for every platform, a table from command type to handler."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from core.commands import (
+    MUTATING,
+    Actor,
+    Bulk,
+    Cancel,
+    Command,
+    Confirm,
+    Deposit,
+    Help,
+    History,
+    Link,
+    Mix,
+    Pay,
+    Start,
+    Status,
+    Wallet,
+    Withdraw,
+)
+from core.errors import NotAllowed, TransientError, UsageError, UserError
+from core.handlers import account, payments
+from core.model import AuditEntry, DeliveryStatus, IntentStatus, ProcessedKey
+from core.parsing import parse
+from core.ports import Chain, Clock, DuplicateKey, JobQueue, Notifier, UnitOfWorkFactory
+from core.replies import Reply, dumps, loads
+from core.services import Policy, Services, log
+from core.views import intent_detail
+
+Handler = Callable[[Services, Any], Awaitable[Reply]]
+
+HANDLERS: dict[type[Command], Handler] = {
+    Pay: payments.pay,
+    Confirm: payments.confirm,
+    Cancel: payments.cancel,
+    Status: payments.status,
+    History: payments.history,
+    Start: account.start,
+    Help: account.help_,
+    Link: account.link,
+    Wallet: account.wallet,
+    Deposit: account.not_yet,
+    Mix: account.not_yet,
+    Withdraw: account.not_yet,
+    Bulk: account.not_yet,
+}
+
+# Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
+_SELF_RECORDING = (Pay,)
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        chain: Chain,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        policy: Policy,
+        queue: JobQueue | None = None,
+        handlers: dict[type[Command], Handler] | None = None,
+    ) -> None:
+        self.services = Services(chain=chain, uow=uow, clock=clock, policy=policy, queue=queue)
+        self.handlers = {**HANDLERS, **(handlers or {})}
+
+    @property
+    def chain(self) -> Chain:
+        return self.services.chain
+
+    async def handle_text(self, text: str, *, actor: Actor, key: str) -> Reply:
+        """Parse and run one chat message. Never raises: every outcome is a Reply."""
+        try:
+            command = parse(text, actor=actor, key=key, tokens=self.chain.tokens)
+        except UsageError as e:
+            await self._audit(actor.ref, _name_of(text), key, "invalid", e.message)
+            return Reply.error(e.message)
+        return await self.handle(command)
+
+    async def handle(self, cmd: Command) -> Reply:
+        name = type(cmd).__name__.lower()
+        try:
+            if isinstance(cmd, MUTATING):
+                replay = await self._replay(cmd.key)
+                if replay is not None:
+                    await self._audit(cmd.actor.ref, name, cmd.key, "repeat", "answered from the first delivery")
+                    return replay
+            await self.services.remember(cmd.actor)
+            reply = await self.handlers[type(cmd)](self.services, cmd)
+            if isinstance(cmd, MUTATING) and not isinstance(cmd, _SELF_RECORDING):
+                await self._record(cmd, reply)
+            await self._audit(cmd.actor.ref, name, cmd.key, "ok", _describe(cmd, reply))
+            return reply
+        except DuplicateKey:
+            replay = await self._replay(cmd.key)
+            return replay or Reply.error("That message is already being handled.")
+        except NotAllowed as e:
+            await self._audit(cmd.actor.ref, name, cmd.key, "refused", e.message)
+            return Reply.error(e.message)
+        except UserError as e:
+            await self._audit(cmd.actor.ref, name, cmd.key, "invalid", e.message)
+            return Reply.error(e.message)
+        except TransientError as e:
+            log.warning("%s unavailable while handling %s (%s)", e.service, name, cmd.key)
+            await self._audit(cmd.actor.ref, name, cmd.key, "transient", e.message)
+            return Reply.error(f"The {e.service} is not answering right now ({e.message}). Nothing was paid; try again in a moment.")
+        except Exception:
+            ref = "E-" + secrets.token_hex(3)
+            log.exception("unexpected failure %s handling %s for %s (key %s)", ref, name, cmd.actor.ref, cmd.key)
+            await self._audit(cmd.actor.ref, name, cmd.key, "error", ref)
+            return Reply.error(f"Sorry, something went wrong on our side (reference {ref}). Nothing was paid twice; try /status or /history.")
+
+    async def _replay(self, key: str) -> Reply | None:
+        async with self.services.uow() as uow:
+            record = await uow.keys.get(key)
+            if record is None:
+                return None
+            if record.intent_id:
+                intent = await uow.intents.get(record.intent_id)
+                if intent is not None:
+                    head = "Already handled this message; nothing was paid twice."
+                    if intent.status is IntentStatus.PENDING and not intent.needs_confirmation:
+                        head += f" It is still pending: /confirm {intent.id} to retry."
+                    return intent_detail(self.chain, intent, headline=head)
+        return loads(record.reply) if record.reply else Reply.of("Already handled this message.")
+
+    async def _record(self, cmd: Command, reply: Reply) -> None:
+        async with self.services.uow() as uow:
+            await uow.keys.add(
+                ProcessedKey(cmd.key, type(cmd).__name__.lower(), cmd.actor.ref, self.services.clock.now(), reply=dumps(reply))
+            )
+            await uow.commit()
+
+    async def _audit(self, actor_ref: str, command: str, key: str, outcome: str, detail: str) -> None:
+        try:
+            async with self.services.uow() as uow:
+                await uow.audit.add(AuditEntry(actor_ref, command, key, outcome, detail[:500], self.services.clock.now()))
+                await uow.commit()
+        except TransientError:
+            log.warning("audit entry for %s (%s) not written: database unavailable", key, outcome)
+
+    # ------------------------------------------------------------ background work
+    async def reconcile(self) -> int:
+        return await payments.reconcile(self.services)
+
+    async def deliver_notifications(self, notifier: Notifier, *, platform: str | None = None, limit: int = 100) -> int:
+        """Deliver pending outbox rows (at least once; dedup keys make repeats harmless). Returns sent count."""
+        sent = 0
+        async with self.services.uow() as uow:
+            pending = await uow.outbox.pending(limit)
+        for n in pending:
+            if platform and not n.user_ref.startswith(platform + ":"):
+                continue
+            result = await notifier.send(n.user_ref, loads(n.body))
+            async with self.services.uow() as uow:
+                n.attempts += 1
+                if result.ok:
+                    n.status, n.sent_at = DeliveryStatus.SENT, self.services.clock.now()
+                    sent += 1
+                elif result.undeliverable:
+                    n.status, n.last_error = DeliveryStatus.UNDELIVERABLE, result.error
+                else:
+                    n.last_error = result.error
+                await uow.outbox.save(n)
+                await uow.commit()
+        return sent
+
+
+def _name_of(text: str) -> str:
+    head = text.strip().split(maxsplit=1)[0] if text.strip() else ""
+    return head.lstrip("/").split("@")[0].lower()[:20] or "text"
+
+
+def _describe(cmd: Command, reply: Reply) -> str:
+    """What the audit log keeps: the command's shape, never a mixer note or other secret."""
+    if isinstance(cmd, Withdraw):
+        return "withdraw (note withheld)"
+    if isinstance(cmd, Pay):
+        return f"pay {cmd.amount} to {cmd.recipient}: {reply.kind}"
+    return f"{type(cmd).__name__.lower()}: {reply.kind}"
+
+
+__all__ = ["Engine", "Policy", "HANDLERS"]

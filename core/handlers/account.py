@@ -1,0 +1,119 @@
+"""Who you are and what you hold: /start, /link, /wallet, /help."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from core.addresses import short
+from core.commands import Help, Link, Start, Wallet
+from core.errors import ChainUnavailable, UserError
+from core.model import LinkChallenge
+from core.money import format_units
+from core.parsing import SUMMARY, USAGE
+from core.replies import Reply, bold, code
+from core.services import Services, new_id
+
+
+async def start(s: Services, cmd: Start) -> Reply:
+    await s.remember(cmd.actor)
+    name = cmd.actor.display_name or "there"
+    role = "You are an operator: you can pay from the treasury." if s.policy.is_operator(cmd.actor.ref) else (
+        "Link your wallet with /link <address> so people can pay you by @handle."
+    )
+    return Reply.of(
+        (f"Hi {name}, I'm {s.policy.bot_name}: payments from chat, settled on chain ", bold(f"{s.chain.chain_id}"), "."),
+        role,
+        "Send /help to see every command.",
+    )
+
+
+async def help_(s: Services, cmd: Help) -> Reply:
+    if cmd.topic:
+        return Reply.of((bold(f"/{cmd.topic}"), f" — {SUMMARY[cmd.topic]}"), ("Usage: ", code(USAGE[cmd.topic])))
+    lines: list[tuple] = [(bold("Commands"),)]
+    lines += [(code(f"/{name}"), f" — {summary}") for name, summary in SUMMARY.items()]
+    lines.append(("Tokens on this chain: ", ", ".join(s.chain.tokens.symbols()), ". Amounts are in whole units, e.g. 0.5 CRO."))
+    return Reply.of(*lines)
+
+
+async def link(s: Services, cmd: Link) -> Reply:
+    await s.remember(cmd.actor)
+    now = s.clock.now()
+    if cmd.address:
+        nonce = secrets.token_hex(16)
+        expires = now + s.policy.challenge_ttl
+        message = (
+            f"SnowRail wallet link\nAccount: {cmd.actor.ref}\nAddress: {cmd.address}\n"
+            f"Nonce: {nonce}\nExpires: {expires.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        )
+        async with s.uow() as uow:
+            await uow.challenges.add(LinkChallenge(new_id("link"), cmd.actor.ref, cmd.address, message, now, expires))
+            await uow.commit()
+        return Reply.of(
+            ("To link ", code(cmd.address), ", sign this exact message with that wallet (personal_sign, EIP-191):"),
+            (code(message),),
+            "Then send /link <signature>. The challenge works once and expires in "
+            f"{int(s.policy.challenge_ttl / timedelta(minutes=1))} minutes.",
+            private=True,
+        )
+    assert cmd.signature is not None
+    async with s.uow() as uow:
+        challenge = await uow.challenges.latest(cmd.actor.ref)
+    if challenge is None or challenge.used:
+        raise UserError("signature: there is no open challenge; send /link <address> first.", field="signature")
+    if challenge.expires_at < now:
+        raise UserError("signature: the challenge expired; send /link <address> for a new one.", field="signature")
+    signer = s.chain.recover_signer(challenge.message, cmd.signature)
+    if signer.lower() != challenge.address.lower():
+        raise UserError(
+            f"signature: it was made by {short(signer)}, not by {short(challenge.address)}; nothing was linked. "
+            "Sign the challenge with the wallet you are linking.",
+            field="signature",
+        )
+    async with s.uow() as uow:
+        fresh = await uow.challenges.latest(cmd.actor.ref)
+        user = await uow.users.get(cmd.actor.ref)
+        if fresh is None or fresh.id != challenge.id or user is None:
+            raise UserError("signature: that challenge was already used; send /link <address> again.", field="signature")
+        fresh.used = True
+        user.wallet = challenge.address
+        user.wallet_proof = f"{challenge.message}\n--\n{cmd.signature}"
+        await uow.challenges.save(fresh)
+        await uow.users.save(user)
+        await uow.commit()
+    return Reply.of(("Linked ", code(challenge.address), " to your account. People can now pay you by handle."), kind="ok")
+
+
+async def wallet(s: Services, cmd: Wallet) -> Reply:
+    async with s.uow() as uow:
+        user = await uow.users.get(cmd.actor.ref)
+    operator = s.policy.is_operator(cmd.actor.ref)
+    lines: list[tuple] = []
+    try:
+        if user and user.wallet:
+            lines.append(("Your wallet ", code(user.wallet)))
+            lines += await _balances(s, user.wallet)
+        else:
+            lines.append(("No wallet linked yet: send ", code("/link <address>"), "."))
+        if operator:
+            lines.append(("Treasury ", code(s.chain.treasury)))
+            lines += await _balances(s, s.chain.treasury)
+            gas = await s.chain.balance(s.chain.executor, s.chain.tokens.native)
+            lines.append((f"Executor gas: {format_units(gas, 18)} {s.chain.tokens.native.symbol} at ", code(short(s.chain.executor))))
+    except ChainUnavailable:
+        lines.append(("The chain node is not answering; balances are unavailable right now.",))
+    return Reply.of(*lines)
+
+
+async def _balances(s: Services, address: str) -> list[tuple]:
+    out = []
+    for token in s.chain.tokens:
+        units = await s.chain.balance(address, token)
+        out.append((f"  {token.symbol}: ", bold(format_units(units, token.decimals))))
+    return out
+
+
+async def not_yet(s: Services, cmd) -> Reply:
+    name = type(cmd).__name__.lower()
+    return Reply.of(f"/{name} is not available yet; it is coming soon. Send /help for what works today.")

@@ -1,0 +1,253 @@
+"""Chat text -> Command, or a UsageError that names the problem and shows the usage line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from core.addresses import parse_address
+from core.commands import (
+    Actor,
+    Bulk,
+    Cancel,
+    Command,
+    Confirm,
+    Deposit,
+    Help,
+    History,
+    Link,
+    Mix,
+    Pay,
+    Recipient,
+    Start,
+    Status,
+    Wallet,
+    Withdraw,
+)
+from core.errors import UsageError
+from core.money import TokenRegistry, parse_amount
+
+USAGE: dict[str, str] = {
+    "pay": "/pay <address | @handle> <amount> [token]   e.g. /pay 0x742d…3dF4 25 USDC",
+    "status": "/status <payment id>",
+    "history": "/history [n]   the last n of your payments, 1 to 50 (default 10)",
+    "wallet": "/wallet",
+    "link": "/link <address>, then /link <signature of the challenge>",
+    "cancel": "/cancel <payment id>",
+    "confirm": "/confirm <payment id>",
+    "bulk": "/bulk upload <file> | preview <id> | execute <id> | status <id> | cancel <id> | retry <id>",
+    "mix": "/mix <amount>   e.g. /mix 0.1",
+    "withdraw": "/withdraw <note> <address>",
+    "deposit": "/deposit <payment id> [amount]",
+    "start": "/start",
+    "help": "/help [command]",
+}
+
+SUMMARY: dict[str, str] = {
+    "pay": "send a payment from the treasury (operators)",
+    "status": "show one payment",
+    "history": "list your recent payments",
+    "wallet": "balances of your linked wallet (and the treasury, for operators)",
+    "link": "prove you own a wallet so people can pay you by @handle",
+    "cancel": "cancel a payment that has not been sent",
+    "confirm": "confirm (or retry) a pending payment",
+    "bulk": "pay many people from a CSV or JSON file",
+    "mix": "deposit into the privacy pool",
+    "withdraw": "withdraw from the privacy pool with your note",
+    "deposit": "fund a payment intent",
+    "start": "register and get started",
+    "help": "this list, or the details of one command",
+}
+
+_HEAD = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]{1,64})?$")
+_HANDLE = re.compile(r"^@([A-Za-z0-9_]{1,32})$")
+_MENTION = re.compile(r"^<@!?([0-9]{1,25})>$")
+_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_BULK_ACTIONS = ("upload", "preview", "execute", "status", "cancel", "retry")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _usage(name: str, problem: str, field: str | None = None) -> UsageError:
+    return UsageError(f"{problem}\nUsage: {USAGE[name]}", field=field)
+
+
+def parse(text: str, *, actor: Actor, key: str, tokens: TokenRegistry | None = None) -> Command:
+    """Parse one chat message. Raises only UsageError, whatever the text."""
+    registry = tokens or _STANDARD
+    stripped = text.strip() if isinstance(text, str) else ""
+    if not stripped:
+        raise UsageError("That message is empty. Send /help to see what I can do.")
+    words = stripped.split()
+    m = _HEAD.match(words[0])
+    if not m:
+        if stripped.startswith("/"):
+            raise UsageError(f"unknown command {_shown(words[0], 24)}; send /help to see the commands.")
+        raise UsageError("Commands start with / (for example /pay or /help). Send /help to see them all.")
+    name = m.group(1).lower()
+    parser = _PARSERS.get(name)
+    if parser is None:
+        raise UsageError(f"unknown command /{_shown(name, 24)}; send /help to see the commands.")
+    return parser(words[1:], actor, key, registry)
+
+
+def _recipient(word: str) -> Recipient:
+    if word.lower().startswith("0x"):
+        return Recipient(address=parse_address(word, field="address"))
+    if h := _HANDLE.match(word):
+        return Recipient(handle=h.group(1).lower())
+    if mention := _MENTION.match(word):
+        return Recipient(user_ref=f"discord:{mention.group(1)}")
+    raise UsageError(
+        f"address: {_shown(word)} is neither an address (0x followed by 40 hex digits) nor a @handle",
+        field="address",
+    )
+
+
+def _pay(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Pay:
+    if len(args) < 2:
+        missing = "recipient and amount are missing" if not args else "amount is missing"
+        raise _usage("pay", f"{missing}.", "amount" if args else "address")
+    if len(args) > 3:
+        raise _usage("pay", f"too many words after /pay: “{_shown(' '.join(args[3:]))}”.")
+    try:
+        recipient = _recipient(args[0])
+        token = tokens.get(args[2]) if len(args) == 3 else tokens.native
+        amount = parse_amount(args[1], token)
+    except UsageError as e:
+        raise _usage("pay", e.message, e.field) from None
+    return Pay(actor, key, recipient, amount)
+
+
+def _ref_arg(name: str, what: str) -> Callable[[list[str]], str]:
+    def get(args: list[str]) -> str:
+        if not args:
+            raise _usage(name, f"{what} is missing.", "id")
+        if len(args) > 1:
+            raise _usage(name, f"expected one {what}, got {len(args)} words.", "id")
+        if not _REF.match(args[0]):
+            raise _usage(name, f"id: {_shown(args[0])} is not a valid {what}.", "id")
+        return args[0].lower()
+
+    return get
+
+
+def _status(args, actor, key, tokens):
+    return Status(actor, key, _ref_arg("status", "payment id")(args))
+
+
+def _cancel(args, actor, key, tokens):
+    return Cancel(actor, key, _ref_arg("cancel", "payment id")(args))
+
+
+def _confirm(args, actor, key, tokens):
+    return Confirm(actor, key, _ref_arg("confirm", "payment id")(args))
+
+
+def _history(args, actor, key, tokens):
+    if not args:
+        return History(actor, key)
+    if len(args) > 1 or not args[0].isascii() or not args[0].isdigit() or not 1 <= int(args[0]) <= 50:
+        raise _usage("history", f"n: {_shown(' '.join(args))} is not a whole number from 1 to 50.", "n")
+    return History(actor, key, int(args[0]))
+
+
+def _wallet(args, actor, key, tokens):
+    if args:
+        raise _usage("wallet", "/wallet takes no arguments.")
+    return Wallet(actor, key)
+
+
+def _help(args, actor, key, tokens):
+    if len(args) > 1:
+        raise _usage("help", "ask about one command at a time.")
+    topic = args[0].lstrip("/").lower() if args else None
+    if topic is not None and topic not in USAGE:
+        raise _usage("help", f"there is no command /{_shown(topic, 24)}.")
+    return Help(actor, key, topic)
+
+
+def _start(args, actor, key, tokens):
+    payload = args[0] if args else None
+    if payload is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", payload):
+        payload = None  # deep-link payloads are advisory; a strange one is ignored, not an error
+    return Start(actor, key, payload)
+
+
+def _link(args, actor, key, tokens):
+    if len(args) != 1:
+        raise _usage("link", "give one address (to get a challenge) or one signature (to answer it).", "address")
+    word = args[0]
+    if _SIGNATURE.match(word):
+        return Link(actor, key, signature=word)
+    if word.lower().startswith("0x") and len(word) > 42:
+        raise _usage("link", f"signature: {_shown(word)} must be 0x followed by 130 hex digits.", "signature")
+    try:
+        return Link(actor, key, address=parse_address(word))
+    except UsageError as e:
+        raise _usage("link", e.message, e.field) from None
+
+
+def _mix(args, actor, key, tokens):
+    if len(args) != 1:
+        raise _usage("mix", "give the amount to deposit.", "amount")
+    try:
+        return Mix(actor, key, parse_amount(args[0], tokens.native))
+    except UsageError as e:
+        raise _usage("mix", e.message, e.field) from None
+
+
+def _withdraw(args, actor, key, tokens):
+    if not args:
+        raise _usage("withdraw", "the note is missing.", "note")
+    if len(args) > 2:
+        raise _usage("withdraw", "expected a note and an address.", "note")
+    address = None
+    if len(args) == 2:
+        try:
+            address = parse_address(args[1])
+        except UsageError as e:
+            raise _usage("withdraw", e.message, e.field) from None
+    return Withdraw(actor, key, args[0], address)
+
+
+def _deposit(args, actor, key, tokens):
+    if not args or len(args) > 2:
+        raise _usage("deposit", "give the payment id and optionally the amount.", "id")
+    return Deposit(actor, key, _ref_arg("deposit", "payment id")(args[:1]), args[1] if len(args) == 2 else None)
+
+
+def _bulk(args, actor, key, tokens):
+    if not args:
+        raise _usage("bulk", "say what to do with the batch.", "action")
+    action = args[0].lower()
+    if action not in _BULK_ACTIONS:
+        raise _usage("bulk", f"action: {_shown(args[0], 24)} is not one of {', '.join(_BULK_ACTIONS)}.", "action")
+    rest = args[1:]
+    if action == "upload":
+        return Bulk(actor, key, "upload", path=" ".join(rest) or None)
+    batch_id = _ref_arg("bulk", "batch id")(rest)
+    return Bulk(actor, key, action, batch_id=batch_id)  # type: ignore[arg-type]
+
+
+_STANDARD = TokenRegistry.standard()
+
+_PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] = {
+    "pay": _pay,
+    "status": _status,
+    "history": _history,
+    "wallet": _wallet,
+    "balance": _wallet,
+    "link": _link,
+    "cancel": _cancel,
+    "confirm": _confirm,
+    "bulk": _bulk,
+    "mix": _mix,
+    "withdraw": _withdraw,
+    "deposit": _deposit,
+    "start": _start,
+    "help": _help,
+}
