@@ -1,0 +1,1 @@
+"""Background work: inline for the embedded default, RQ on Redis for real deployments."""

@@ -1,0 +1,85 @@
+"""Reads commands line by line, shows replies as plain text, and prints notifications as they arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from core.commands import Actor
+from core.ports import Delivery
+from core.replies import Reply
+
+OPERATOR = Actor("console", "operator", "Console operator")
+
+Handle = Callable[[str, Actor, str], Awaitable[Reply]]
+
+
+def render(reply: Reply) -> str:
+    """Plain text; buttons become the command you can type instead."""
+    lines = [reply.plain()]
+    for b in reply.buttons:
+        lines.append(f"  [{b.label}] {b.url}" if b.url else f"  [{b.label}] type: {b.command}")
+    for f in reply.files:
+        lines.append(f"  (file {f.filename}, {len(f.content)} bytes)")
+    return "\n".join(lines)
+
+
+class ConsoleNotifier:
+    """Delivers notifications for console users by printing them."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+
+    async def send(self, user_ref: str, reply: Reply) -> Delivery:
+        body = render(reply).replace("\n", "\n   ")
+        print(f"🔔 {body}", file=self.out, flush=True)
+        return Delivery(ok=True)
+
+
+class ConsoleChat:
+    """One chat session. `after_each` runs after every reply (the console delivers its notifications there)."""
+
+    def __init__(
+        self,
+        handle: Handle,
+        *,
+        actor: Actor = OPERATOR,
+        inp: TextIO | None = None,
+        out: TextIO | None = None,
+        after_each: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.handle, self.actor = handle, actor
+        self.inp, self.out = inp or sys.stdin, out or sys.stdout
+        self.after_each = after_each
+        self.session = secrets.token_hex(4)
+        self.interactive = self.inp.isatty()
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    async def run(self, banner: str = "") -> None:
+        if banner:
+            self.say(banner)
+        n = 0
+        while True:
+            if self.interactive:
+                print("you> ", end="", file=self.out, flush=True)
+            line = await asyncio.to_thread(self.inp.readline)
+            if not line:
+                break
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if text.lower() in ("/quit", "/exit") and self.interactive:
+                break
+            n += 1
+            if not self.interactive:
+                self.say(f"> {text}")
+            reply = await self.handle(text, self.actor, f"console-{self.session}-{n}")
+            self.say(render(reply))
+            if self.after_each is not None:
+                await self.after_each()
+            self.say("")

@@ -1,0 +1,22 @@
+"""A JobQueue on RQ: jobs are referred to by dotted path, so workers on other machines can run them."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue, Retry
+
+JOBS = {
+    "deliver_notifications": "workers.jobs.deliver_notifications",
+    "reconcile": "workers.jobs.reconcile",
+}
+
+
+class RqQueue:
+    def __init__(self, redis_url: str, name: str = "snowrail") -> None:
+        self.connection = Redis.from_url(redis_url)
+        self.queue = Queue(name, connection=self.connection)
+
+    def enqueue(self, job: str, *args: object, job_id: str | None = None) -> None:
+        self.queue.enqueue(
+            JOBS[job], *args, job_id=job_id, retry=Retry(max=5, interval=[1, 2, 5, 10, 30]), result_ttl=300
+        )

@@ -1,0 +1,137 @@
+"""Builds a running SnowRail from Settings: the chain, the database, the queue and the engine."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.settings import ConfigError, Settings
+from core.engine import Engine
+from core.errors import UsageError
+from core.money import parse_units
+from core.ports import Chain, JobQueue
+from core.services import Policy
+
+log = logging.getLogger("snowrail.bootstrap")
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    chain: Chain
+    uow: object
+    db_engine: object
+    queue: JobQueue
+    embedded_chain: bool
+    database_url: str
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        drain = getattr(self.queue, "drain", None)
+        if drain is not None:
+            await drain()
+        dispose = getattr(self.db_engine, "dispose", None)
+        if dispose is not None:
+            await dispose()
+        closer = getattr(self.chain, "close", None)
+        if closer is not None:
+            await closer()
+
+
+def build_chain(settings: Settings) -> tuple[Chain, bool]:
+    """The configured chain, or the in-process dev chain when RPC_URL is unset."""
+    from adapters.chain import connect, dev_chain
+
+    if not settings.rpc_url:
+        chain, _deployment = dev_chain()
+        return chain, True
+    settings.require("private_key", "settlement_contract_address")
+    assert settings.private_key is not None
+    chain = connect(
+        settings.rpc_url,
+        settings.private_key.get_secret_value(),
+        settings.settlement_contract_address,
+        chain_id=settings.chain_id,
+        tokens=settings.token_addresses(),
+        explorer_url=settings.explorer_url,
+    )
+    return chain, False
+
+
+async def build(
+    settings: Settings,
+    *,
+    extra_operators: frozenset[str] = frozenset(),
+    queue: JobQueue | None = None,
+    migrate: bool = True,
+) -> App:
+    from adapters.db import create_engine_for, make_uow_factory
+    from adapters.db.migrate import upgrade
+
+    t0 = time.perf_counter()
+    chain, embedded = build_chain(settings)
+    timings = {"chain": time.perf_counter() - t0}
+    notes: list[str] = []
+    url = settings.database_url
+    if not url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path = settings.data_dir / ("embedded.sqlite3" if embedded else f"chain-{await _fingerprint(chain)}.sqlite3")
+        if embedded and path.exists():
+            # The in-process chain lives only as long as this process: so does its history.
+            _remove_sqlite(path)
+        url = f"sqlite+aiosqlite:///{path.resolve()}"
+    t1 = time.perf_counter()
+    if migrate:
+        await upgrade(url)
+    timings["migrate"] = time.perf_counter() - t1
+    db_engine = create_engine_for(url)
+    uow = make_uow_factory(db_engine)
+    policy = Policy(
+        operators=settings.operator_refs() | extra_operators,
+        confirm_above=_limits(settings, chain),
+        receipt_timeout=float(settings.receipt_timeout_seconds),
+    )
+    if queue is None:
+        queue = build_queue(settings)
+    engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue)
+    return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes, timings)
+
+
+def build_queue(settings: Settings) -> JobQueue:
+    if settings.redis_url:
+        from adapters.queue.rq_queue import RqQueue
+
+        return RqQueue(settings.redis_url)
+    from adapters.queue.inline import InlineQueue
+
+    return InlineQueue()
+
+
+async def _fingerprint(chain: Chain) -> str:
+    """Names a SQLite file after the chain and contract it records, so history never points at another chain."""
+    return f"{chain.chain_id}-{chain.treasury[2:10].lower()}"
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _limits(settings: Settings, chain: Chain) -> dict[str, int]:
+    out = {}
+    for symbol, amount in settings.confirm_limits().items():
+        try:
+            out[symbol] = parse_units(amount, chain.tokens.get(symbol))
+        except UsageError as e:
+            raise ConfigError(f"PAY_CONFIRM_ABOVE: {e.message}") from None
+    return out

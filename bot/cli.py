@@ -1,0 +1,132 @@
+"""The `snowrail` command: console chat, run modes, migrations, chain tools and benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+
+from bot.settings import ConfigError, Settings, load_settings
+
+T0 = time.perf_counter()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings(rpc_url=getattr(args, "rpc", None))
+        return args.func(args, settings) or 0
+    except ConfigError as e:
+        print(f"snowrail: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # the last line of defence: one line, never a traceback
+        logging.getLogger("snowrail").exception("fatal")
+        print(f"snowrail: stopped: {type(e).__name__}: {_scrub(str(e))[:200]}", file=sys.stderr)
+        return 1
+
+
+def _scrub(text: str) -> str:
+    for name in ("PRIVATE_KEY", "TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"):
+        secret = os.environ.get(name)
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _logging(settings: Settings, *, to_file: bool) -> None:
+    level = getattr(logging, settings.log_level.upper(), logging.WARNING)
+    if to_file:
+        # The console is a chat window: diagnostics go to a file, never between replies.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(settings.data_dir / "snowrail.log")
+        level = min(level, logging.INFO)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def _console(args, settings: Settings) -> int:
+    _logging(settings, to_file=True)
+    from bot.modes import run_console
+
+    return asyncio.run(run_console(settings, started=T0))
+
+
+def _run(args, settings: Settings) -> int:
+    if args.mode == "console":
+        return _console(args, settings)
+    _logging(settings, to_file=False)
+    from bot import modes
+
+    if args.mode == "worker":
+        return modes.run_worker(settings, burst=args.burst)
+    if args.mode == "telegram":
+        settings.require("telegram_bot_token")
+    if args.mode == "discord":
+        settings.require("discord_bot_token")
+    raise ConfigError(f"run {args.mode}: this platform adapter is not built yet; try `snowrail console`")
+
+
+def _migrate(args, settings: Settings) -> int:
+    _logging(settings, to_file=False)
+    from adapters.db.migrate import upgrade
+
+    if not settings.database_url:
+        raise ConfigError("DATABASE_URL is not set; the embedded default migrates its own SQLite file at start")
+    asyncio.run(upgrade(settings.database_url))
+    print("database is at the latest migration")
+    return 0
+
+
+def _chain(args, settings: Settings) -> int:
+    _logging(settings, to_file=False)
+    from bot import chain_tools
+
+    if args.action == "deploy":
+        return chain_tools.deploy(settings)
+    return chain_tools.dev(settings, port=args.port)
+
+
+def _reconcile(args, settings: Settings) -> int:
+    _logging(settings, to_file=False)
+    from bot.modes import reconcile_once
+
+    n = asyncio.run(reconcile_once(settings))
+    print(f"reconciled {n} payment(s)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="snowrail", description="SnowRail: payments from chat, settled on chain.")
+    sub = p.add_subparsers(metavar="command")
+    c = sub.add_parser("console", help="chat with SnowRail in this terminal, as an operator")
+    c.add_argument("--rpc", metavar="URL", help="use this node (e.g. anvil) instead of the in-process chain")
+    c.set_defaults(func=_console)
+    r = sub.add_parser("run", help="run a mode: console | telegram | discord | worker")
+    r.add_argument("mode", choices=["console", "telegram", "discord", "worker"])
+    r.add_argument("--rpc", metavar="URL")
+    r.add_argument("--burst", action="store_true", help="worker: exit when the queue is empty")
+    r.set_defaults(func=_run)
+    m = sub.add_parser("migrate", help="bring DATABASE_URL to the latest schema")
+    m.set_defaults(func=_migrate)
+    ch = sub.add_parser("chain", help="deploy the contracts, or start a local anvil with them")
+    ch.add_argument("action", choices=["deploy", "dev"])
+    ch.add_argument("--port", type=int, default=8545)
+    ch.set_defaults(func=_chain)
+    rc = sub.add_parser("reconcile", help="settle every signed payment the chain has not confirmed yet")
+    rc.set_defaults(func=_reconcile)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The run modes: each builds the app from settings and drives one front end."""
+
+from __future__ import annotations
+
+import time
+
+from adapters.console import ConsoleChat, ConsoleNotifier
+from adapters.console.chat import OPERATOR
+from bot.bootstrap import build
+from bot.settings import Settings
+
+
+async def run_console(settings: Settings, *, started: float) -> int:
+    app = await build(settings, extra_operators=frozenset({OPERATOR.ref}))
+    notifier = ConsoleNotifier()
+    try:
+        await app.engine.reconcile()
+
+        async def handle(text, actor, key):
+            return await app.engine.handle_text(text, actor=actor, key=key)
+
+        async def deliver():
+            await app.engine.deliver_notifications(notifier, platform="console")
+
+        where = "the in-process dev chain (gone when you exit)" if app.embedded_chain else f"chain {app.chain.chain_id}"
+        chat = ConsoleChat(handle, after_each=deliver)
+        banner = (
+            f"SnowRail console — you are an operator on {where}. Treasury {app.chain.treasury}.\n"
+            f"Send /help for commands{', /quit to leave' if chat.interactive else ''}. "
+            f"(ready in {time.perf_counter() - started:.1f}s)\n"
+        )
+        await chat.run(banner)
+    finally:
+        await app.close()
+    return 0
+
+
+async def reconcile_once(settings: Settings) -> int:
+    app = await build(settings)
+    try:
+        return await app.engine.reconcile()
+    finally:
+        await app.close()
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> int:
+    from redis import Redis
+    from rq import Queue, Worker
+
+    settings.require("redis_url")
+    assert settings.redis_url
+    connection = Redis.from_url(settings.redis_url)
+    worker = Worker([Queue("snowrail", connection=connection)], connection=connection)
+    worker.work(burst=burst, with_scheduler=True)
+    return 0

@@ -1,0 +1,85 @@
+"""Every setting SnowRail reads, from the environment (or a .env file), with secrets kept secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    rpc_url: str | None = None
+    chain_id: int | None = None
+    private_key: SecretStr | None = None
+    settlement_contract_address: str | None = None
+    mixer_contract_address: str | None = None
+    operators: str = ""
+    tokens: str = ""
+    explorer_url: str | None = None
+    pay_confirm_above: str = ""
+    receipt_timeout_seconds: int = 30
+    data_dir: Path = Path(".snowrail")
+    log_level: str = "WARNING"
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    discord_bot_token: SecretStr | None = None
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg"
+
+    @field_validator(
+        "database_url", "redis_url", "rpc_url", "settlement_contract_address", "mixer_contract_address",
+        "explorer_url", mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, v):
+        return None if isinstance(v, str) and not v.strip() else v
+
+    def operator_refs(self) -> frozenset[str]:
+        refs = set()
+        for part in filter(None, (p.strip() for p in self.operators.split(","))):
+            platform, _, uid = part.partition(":")
+            if platform not in ("telegram", "discord", "console") or not uid:
+                raise ConfigError(f"OPERATORS: “{part}” should look like telegram:123 or discord:456")
+            refs.add(f"{platform}:{uid}")
+        return frozenset(refs)
+
+    def token_addresses(self) -> dict[str, str]:
+        out = {}
+        for part in filter(None, (p.strip() for p in self.tokens.split(","))):
+            symbol, _, address = part.partition("=")
+            if not symbol or not address.startswith("0x"):
+                raise ConfigError(f"TOKENS: “{part}” should look like USDC=0x…")
+            out[symbol.strip().upper()] = address.strip()
+        return out
+
+    def confirm_limits(self) -> dict[str, str]:
+        out = {}
+        for part in filter(None, (p.strip() for p in self.pay_confirm_above.split(","))):
+            symbol, _, amount = part.partition("=")
+            if not symbol or not amount:
+                raise ConfigError(f"PAY_CONFIRM_ABOVE: “{part}” should look like CRO=100")
+            out[symbol.strip().upper()] = amount.strip()
+        return out
+
+    def require(self, *names: str) -> None:
+        for name in names:
+            if not getattr(self, name):
+                raise ConfigError(f"{name.upper()} is not set; this mode needs it")
+
+
+def load_settings(**overrides) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+__all__ = ["Settings", "ConfigError", "load_settings", "Field"]
