@@ -72,9 +72,13 @@ def _run(args, settings: Settings) -> int:
         return modes.run_worker(settings, burst=args.burst)
     if args.mode == "telegram":
         settings.require("telegram_bot_token")
-    if args.mode == "discord":
-        settings.require("discord_bot_token")
-    raise ConfigError(f"run {args.mode}: this platform adapter is not built yet; try `snowrail console`")
+        from bot.telegram_mode import run as run_telegram
+
+        return run_telegram(settings)
+    settings.require("discord_bot_token")
+    from bot.discord_mode import run as run_discord
+
+    return run_discord(settings)
 
 
 def _migrate(args, settings: Settings) -> int:
@@ -106,6 +110,18 @@ def _reconcile(args, settings: Settings) -> int:
     return 0
 
 
+def _bulk(args, settings: Settings) -> int:
+    from bot.bulk_cli import main as bulk_main
+
+    return bulk_main(args.rest, settings)
+
+
+def _bench(args, settings: Settings) -> int:
+    from bot.bench_cli import main as bench_main
+
+    return bench_main(args.rest, settings)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snowrail", description="SnowRail: payments from chat, settled on chain.")
     sub = p.add_subparsers(metavar="command")
@@ -125,6 +141,12 @@ def _parser() -> argparse.ArgumentParser:
     ch.set_defaults(func=_chain)
     rc = sub.add_parser("reconcile", help="settle every signed payment the chain has not confirmed yet")
     rc.set_defaults(func=_reconcile)
+    b = sub.add_parser("bulk", help="bulk payout files: `snowrail bulk check FILE [--json]`", add_help=False)
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    b.set_defaults(func=_bulk)
+    be = sub.add_parser("bench", help="benchmarks, e.g. `snowrail bench bulk --rows N [--json]`", add_help=False)
+    be.add_argument("rest", nargs=argparse.REMAINDER)
+    be.set_defaults(func=_bench)
     return p
 
 
