@@ -1,0 +1,68 @@
+"""The chain adapter: SnowRail's Settlement contract on an EVM node (Cronos, anvil, in-process eth-tester).
+
+Public API
+    await connect(rpc_url, private_key, settlement_address, chain_id=None, tokens=None, **options) -> Web3Chain
+        An HTTP JSON-RPC node. Reads eth_chainId once (and checks it against `chain_id` if given).
+        `tokens`: a TOKENS setting string "USDC=0x...,USDT=0x..." or a TokenRegistry; Cronos mainnet (25)
+        knows WCRO/USDC/USDT already. Options: deadline_window (s, default 3600), fee_ttl (s, default 3),
+        explorer_base, timeout (s, default 10).
+    dev_chain(treasury_cro=1_000_000) -> (Web3Chain, Deployment)
+        In-process eth-tester with Settlement + WCRO/USDC/USDT test tokens deployed and a funded treasury.
+    Web3Chain  implements core.ports.Chain, plus sign_batch(orders, nonce, bump=0), broadcast_many(raws),
+        onchain_executor(), ready(), close().
+    batch_gas_limit(n), batch_capacity(max_gas), chunk_orders(orders, max_gas)   sizing executeBatch.
+    deploy_stack(node, deployer_key, ...), token_registry(chain_id, tokens), start_anvil(), anvil_dev()
+        in adapters.chain.deploy.
+Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+from core.money import TokenRegistry
+
+from .client import (
+    GAS_EXECUTE,
+    GAS_PER_BATCH_ITEM,
+    NonceAlreadyUsed,
+    ReplacementUnderpriced,
+    Web3Chain,
+    batch_capacity,
+    batch_gas_limit,
+    chunk_orders,
+)
+from .deploy import Deployment, deploy_stack, dev_chain, token_registry
+from .rpc import HttpNode, TesterNode
+
+
+async def connect(
+    rpc_url: str,
+    private_key: str,
+    settlement_address: str,
+    chain_id: int | None = None,
+    tokens: str | TokenRegistry | None = None,
+    **options,
+) -> Web3Chain:
+    """A ready Web3Chain on the node at `rpc_url` (raises ChainUnavailable if it does not answer)."""
+    return await build(rpc_url, private_key, settlement_address, chain_id, tokens, **options).ready()
+
+
+def build(
+    rpc_url: str,
+    private_key: str,
+    settlement_address: str,
+    chain_id: int | None = None,
+    tokens: str | TokenRegistry | None = None,
+    *,
+    timeout: float = 10.0,
+    **options,
+) -> Web3Chain:
+    """Like connect() but without touching the network (give chain_id, or await chain.ready() later)."""
+    return Web3Chain(HttpNode(rpc_url, timeout=timeout), private_key, settlement_address,
+                     chain_id=chain_id, tokens=tokens, **options)
+
+
+__all__ = [
+    "GAS_EXECUTE", "GAS_PER_BATCH_ITEM", "Deployment", "HttpNode", "NonceAlreadyUsed", "ReplacementUnderpriced",
+    "TesterNode", "Web3Chain", "batch_capacity", "batch_gas_limit", "build", "chunk_orders", "connect",
+    "deploy_stack", "dev_chain", "token_registry",
+]

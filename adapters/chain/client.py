@@ -1,0 +1,415 @@
+"""Web3Chain: the core's `Chain` port over the Settlement contract, on an HTTP node or in-process eth-tester.
+
+Round trips are kept few because a /pay has a 150 ms p95 budget: the chain id is read once, fee data is
+cached for `fee_ttl` seconds, gas limits are fixed per payment kind (no estimateGas), and fee lookup and
+the eth_call simulation run concurrently. Every payment is simulated before anything is signed, so a
+revert becomes a `ChainRejected` sentence instead of a signed transaction that would fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import keccak, to_checksum_address
+
+from core.errors import ChainRejected, UserError
+from core.model import Receipt
+from core.money import Token, TokenRegistry
+from core.ports import PaymentOrder, SignedTx
+
+from . import settlement as st
+from .rpc import Node, Reverted, RpcError
+
+log = logging.getLogger(__name__)
+
+# Fixed gas limits (no estimateGas round trip). Measured on anvil (see tests/adapters/chain):
+# a native execute to a fresh account uses ~91k, an ERC-20 one ~95k; 200k leaves room for a recipient
+# contract using its whole 30k native stipend. Unused gas is not charged.
+GAS_EXECUTE = 200_000
+# executeBatch: fixed part plus a worst case per item (fresh recipient, 30k stipend fully used, calldata).
+GAS_BATCH_BASE = 80_000
+GAS_PER_BATCH_ITEM = 100_000
+BUMP_NUMERATOR, BUMP_DENOMINATOR = 9, 8  # +12.5% per replacement step (geth wants >= 10%)
+
+_SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
+_EXPLORERS = {25: "https://explorer.cronos.org/tx/", 338: "https://explorer.cronos.org/testnet/tx/"}
+
+
+def batch_gas_limit(items: int) -> int:
+    """The gas limit sign_batch uses for `items` payouts."""
+    return GAS_BATCH_BASE + GAS_PER_BATCH_ITEM * items
+
+
+def batch_capacity(max_gas: int = 15_000_000) -> int:
+    """How many payouts fit in one executeBatch under `max_gas` (keep it well below the block gas limit;
+    Cronos and anvil default to 30M or more). Typical real use is ~60k per native payout to a fresh
+    address, ~35k to one that already holds coins, so the reservation is conservative."""
+    return max(1, (max_gas - GAS_BATCH_BASE) // GAS_PER_BATCH_ITEM)
+
+
+def chunk_orders(orders: list[PaymentOrder], max_gas: int = 15_000_000) -> list[list[PaymentOrder]]:
+    """Split orders into executeBatch-sized chunks."""
+    size = batch_capacity(max_gas)
+    return [orders[i : i + size] for i in range(0, len(orders), size)]
+
+
+class NonceAlreadyUsed(ChainRejected):
+    """The node says this nonce is spent by a different transaction: the nonce store must resync."""
+
+    def __init__(self, message: str, nonce: int | None) -> None:
+        super().__init__(message)
+        self.nonce = nonce
+
+
+class ReplacementUnderpriced(ChainRejected):
+    """A transaction with this nonce is pending with a fee at least as high: sign again with bump + 1."""
+
+
+@dataclass
+class _Fees:
+    max_fee: int
+    tip: int
+    at: float
+
+
+class Web3Chain:
+    """The Settlement contract at `settlement` on the node behind `node`, spent by `private_key`.
+
+    `chain_id` may be given (no network at construction) or learned by `await ready()`; `connect()` in
+    adapters.chain does the latter. The executor key signs both the EIP-712 authorisations and the
+    transactions that submit them; it is never logged or included in an exception.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        private_key: str | bytes,
+        settlement: str,
+        *,
+        chain_id: int | None = None,
+        tokens: TokenRegistry | str | None = None,
+        deadline_window: int = 3600,
+        fee_ttl: float = 3.0,
+        explorer_base: str | None = None,
+        poll_interval: float = 0.01,
+        max_poll_interval: float = 0.5,
+    ) -> None:
+        self._node = node
+        self._account = Account.from_key(private_key)
+        self._settlement = to_checksum_address(settlement)
+        self._chain_id = chain_id
+        # A TOKENS setting string is resolved once the chain id is known.
+        self._tokens_setting = tokens if isinstance(tokens, str) else None
+        self._tokens = tokens if isinstance(tokens, TokenRegistry) else None
+        self.deadline_window = deadline_window
+        self.fee_ttl = fee_ttl
+        self._explorer_base = explorer_base
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self._fees: _Fees | None = None
+        self._fees_lock = asyncio.Lock()
+        # Fees signed per nonce, so a bump is relative to what is actually pending, even if fees fell since.
+        self._signed_fees: OrderedDict[int, tuple[int, int]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"Web3Chain(chain_id={self._chain_id}, settlement={self._settlement}, node={self._node.label})"
+
+    # ------------------------------------------------------------ identity
+    async def ready(self) -> Web3Chain:
+        """Read the node's chain id once; refuse a node serving a different chain than configured."""
+        actual = await self._node.chain_id()
+        if self._chain_id is not None and actual != self._chain_id:
+            raise ValueError(
+                f"the node at {self._node.label} serves chain {actual}, but chain id {self._chain_id} was configured"
+            )
+        self._chain_id = actual
+        _ = self.tokens
+        return self
+
+    async def _cid(self) -> int:
+        if self._chain_id is None:
+            await self.ready()
+        return self._chain_id  # type: ignore[return-value]
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            raise RuntimeError("chain id unknown: use adapters.chain.connect() or await chain.ready() first")
+        return self._chain_id
+
+    @property
+    def tokens(self) -> TokenRegistry:
+        if self._tokens is None:
+            from .deploy import token_registry
+
+            self._tokens = token_registry(self.chain_id, self._tokens_setting)
+        return self._tokens
+
+    @property
+    def executor(self) -> str:
+        return self._account.address
+
+    @property
+    def treasury(self) -> str:
+        return self._settlement
+
+    @property
+    def node(self) -> Node:
+        return self._node
+
+    # ------------------------------------------------------------ reads
+    async def balance(self, address: str, token: Token) -> int:
+        if token.native:
+            return await self._node.balance(address)
+        if token.address is None:
+            raise UserError(f"token: {token.symbol} has no contract on this chain", field="token")
+        out = await self._node.call({"to": token.address, "data": st.balance_of_calldata(address)})
+        return int.from_bytes(out[:32], "big") if len(out) >= 32 else 0
+
+    async def pending_nonce(self) -> int:
+        return await self._node.pending_nonce(self.executor)
+
+    async def is_paid(self, intent_hash: str) -> bool:
+        out = await self._node.call({"to": self._settlement, "data": st.executed_calldata(intent_hash)})
+        return len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
+
+    async def onchain_executor(self) -> str:
+        """The executor the contract trusts (compare with `executor` at startup)."""
+        out = await self._node.call({"to": self._settlement, "data": st.EXECUTOR})
+        return to_checksum_address(out[12:32])
+
+    # ------------------------------------------------------------ fees
+    async def _current_fees(self) -> _Fees:
+        now = time.monotonic()
+        fees = self._fees
+        if fees is not None and now - fees.at < self.fee_ttl:
+            return fees
+        async with self._fees_lock:
+            if self._fees is not None and time.monotonic() - self._fees.at < self.fee_ttl:
+                return self._fees
+            base, tip = await asyncio.gather(self._node.base_fee(), self._node.priority_fee())
+            # 2x base fee survives six full blocks of +12.5% before the transaction stalls.
+            self._fees = _Fees(max_fee=2 * base + tip, tip=tip, at=time.monotonic())
+            return self._fees
+
+    def _fees_for(self, nonce: int, bump: int, current: _Fees) -> tuple[int, int]:
+        max_fee, tip = _bumped(current.max_fee, current.tip, bump)
+        previous = self._signed_fees.get(nonce)
+        if bump > 0 and previous is not None:
+            # At least one step above what this process last signed for the nonce, even if fees fell.
+            floor_fee, floor_tip = _bumped(previous[0], previous[1], 1)
+            max_fee, tip = max(max_fee, floor_fee), max(tip, floor_tip)
+        tip = max(1, min(tip, max_fee))
+        self._signed_fees[nonce] = (max_fee, tip)
+        self._signed_fees.move_to_end(nonce)
+        while len(self._signed_fees) > 4096:
+            self._signed_fees.popitem(last=False)
+        return max_fee, tip
+
+    # ------------------------------------------------------------ signing
+    def _deadline(self) -> int:
+        return int(time.time()) + self.deadline_window
+
+    async def _simulate(self, data: bytes, gas: int) -> None:
+        try:
+            await self._node.call({"from": self.executor, "to": self._settlement, "data": data, "gas": gas})
+        except Reverted as exc:
+            raise ChainRejected(st.revert_sentence(exc.data or b"", self.tokens)) from None
+
+    async def _sign_tx(self, data: bytes, gas: int, nonce: int, bump: int) -> SignedTx:
+        chain_id = await self._cid()
+        fees, _ = await asyncio.gather(self._current_fees(), self._simulate(data, gas))
+        max_fee, tip = self._fees_for(nonce, bump, fees)
+        tx = {
+            "type": 2,
+            "chainId": chain_id,
+            "nonce": nonce,
+            "to": self._settlement,
+            "value": 0,
+            "data": data,
+            "gas": gas,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": tip,
+        }
+        signed = self._account.sign_transaction(tx)
+        return SignedTx(raw=bytes(signed.raw_transaction), tx_hash="0x" + bytes(signed.hash).hex(), nonce=nonce)
+
+    async def sign_payment(self, order: PaymentOrder, nonce: int, *, bump: int = 0) -> SignedTx:
+        chain_id = await self._cid()
+        payment = self._payment(order)
+        deadline = self._deadline()
+        typed = st.execute_typed_data(chain_id, self._settlement, payment, deadline)
+        signature = bytes(self._account.sign_typed_data(full_message=typed).signature)
+        return await self._sign_tx(st.execute_calldata(payment, deadline, signature), GAS_EXECUTE, nonce, bump)
+
+    async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx:
+        """One executeBatch under one executor signature. Items the contract refuses come back in the
+        receipt's `failed`; only batch-wide problems (expired, bad signature) raise ChainRejected here.
+        Size the list with `chunk_orders`; the gas limit is `batch_gas_limit(len(orders))`."""
+        if not orders:
+            raise ValueError("sign_batch needs at least one order")
+        chain_id = await self._cid()
+        payments = [self._payment(o) for o in orders]
+        deadline = self._deadline()
+        typed = st.execute_batch_typed_data(chain_id, self._settlement, payments, deadline)
+        signature = bytes(self._account.sign_typed_data(full_message=typed).signature)
+        data = st.execute_batch_calldata(payments, deadline, signature)
+        return await self._sign_tx(data, batch_gas_limit(len(orders)), nonce, bump)
+
+    def _payment(self, order: PaymentOrder) -> tuple:
+        try:
+            return st.payment_tuple(order)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+
+    # ------------------------------------------------------------ sending
+    async def broadcast(self, raw: bytes) -> str:
+        tx_hash = "0x" + keccak(raw).hex()
+        try:
+            sent = await self._node.send_raw(raw)
+            return sent if isinstance(sent, str) and sent.startswith("0x") else tx_hash
+        except RpcError as exc:
+            message = exc.message.lower()
+            if "already known" in message or "known transaction" in message or "already imported" in message:
+                return tx_hash
+            if "nonce too low" in message or "nonce is too low" in message or "invalid nonce" in message \
+                    or "invalid transaction nonce" in message \
+                    or "already used" in message:
+                if await self._node.transaction(tx_hash) is not None:
+                    return tx_hash  # this very transaction was mined already
+                raise NonceAlreadyUsed(
+                    "the executor's nonce for this transaction was already used by another transaction",
+                    _nonce_of(raw),
+                ) from None
+            if "underpriced" in message or "fee too low" in message:
+                raise ReplacementUnderpriced(
+                    "a transaction with the same nonce is pending with a higher fee; sign it again with a bump"
+                ) from None
+            if "insufficient funds" in message or "enough balance" in message:
+                raise ChainRejected(
+                    f"the executor account {self.executor} does not hold enough of the native coin "
+                    "to pay the network fee; top it up"
+                ) from None
+            raise ChainRejected(f"the node refused the transaction: {exc.message[:200]}") from None
+
+    async def broadcast_many(self, raws: list[bytes]) -> list[str | ChainRejected]:
+        """Send several signed transactions; over HTTP in one JSON-RPC batch request. Each slot is the
+        hash or the ChainRejected for that transaction."""
+        batch = getattr(self._node, "batch", None)
+        if batch is None:
+            out: list[str | ChainRejected] = []
+            for raw in raws:
+                try:
+                    out.append(await self.broadcast(raw))
+                except ChainRejected as exc:
+                    out.append(exc)
+            return out
+        answers = await batch([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
+        results: list[str | ChainRejected] = []
+        for raw, answer in zip(raws, answers, strict=True):
+            if isinstance(answer, RpcError):
+                try:
+                    results.append(await self.broadcast(raw))  # the single path knows the benign errors
+                except ChainRejected as exc:
+                    results.append(exc)
+            else:
+                results.append("0x" + keccak(raw).hex())
+        return results
+
+    # ------------------------------------------------------------ receipts
+    async def receipt(self, tx_hash: str) -> Receipt | None:
+        r = await self._node.receipt(tx_hash)
+        if r is None:
+            return None
+        ok = r["status"] == 1
+        outcome = st.payout_outcome(r["logs"], self._settlement, self.tokens)
+        reason = None if ok else await self._failure_reason(tx_hash, r)
+        return Receipt(
+            tx_hash=tx_hash,
+            ok=ok,
+            block_number=r["block_number"],
+            gas_used=r["gas_used"],
+            fee=r["gas_used"] * r["effective_gas_price"],
+            reason=reason,
+            paid=outcome.paid,
+            failed=outcome.failed,
+        )
+
+    async def _failure_reason(self, tx_hash: str, r: dict) -> str:
+        """Replay the reverted transaction at its block to recover the revert data."""
+        tx = await self._node.transaction(tx_hash)
+        if tx is None:
+            return "the transaction was reverted"
+        if tx["gas"] and r["gas_used"] >= tx["gas"]:
+            return "the transaction ran out of gas"
+        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"], "gas": tx["gas"]}
+        try:
+            await self._node.call(call, r["block_number"])
+        except Reverted as exc:
+            return st.revert_sentence(exc.data or b"", self.tokens)
+        except RpcError:
+            pass
+        return "the transaction was reverted (the chain's state changed before it was mined)"
+
+    async def wait_for_receipt(self, tx_hash: str, timeout: float) -> Receipt | None:
+        deadline = time.monotonic() + timeout
+        delay = self.poll_interval
+        while True:
+            receipt = await self.receipt(tx_hash)
+            if receipt is not None:
+                return receipt
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 1.5, self.max_poll_interval)
+
+    # ------------------------------------------------------------ wallets and links
+    def recover_signer(self, message: str, signature: str) -> str:
+        text = (signature or "").strip()
+        if not _SIGNATURE.match(text):
+            shown = text if len(text) <= 20 else text[:20] + "…"
+            raise UserError(
+                f"signature: “{shown}” is not a signature; paste the 0x… value your wallet produced "
+                "(65 bytes: 0x followed by 130 hex digits)",
+                field="signature",
+            )
+        try:
+            return Account.recover_message(encode_defunct(text=message), signature=bytes.fromhex(text[-130:]))
+        except Exception:  # eth_keys raises several types for an invalid v, r or s
+            raise UserError(
+                "signature: it is not a valid signature of this message; sign the exact message again",
+                field="signature",
+            ) from None
+
+    def explorer_url(self, tx_hash: str) -> str | None:
+        if self._explorer_base:
+            return self._explorer_base.rstrip("/") + "/" + tx_hash
+        base = _EXPLORERS.get(self._chain_id or -1)
+        return base + tx_hash if base else None
+
+    async def close(self) -> None:
+        await self._node.close()
+
+
+def _bumped(max_fee: int, tip: int, steps: int) -> tuple[int, int]:
+    for _ in range(steps):
+        max_fee = -(-max_fee * BUMP_NUMERATOR // BUMP_DENOMINATOR) + 1
+        tip = -(-tip * BUMP_NUMERATOR // BUMP_DENOMINATOR) + 1
+    return max_fee, tip
+
+
+def _nonce_of(raw: bytes) -> int | None:
+    try:
+        from eth_account.typed_transactions import TypedTransaction
+
+        return int(TypedTransaction.from_bytes(raw).as_dict()["nonce"])
+    except Exception:
+        return None

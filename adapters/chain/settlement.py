@@ -1,0 +1,250 @@
+"""The Settlement contract's calls, EIP-712 authorisations, events and custom errors, in plain Python.
+
+Nothing here talks to a node: it encodes calldata, builds the typed data the executor signs, decodes logs
+from receipts and turns revert data into the plain sentences SnowRail shows to people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from core.addresses import short
+from core.money import TokenRegistry, format_units
+from core.ports import PaymentOrder
+
+DOMAIN_NAME = "SnowRail Settlement"
+DOMAIN_VERSION = "1"
+ZERO = "0x" + "00" * 20
+PAYMENT_TUPLE = "(bytes32,address,address,uint256)"
+
+_PAYMENT_FIELDS = [
+    {"name": "intentHash", "type": "bytes32"},
+    {"name": "token", "type": "address"},
+    {"name": "recipient", "type": "address"},
+    {"name": "amount", "type": "uint256"},
+]
+_DOMAIN_FIELDS = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+def selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def topic(signature: str) -> bytes:
+    return keccak(text=signature)
+
+
+EXECUTE = selector(f"execute({PAYMENT_TUPLE},uint256,bytes)")
+EXECUTE_BATCH = selector(f"executeBatch({PAYMENT_TUPLE}[],uint256,bytes)")
+EXECUTED = selector("executed(bytes32)")
+EXECUTOR = selector("executor()")
+BALANCE_OF = selector("balanceOf(address)")
+
+PAYMENT_EXECUTED = topic("PaymentExecuted(bytes32,address,address,uint256)")
+PAYMENT_FAILED = topic("PaymentFailed(bytes32,address,address,uint256,bytes)")
+PAYMENT_SKIPPED = topic("PaymentSkipped(bytes32)")
+INTENT_FUNDED = topic("IntentFunded(bytes32,address,address,uint256)")
+
+ALREADY_EXECUTED = "this payment was already executed on chain"
+
+
+# ---------------------------------------------------------------- orders and calldata
+def payment_tuple(order: PaymentOrder) -> tuple[bytes, str, str, int]:
+    """The on-chain Payment struct for an order, with the native coin as token address(0)."""
+    intent = bytes.fromhex(order.intent_hash.removeprefix("0x"))
+    if len(intent) != 32:
+        raise ValueError("intent_hash must be 0x followed by 64 hex digits")
+    token = ZERO if order.token.native else order.token.address
+    if token is None:
+        raise ValueError(f"token {order.token.symbol} has no address on this chain")
+    return intent, to_checksum_address(token), to_checksum_address(order.recipient), order.amount
+
+
+def _typed_payment(p: tuple[bytes, str, str, int]) -> dict:
+    return {"intentHash": p[0], "token": p[1], "recipient": p[2], "amount": p[3]}
+
+
+def _domain(chain_id: int, contract: str) -> dict:
+    return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id, "verifyingContract": contract}
+
+
+def execute_typed_data(chain_id: int, contract: str, payment: tuple, deadline: int) -> dict:
+    """EIP-712 `Execute(Payment payment,uint256 deadline)` as eth_account's full_message."""
+    return {
+        "types": {
+            "EIP712Domain": _DOMAIN_FIELDS,
+            "Execute": [{"name": "payment", "type": "Payment"}, {"name": "deadline", "type": "uint256"}],
+            "Payment": _PAYMENT_FIELDS,
+        },
+        "primaryType": "Execute",
+        "domain": _domain(chain_id, contract),
+        "message": {"payment": _typed_payment(payment), "deadline": deadline},
+    }
+
+
+def execute_batch_typed_data(chain_id: int, contract: str, payments: list[tuple], deadline: int) -> dict:
+    """EIP-712 `ExecuteBatch(Payment[] payments,uint256 deadline)` as eth_account's full_message."""
+    return {
+        "types": {
+            "EIP712Domain": _DOMAIN_FIELDS,
+            "ExecuteBatch": [{"name": "payments", "type": "Payment[]"}, {"name": "deadline", "type": "uint256"}],
+            "Payment": _PAYMENT_FIELDS,
+        },
+        "primaryType": "ExecuteBatch",
+        "domain": _domain(chain_id, contract),
+        "message": {"payments": [_typed_payment(p) for p in payments], "deadline": deadline},
+    }
+
+
+def execute_calldata(payment: tuple, deadline: int, signature: bytes) -> bytes:
+    return EXECUTE + abi_encode([PAYMENT_TUPLE, "uint256", "bytes"], [payment, deadline, signature])
+
+
+def execute_batch_calldata(payments: list[tuple], deadline: int, signature: bytes) -> bytes:
+    return EXECUTE_BATCH + abi_encode([PAYMENT_TUPLE + "[]", "uint256", "bytes"], [payments, deadline, signature])
+
+
+def executed_calldata(intent_hash: str) -> bytes:
+    return EXECUTED + bytes.fromhex(intent_hash.removeprefix("0x")).rjust(32, b"\0")
+
+
+def balance_of_calldata(owner: str) -> bytes:
+    return BALANCE_OF + abi_encode(["address"], [owner])
+
+
+# ---------------------------------------------------------------- logs
+@dataclass(frozen=True)
+class Log:
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PayoutOutcome:
+    """What a receipt's Settlement logs say: intents paid, and (intent, reason sentence) refused."""
+
+    paid: frozenset[str]
+    failed: tuple[tuple[str, str], ...]
+
+
+def payout_outcome(logs: list[Log], contract: str, tokens: TokenRegistry) -> PayoutOutcome:
+    paid: list[str] = []
+    failed: list[tuple[str, str]] = []
+    contract = contract.lower()
+    for log in logs:
+        if log.address.lower() != contract or not log.topics:
+            continue
+        kind = log.topics[0]
+        if kind == PAYMENT_EXECUTED:
+            paid.append("0x" + log.topics[1].hex())
+        elif kind == PAYMENT_FAILED:
+            (reason_data,) = abi_decode(["uint256", "bytes"], log.data)[1:]
+            failed.append(("0x" + log.topics[1].hex(), revert_sentence(reason_data, tokens)))
+        elif kind == PAYMENT_SKIPPED:
+            failed.append(("0x" + log.topics[1].hex(), ALREADY_EXECUTED))
+    return PayoutOutcome(frozenset(paid), tuple(failed))
+
+
+# ---------------------------------------------------------------- revert reasons
+def _amount(tokens: TokenRegistry, token: str, units: int) -> str:
+    known = tokens.by_address(token)
+    if known is None:
+        return f"{units} base units of token {short(to_checksum_address(token))}"
+    return f"{format_units(units, known.decimals)} {known.symbol}"
+
+
+def _when(deadline: int) -> str:
+    try:
+        return datetime.fromtimestamp(deadline, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return str(deadline)
+
+
+def _insufficient(args: tuple, tokens: TokenRegistry) -> str:
+    token, available, required = args
+    return (
+        f"the treasury holds {_amount(tokens, token, available)}; "
+        f"this payment needs {_amount(tokens, token, required)}"
+    )
+
+
+# selector -> (ABI types of the arguments, sentence builder)
+_ERRORS: dict[bytes, tuple[list[str], object]] = {
+    selector("IntentAlreadyExecuted(bytes32)"): (["bytes32"], lambda a, t: ALREADY_EXECUTED),
+    selector("AuthorizationExpired(uint256)"): (
+        ["uint256"],
+        lambda a, t: f"the payment authorisation expired at {_when(a[0])}; it has to be signed again",
+    ),
+    selector("InvalidSignature()"): (
+        [],
+        lambda a, t: "the Settlement contract did not accept the executor's signature "
+        "(is this key the contract's executor?)",
+    ),
+    selector("InsufficientBalance(address,uint256,uint256)"): (["address", "uint256", "uint256"], _insufficient),
+    selector("TransferFailed(bytes32)"): (
+        ["bytes32"],
+        lambda a, t: "the recipient refused the transfer (a contract that rejects payments, "
+        "or a token that refused to move)",
+    ),
+    selector("ZeroAmount()"): ([], lambda a, t: "the amount must be greater than zero"),
+    selector("ZeroRecipient()"): ([], lambda a, t: "the recipient is the zero address, which would burn the funds"),
+    selector("ZeroExecutor()"): ([], lambda a, t: "the executor cannot be the zero address"),
+    selector("OwnableUnauthorizedAccount(address)"): (
+        ["address"],
+        lambda a, t: f"only the contract owner may do this, and {short(to_checksum_address(a[0]))} is not it",
+    ),
+    selector("ReentrancyGuardReentrantCall()"): ([], lambda a, t: "the contract refused a re-entrant call"),
+    selector("SafeERC20FailedOperation(address)"): (
+        ["address"],
+        lambda a, t: f"the token {short(to_checksum_address(a[0]))} refused the transfer",
+    ),
+    selector("ERC20InsufficientAllowance(address,uint256,uint256)"): (
+        ["address", "uint256", "uint256"],
+        lambda a, t: f"the token allowance is {a[1]} base units but {a[2]} are needed; approve the contract first",
+    ),
+    selector("ERC20InsufficientBalance(address,uint256,uint256)"): (
+        ["address", "uint256", "uint256"],
+        lambda a, t: f"the sender holds {a[1]} base units of the token but {a[2]} are needed",
+    ),
+    selector("Error(string)"): (["string"], lambda a, t: f"the contract refused: {a[0]}"),
+    selector("Panic(uint256)"): (["uint256"], lambda a, t: f"the contract failed with panic code {a[0]:#x}"),
+}
+
+
+def revert_sentence(data: bytes, tokens: TokenRegistry) -> str:
+    """A plain sentence for revert data (a custom error, Error(string) or Panic(uint256))."""
+    if not data:
+        return "the transaction was reverted without a reason (it may have run out of gas)"
+    entry = _ERRORS.get(bytes(data[:4]))
+    if entry is None:
+        return f"the contract refused with an unknown error 0x{bytes(data[:4]).hex()}"
+    types, build = entry
+    try:
+        args = abi_decode(types, bytes(data[4:])) if types else ()
+    except Exception:  # malformed error payload: still say which error it was
+        return f"the contract refused with a malformed error 0x{bytes(data[:4]).hex()}"
+    return build(args, tokens)  # type: ignore[operator]
+
+
+def error_name(data: bytes) -> str | None:
+    """The custom error's name for revert data, for tests and logs."""
+    for sig in (
+        "IntentAlreadyExecuted(bytes32)", "AuthorizationExpired(uint256)", "InvalidSignature()",
+        "InsufficientBalance(address,uint256,uint256)", "TransferFailed(bytes32)", "ZeroAmount()",
+        "ZeroRecipient()", "ZeroExecutor()", "OwnableUnauthorizedAccount(address)", "Error(string)",
+        "Panic(uint256)", "SafeERC20FailedOperation(address)", "ERC20InsufficientAllowance(address,uint256,uint256)",
+    ):
+        if bytes(data[:4]) == selector(sig):
+            return sig.split("(")[0]
+    return None

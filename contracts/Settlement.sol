@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: UNLICENSED
+pragma solidity 0.8.24;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+/// @title SnowRail treasury: pays out what the executor has authorised, each intent at most once.
+/// @notice The contract holds the funds. An off-chain `executor` key signs EIP-712 authorisations;
+///         anyone may submit them (the executor usually does). `token == address(0)` is the native coin.
+///         A single `execute` reverts with a custom error when it cannot pay; `executeBatch` pays what it
+///         can and reports each refused item in a `PaymentFailed` event whose `reason` is the ABI encoding
+///         of the error `execute` would have reverted with, so one decoder reads both.
+contract Settlement is Ownable, EIP712, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    struct Payment {
+        bytes32 intentHash;
+        address token;
+        address recipient;
+        uint256 amount;
+    }
+
+    bytes32 public constant PAYMENT_TYPEHASH =
+        keccak256("Payment(bytes32 intentHash,address token,address recipient,uint256 amount)");
+    bytes32 public constant EXECUTE_TYPEHASH = keccak256(
+        "Execute(Payment payment,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
+    );
+    bytes32 public constant EXECUTE_BATCH_TYPEHASH = keccak256(
+        "ExecuteBatch(Payment[] payments,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
+    );
+
+    /// @notice Gas forwarded with a native payout: enough for a smart wallet's receive(), too little for a
+    ///         griefing recipient to drain a batch.
+    uint256 public constant NATIVE_TRANSFER_GAS = 30_000;
+
+    address public executor;
+    mapping(bytes32 intentHash => bool) public executed;
+
+    event PaymentExecuted(bytes32 indexed intentHash, address indexed token, address indexed recipient, uint256 amount);
+    event PaymentFailed(
+        bytes32 indexed intentHash, address indexed token, address indexed recipient, uint256 amount, bytes reason
+    );
+    event PaymentSkipped(bytes32 indexed intentHash);
+    event IntentFunded(bytes32 indexed intentHash, address indexed from, address indexed token, uint256 amount);
+    event ExecutorChanged(address indexed previousExecutor, address indexed newExecutor);
+    event Swept(address indexed token, address indexed to, uint256 amount);
+
+    error IntentAlreadyExecuted(bytes32 intentHash);
+    error AuthorizationExpired(uint256 deadline);
+    error InvalidSignature();
+    error InsufficientBalance(address token, uint256 available, uint256 required);
+    error TransferFailed(bytes32 intentHash);
+    error ZeroAmount();
+    error ZeroRecipient();
+    error ZeroExecutor();
+
+    constructor(address initialOwner, address initialExecutor)
+        Ownable(initialOwner)
+        EIP712("SnowRail Settlement", "1")
+    {
+        if (initialExecutor == address(0)) revert ZeroExecutor();
+        executor = initialExecutor;
+        emit ExecutorChanged(address(0), initialExecutor);
+    }
+
+    /// @notice Plain deposits into the treasury.
+    receive() external payable {}
+
+    // ------------------------------------------------------------------ payouts
+
+    function execute(Payment calldata payment, uint256 deadline, bytes calldata signature) external nonReentrant {
+        if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
+        _requireExecutorSignature(
+            keccak256(abi.encode(EXECUTE_TYPEHASH, _hashPayment(payment), deadline)), signature
+        );
+        bytes32 intentHash = payment.intentHash;
+        if (executed[intentHash]) revert IntentAlreadyExecuted(intentHash);
+        address token = payment.token;
+        address recipient = payment.recipient;
+        uint256 amount = payment.amount;
+        if (amount == 0) revert ZeroAmount();
+        if (recipient == address(0)) revert ZeroRecipient();
+        uint256 available = token == address(0) ? address(this).balance : _tokenBalance(token);
+        if (available < amount) revert InsufficientBalance(token, available, amount);
+        executed[intentHash] = true;
+        if (!_transfer(token, recipient, amount)) revert TransferFailed(intentHash);
+        emit PaymentExecuted(intentHash, token, recipient, amount);
+    }
+
+    /// @notice Pays every payment it can under one executor signature. A refused item emits PaymentFailed
+    ///         (or PaymentSkipped when already executed), keeps its funds in the treasury and stays unexecuted
+    ///         so a later authorisation can retry it.
+    function executeBatch(Payment[] calldata payments, uint256 deadline, bytes calldata signature)
+        external
+        nonReentrant
+    {
+        if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
+        _requireExecutorSignature(
+            keccak256(abi.encode(EXECUTE_BATCH_TYPEHASH, _hashPayments(payments), deadline)), signature
+        );
+        // One-entry cache of an ERC-20 balance: batches are usually of a single token, and balanceOf is an
+        // external call. It is refreshed whenever it looks too small, so it can only skip a read, never
+        // refuse a payment the treasury could make.
+        address cachedToken;
+        uint256 cachedBalance;
+        uint256 n = payments.length;
+        for (uint256 i; i < n;) {
+            Payment calldata p = payments[i];
+            bytes32 intentHash = p.intentHash;
+            if (executed[intentHash]) {
+                emit PaymentSkipped(intentHash);
+            } else {
+                address token = p.token;
+                address recipient = p.recipient;
+                uint256 amount = p.amount;
+                bytes memory reason;
+                if (amount == 0) {
+                    reason = abi.encodeWithSelector(ZeroAmount.selector);
+                } else if (recipient == address(0)) {
+                    reason = abi.encodeWithSelector(ZeroRecipient.selector);
+                } else {
+                    uint256 available;
+                    if (token == address(0)) {
+                        available = address(this).balance;
+                    } else {
+                        if (token != cachedToken || cachedBalance < amount) {
+                            cachedToken = token;
+                            cachedBalance = _tokenBalance(token);
+                        }
+                        available = cachedBalance;
+                    }
+                    if (available < amount) {
+                        reason = abi.encodeWithSelector(InsufficientBalance.selector, token, available, amount);
+                    } else {
+                        executed[intentHash] = true;
+                        if (_transfer(token, recipient, amount)) {
+                            if (token != address(0)) {
+                                unchecked {
+                                    cachedBalance -= amount;
+                                }
+                            }
+                        } else {
+                            executed[intentHash] = false;
+                            cachedToken = address(0);
+                            reason = abi.encodeWithSelector(TransferFailed.selector, intentHash);
+                        }
+                    }
+                }
+                if (reason.length == 0) {
+                    emit PaymentExecuted(intentHash, token, recipient, amount);
+                } else {
+                    emit PaymentFailed(intentHash, token, recipient, amount, reason);
+                }
+            }
+            unchecked {
+                ++i;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ funding
+
+    function fund(bytes32 intentHash) external payable {
+        if (msg.value == 0) revert ZeroAmount();
+        emit IntentFunded(intentHash, msg.sender, address(0), msg.value);
+    }
+
+    /// @notice Pulls `amount` of `token` from the caller (who approved this contract first).
+    function fundToken(bytes32 intentHash, address token, uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        emit IntentFunded(intentHash, msg.sender, token, amount);
+    }
+
+    // ------------------------------------------------------------------ owner
+
+    function setExecutor(address newExecutor) external onlyOwner {
+        if (newExecutor == address(0)) revert ZeroExecutor();
+        emit ExecutorChanged(executor, newExecutor);
+        executor = newExecutor;
+    }
+
+    function sweep(address token, address to, uint256 amount) external onlyOwner nonReentrant {
+        if (to == address(0)) revert ZeroRecipient();
+        if (amount == 0) revert ZeroAmount();
+        if (token == address(0)) {
+            uint256 available = address(this).balance;
+            if (available < amount) revert InsufficientBalance(token, available, amount);
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert TransferFailed(bytes32(0));
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
+        emit Swept(token, to, amount);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The EIP-712 digest the executor signs for `execute` (handy for off-chain checks).
+    function executeDigest(Payment calldata payment, uint256 deadline) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(EXECUTE_TYPEHASH, _hashPayment(payment), deadline)));
+    }
+
+    /// @notice The EIP-712 digest the executor signs for `executeBatch`.
+    function executeBatchDigest(Payment[] calldata payments, uint256 deadline) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(EXECUTE_BATCH_TYPEHASH, _hashPayments(payments), deadline)));
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _requireExecutorSignature(bytes32 structHash, bytes calldata signature) private view {
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != executor) revert InvalidSignature();
+    }
+
+    function _hashPayment(Payment calldata payment) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(PAYMENT_TYPEHASH, payment.intentHash, payment.token, payment.recipient, payment.amount)
+        );
+    }
+
+    /// @dev EIP-712 hash of a Payment[]: keccak of the concatenated struct hashes. Payment is a static
+    ///      128-byte struct, so calldata holds the array contiguously and each item is hashed in place.
+    function _hashPayments(Payment[] calldata payments) private pure returns (bytes32 result) {
+        bytes32 typehash = PAYMENT_TYPEHASH;
+        assembly ("memory-safe") {
+            let n := payments.length
+            let hashes := mload(0x40)
+            let item := add(hashes, shl(5, n))
+            mstore(item, typehash)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                calldatacopy(add(item, 0x20), add(payments.offset, shl(7, i)), 0x80)
+                mstore(add(hashes, shl(5, i)), keccak256(item, 0xa0))
+            }
+            result := keccak256(hashes, shl(5, n))
+        }
+    }
+
+    /// @dev Our balance of `token`, or 0 if the call fails or returns garbage.
+    function _tokenBalance(address token) private view returns (uint256 held) {
+        assembly ("memory-safe") {
+            mstore(0x00, 0x70a08231) // balanceOf(address)
+            mstore(0x20, address())
+            let ok := staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20)
+            held := mul(mload(0x00), and(ok, gt(returndatasize(), 0x1f)))
+        }
+    }
+
+    /// @dev Native coin with bounded gas, or ERC-20 `transfer` tolerating tokens that return nothing.
+    ///      Return data is never copied in full, so a recipient cannot make us pay for a huge revert.
+    function _transfer(address token, address to, uint256 amount) private returns (bool ok) {
+        if (token == address(0)) {
+            assembly ("memory-safe") {
+                ok := call(NATIVE_TRANSFER_GAS, to, amount, 0, 0, 0, 0)
+            }
+        } else {
+            assembly ("memory-safe") {
+                let fmp := mload(0x40)
+                mstore(0x00, 0xa9059cbb) // transfer(address,uint256)
+                mstore(0x20, to)
+                mstore(0x40, amount)
+                ok := call(gas(), token, 0, 0x1c, 0x44, 0x00, 0x20)
+                switch returndatasize()
+                case 0 { ok := and(ok, gt(extcodesize(token), 0)) }
+                default { ok := and(ok, and(gt(returndatasize(), 0x1f), eq(mload(0x00), 1))) }
+                mstore(0x40, fmp)
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+"""Test helpers: send any account's transactions to Settlement and read its reverts and events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+
+from adapters.chain import artifacts
+from adapters.chain import settlement as st
+from adapters.chain.deploy import create_address
+from adapters.chain.rpc import HttpNode, Reverted
+
+ZERO = "0x" + "00" * 20
+NATIVE = ZERO
+
+
+def sel(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def call_data(signature: str, types: list[str], args: list) -> bytes:
+    return sel(signature) + abi_encode(types, args)
+
+
+def intent(label: str) -> bytes:
+    return keccak(text=f"{label}-{time.perf_counter_ns()}")
+
+
+def address_of(key: str) -> str:
+    return Account.from_key(key).address
+
+
+class Actor:
+    """One funded key sending raw transactions (fixed gas, EIP-1559) and waiting for each receipt."""
+
+    def __init__(self, node: HttpNode, key: str, chain_id: int) -> None:
+        self.node, self.key, self.chain_id = node, key, chain_id
+        self.address = address_of(key)
+
+    async def send(self, to: str | None, data: bytes = b"", value: int = 0, gas: int = 3_000_000) -> dict:
+        nonce = await self.node.pending_nonce(self.address)
+        base = await self.node.base_fee()
+        tx = {"type": 2, "chainId": self.chain_id, "nonce": nonce, "value": value, "data": data, "gas": gas,
+              "maxFeePerGas": 2 * base + 10**9, "maxPriorityFeePerGas": 10**9}
+        if to is not None:
+            tx["to"] = to
+        signed = Account.from_key(self.key).sign_transaction(tx)
+        tx_hash = await self.node.send_raw(bytes(signed.raw_transaction))
+        for _ in range(200):  # anvil automines, but a big block can take a moment
+            if (receipt := await self.node.receipt(tx_hash)) is not None:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError(f"transaction {tx_hash} was not mined")
+        receipt["contract"] = create_address(self.address, nonce) if to is None else None
+        return receipt
+
+    async def deploy(self, name: str, types: list[str] = (), args: list = ()) -> str:
+        receipt = await self.send(None, artifacts.load(name).bytecode + abi_encode(list(types), list(args)))
+        assert receipt["status"] == 1
+        return receipt["contract"]
+
+    async def revert_of(self, to: str, data: bytes, value: int = 0) -> tuple[str | None, bytes]:
+        """Simulate; return (error name, revert data). (None, b"") if it would succeed."""
+        try:
+            await self.node.call({"from": self.address, "to": to, "data": data, "value": value, "gas": 5_000_000})
+        except Reverted as exc:
+            return st.error_name(exc.data or b""), exc.data or b""
+        return None, b""
+
+
+def payment(intent_hash: bytes, token: str, recipient: str, amount: int) -> tuple:
+    return (intent_hash, to_checksum_address(token), to_checksum_address(recipient), amount)
+
+
+def sign_execute(key: str, chain_id: int, contract: str, p: tuple, deadline: int) -> bytes:
+    typed = st.execute_typed_data(chain_id, contract, p, deadline)
+    return bytes(Account.sign_typed_data(key, full_message=typed).signature)
+
+
+def sign_batch(key: str, chain_id: int, contract: str, ps: list[tuple], deadline: int) -> bytes:
+    typed = st.execute_batch_typed_data(chain_id, contract, ps, deadline)
+    return bytes(Account.sign_typed_data(key, full_message=typed).signature)
+
+
+def events(receipt: dict, contract: str) -> list[tuple[str, tuple, bytes]]:
+    """(event name, topics after the first, data) for the contract's logs."""
+    names = {
+        st.PAYMENT_EXECUTED: "PaymentExecuted", st.PAYMENT_FAILED: "PaymentFailed",
+        st.PAYMENT_SKIPPED: "PaymentSkipped", st.INTENT_FUNDED: "IntentFunded",
+        keccak(text="ExecutorChanged(address,address)"): "ExecutorChanged",
+        keccak(text="Swept(address,address,uint256)"): "Swept",
+    }
+    out = []
+    for log in receipt["logs"]:
+        if log.address.lower() == contract.lower() and log.topics and log.topics[0] in names:
+            out.append((names[log.topics[0]], log.topics[1:], log.data))
+    return out
+
+
+def topic_address(t: bytes) -> str:
+    return to_checksum_address(t[12:])
+
+
+def failed_reason(data: bytes) -> bytes:
+    return abi_decode(["uint256", "bytes"], data)[1]
+
+
+async def token_balance(node: HttpNode, token: str, owner: str) -> int:
+    out = await node.call({"to": token, "data": st.balance_of_calldata(owner)})
+    return int.from_bytes(out[:32], "big")
