@@ -11,11 +11,18 @@ _HEX40 = re.compile(r"^[0-9a-fA-F]{40}$")
 ZERO_ADDRESS = "0x" + "0" * 40
 
 
+_LETTER = bytes(0x20 if chr(b) in "abcdef" else 0 for b in range(256))  # lowercase hex letter -> its case bit
+_HIGH = bytes(0x20 if chr(b) in "89abcdef" else 0 for b in range(256))  # hash nibble >= 8 -> uppercase
+
+
 def to_checksum(address: str) -> str:
     """EIP-55 form of a 0x-prefixed 40-hex address (any case)."""
-    body = address[2:].lower()
-    digest = keccak256(body.encode("ascii")).hex()
-    return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(body))
+    body = address[2:].lower().encode("ascii")
+    digest = keccak256(body).hex().encode("ascii")
+    # Clearing the case bit of exactly the letters whose hash nibble is >= 8, as one integer operation:
+    # bulk files check 10,000 addresses in one go.
+    flip = int.from_bytes(body.translate(_LETTER), "big") & int.from_bytes(digest[:40].translate(_HIGH), "big")
+    return "0x" + (int.from_bytes(body, "big") - flip).to_bytes(40, "big").decode("ascii")
 
 
 def parse_address(text: str, *, field: str = "address") -> str:
