@@ -16,6 +16,7 @@ class Actor:
     user_id: str
     display_name: str = ""
     handle: str | None = None
+    operator: bool = False  # the platform vouches for operator rights (a Discord role), besides OPERATORS
 
     @property
     def ref(self) -> str:

@@ -37,8 +37,10 @@ class Policy:
     challenge_ttl: timedelta = timedelta(minutes=15)
     bot_name: str = "SnowRail"
 
-    def is_operator(self, actor_ref: str) -> bool:
-        return actor_ref in self.operators
+    def is_operator(self, actor: Actor | str) -> bool:
+        if isinstance(actor, Actor):
+            return actor.operator or actor.ref in self.operators
+        return actor in self.operators
 
 
 @dataclass

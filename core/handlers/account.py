@@ -18,7 +18,7 @@ from core.services import Services, new_id
 async def start(s: Services, cmd: Start) -> Reply:
     await s.remember(cmd.actor)
     name = cmd.actor.display_name or "there"
-    role = "You are an operator: you can pay from the treasury." if s.policy.is_operator(cmd.actor.ref) else (
+    role = "You are an operator: you can pay from the treasury." if s.policy.is_operator(cmd.actor) else (
         "Link your wallet with /link <address> so people can pay you by @handle."
     )
     return Reply.of(
@@ -88,7 +88,7 @@ async def link(s: Services, cmd: Link) -> Reply:
 async def wallet(s: Services, cmd: Wallet) -> Reply:
     async with s.uow() as uow:
         user = await uow.users.get(cmd.actor.ref)
-    operator = s.policy.is_operator(cmd.actor.ref)
+    operator = s.policy.is_operator(cmd.actor)
     lines: list[tuple] = []
     try:
         if user and user.wallet:

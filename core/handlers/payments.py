@@ -15,7 +15,7 @@ SPEND_REFUSAL = "Only operators may spend the treasury. Ask an operator of this 
 
 
 async def pay(s: Services, cmd: Pay) -> Reply:
-    if not s.policy.is_operator(cmd.actor.ref):
+    if not s.policy.is_operator(cmd.actor):
         raise NotAllowed(SPEND_REFUSAL)
     token = s.token(cmd.amount.token.symbol)
     units = cmd.amount.units
@@ -55,7 +55,7 @@ async def pay(s: Services, cmd: Pay) -> Reply:
 
 
 async def confirm(s: Services, cmd: Confirm) -> Reply:
-    if not s.policy.is_operator(cmd.actor.ref):
+    if not s.policy.is_operator(cmd.actor):
         raise NotAllowed(SPEND_REFUSAL)
     intent = await _own_intent(s, cmd.ref, cmd.actor.ref)
     if intent.status is not IntentStatus.PENDING:
