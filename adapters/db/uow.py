@@ -1,0 +1,101 @@
+"""SqlUnitOfWork: one database transaction exposing every repository of core.ports."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from adapters.db import repositories
+from adapters.db.engine import storage_errors
+
+class _Translated:
+    """Wraps a repository so every call reports driver failures as StorageUnavailable / DuplicateKey."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not inspect.iscoroutinefunction(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            with storage_errors():
+                return await attribute(*args, **kwargs)
+
+        setattr(self, name, call)  # build the wrapper once per unit of work and method
+        return call
+
+
+class SqlUnitOfWork:
+    """`async with uow: ...; await uow.commit()`. Leaving the block without commit() rolls back."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        session = self._sessions()
+        try:
+            with storage_errors():
+                # Connect and BEGIN now, so "database down" surfaces here rather than mid-handler.
+                await session.connection()
+        except BaseException:
+            await session.close()
+            raise
+        self._session = session
+        self.users = _Translated(repositories.SqlUserRepository(session))
+        self.intents = _Translated(repositories.SqlIntentRepository(session))
+        self.outbox = _Translated(repositories.SqlOutboxRepository(session))
+        self.keys = _Translated(repositories.SqlKeyRepository(session))
+        self.audit = _Translated(repositories.SqlAuditRepository(session))
+        self.nonces = _Translated(repositories.SqlNonceRepository(session))
+        self.challenges = _Translated(repositories.SqlChallengeRepository(session))
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            # close() rolls back whatever was not committed and returns the connection to the pool.
+            with storage_errors():
+                await session.close()
+        except Exception:
+            if exc is None:
+                raise
+            # The block's own error matters more than a failed rollback on a broken connection.
+
+    @property
+    def session(self) -> AsyncSession:
+        """The live session, for adapters/db internals (meta helpers, tests)."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use `async with uow:`")
+        return self._session
+
+    async def commit(self) -> None:
+        with storage_errors():
+            await self.session.commit()
+
+    async def rollback(self) -> None:
+        with storage_errors():
+            await self.session.rollback()
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: nothing is reloaded after commit (no surprise queries, no lazy I/O).
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def make_uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
+    """A UnitOfWorkFactory: each call gives a fresh, unopened SqlUnitOfWork on `engine`."""
+    sessions = make_sessionmaker(engine)
+    return functools.partial(SqlUnitOfWork, sessions)

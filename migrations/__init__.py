@@ -1,0 +1,1 @@
+"""Alembic migrations for SnowRail's database; adapters.db.migrate runs them."""
