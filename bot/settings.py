@@ -33,13 +33,17 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    telegram_webhook_url: str | None = None  # set = webhook mode (Telegram POSTs updates to this URL)
+    telegram_webhook_secret: SecretStr | None = None  # unset = a random one for each start
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = 8443
     discord_bot_token: SecretStr | None = None
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg"
 
     @field_validator(
         "database_url", "redis_url", "rpc_url", "settlement_contract_address", "mixer_contract_address",
-        "explorer_url", mode="before",
+        "explorer_url", "telegram_webhook_url", mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, v):

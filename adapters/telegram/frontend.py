@@ -1,0 +1,249 @@
+"""The Telegram handlers: translate updates for the engine and put its replies in the right chat."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+
+from telegram import Bot, Chat, Message, ReplyParameters, Update, User
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from adapters.telegram.callbacks import BadCallback, CallbackCodec
+from adapters.telegram.guard import secret_in
+from adapters.telegram.notifier import NO_PREVIEW
+from adapters.telegram.render import chunks, keyboard
+from adapters.telegram.updates import (
+    actor_of,
+    addressed_elsewhere,
+    command_name,
+    is_private,
+    message_key,
+    press_key,
+)
+from core.commands import Actor
+from core.replies import Button, Reply
+
+log = logging.getLogger("snowrail.telegram")
+
+Handle = Callable[[str, Actor, str], Awaitable[Reply]]
+# (file bytes, file name, actor, key) -> Reply: the core's entry point for an uploaded bulk file.
+Upload = Callable[[bytes, str, Actor, str], Awaitable[Reply]]
+
+MAX_UPLOAD = 5_000_000  # our limit for /bulk files, SI megabytes as in core.bulk (Telegram allows 20 MB)
+NOT_YOURS = "Only the person who asked (or an operator) can use these buttons."
+STALE = "This button is no longer valid. Send the command again."
+
+
+class TelegramFrontend:
+    """Everything between PTB and the engine. `handle` is Engine.handle_text's shape; nothing here decides
+    anything about money."""
+
+    def __init__(
+        self,
+        handle: Handle,
+        *,
+        codec: CallbackCodec,
+        commands: Iterable[str],
+        is_operator: Callable[[str], bool] = lambda ref: False,
+        upload: Upload | None = None,
+        max_upload: int = MAX_UPLOAD,
+    ) -> None:
+        self.handle, self.codec, self.is_operator = handle, codec, is_operator
+        self.commands = sorted(set(commands))
+        self.upload, self.max_upload = upload, max_upload
+        self._held: OrderedDict[str, tuple[int, Reply]] = OrderedDict()  # deep-link payload -> private reply
+
+    def handlers(self) -> dict[int, list[BaseHandler]]:
+        """PTB handler groups: group -1 guards groups against pasted secrets before anything else runs."""
+        new = filters.UpdateType.MESSAGE
+        private = filters.ChatType.PRIVATE
+        bulk_file = filters.Document.ALL & filters.CaptionRegex(r"^/bulk(@[A-Za-z0-9_]+)?(\s|$)")
+        return {
+            -1: [MessageHandler(new & filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION), self.on_group_secret)],
+            0: [
+                MessageHandler(new & bulk_file, self.on_document),
+                CommandHandler(self.commands, self.on_command, filters=new),
+                MessageHandler(new & filters.COMMAND & private, self.on_command),  # unknown commands
+                MessageHandler(new & filters.TEXT & ~filters.COMMAND & private, self.on_command),
+                CallbackQueryHandler(self.on_press),
+            ],
+        }
+
+    # ------------------------------------------------------------------ incoming
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if msg is None or user is None or chat is None or not msg.text:
+            return
+        if not is_private(chat) and addressed_elsewhere(msg.text, context.bot.username):
+            return
+        reply = await self.handle(msg.text, actor_of(user), message_key(chat.id, msg.message_id))
+        await self.respond(context.bot, chat, user, reply, reply_to=msg.message_id)
+        if is_private(chat) and command_name(msg.text) == "start":
+            await self._release_held(context.bot, user, msg.text)
+
+    async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if msg is None or user is None or chat is None or msg.document is None:
+            return
+        actor, key, doc = actor_of(user), message_key(chat.id, msg.message_id), msg.document
+        if doc.file_size is not None and doc.file_size > self.max_upload:
+            reply = Reply.error(
+                f"file: {doc.file_name or 'the file'} is {_mb(doc.file_size)}; /bulk files may be at most "
+                f"{_mb(self.max_upload)}. Split it into smaller files."
+            )
+        elif self.upload is None:
+            # TODO(bulk): the core has no upload entry point yet; answer what /bulk upload says today.
+            reply = await self.handle("/bulk upload", actor, key)
+        else:
+            file = await doc.get_file()
+            content = bytes(await file.download_as_bytearray())
+            if len(content) > self.max_upload:
+                reply = Reply.error(f"file: it is {_mb(len(content))}; /bulk files may be at most {_mb(self.max_upload)}.")
+            else:
+                reply = await self.upload(content, doc.file_name or "upload.csv", actor, key)
+        await self.respond(context.bot, chat, user, reply, reply_to=msg.message_id)
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        user = query.from_user
+        try:
+            press = self.codec.unpack(query.data)
+        except BadCallback:
+            await _answer(query, STALE, alert=True)
+            return
+        actor = actor_of(user)
+        if press.owner_id != str(user.id) and not self.is_operator(actor.ref):
+            await _answer(query, NOT_YOURS, alert=True)
+            return
+        message = query.message
+        if not isinstance(message, Message):  # too old for Telegram to show us
+            await _answer(query, STALE, alert=True)
+            return
+        await _answer(query, "Working on it…")
+        chat = message.chat
+        reply = await self.handle(press.command, actor, press_key(chat.id, message.message_id, press.command))
+        await self.respond(context.bot, chat, user, reply, edit=message.message_id)
+
+    async def on_group_secret(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if msg is None or user is None or chat is None:
+            return
+        what = secret_in(msg.text or msg.caption or "")
+        if what is None:
+            return
+        try:
+            await context.bot.delete_message(chat.id, msg.message_id)
+            removed = "I deleted it"
+        except TelegramError:
+            removed = "I could not delete it (I need the right to delete messages there): delete it yourself now"
+        warning = Reply.error(
+            f"You posted what looks like a {what} in the group “{chat.title or chat.id}”. {removed}.",
+            "Anyone who saw it can use it. Move your funds to a new wallet (or withdraw the note) as soon as you "
+            "can, and send secrets only here, in this private chat.",
+        )
+        await self._dm(context.bot, user.id, warning)
+        raise ApplicationHandlerStop
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        uid = update.update_id if isinstance(update, Update) else None
+        log.error("telegram update %s failed: %s", uid, type(error).__name__, exc_info=error)
+
+    # ------------------------------------------------------------------ outgoing
+    async def respond(
+        self, bot: Bot, chat: Chat, user: User, reply: Reply, *, reply_to: int | None = None, edit: int | None = None
+    ) -> None:
+        """Post a reply where it belongs: sensitive output goes to the user's private chat, never a group."""
+        if not reply.private or is_private(chat):
+            await self.post(bot, chat.id, reply, owner=user.id, reply_to=reply_to, edit=edit)
+            return
+        name = user.first_name or "there"
+        if await self._dm(bot, user.id, reply):
+            note = Reply.of(f"{name}, I sent the answer to you in a private chat: it is for your eyes only.")
+        else:
+            payload = self._hold(user.id, reply)
+            note = Reply.of(
+                f"{name}, this answer is for your eyes only. Start a private chat with me and I will send it there.",
+                buttons=(Button("Open a private chat", url=f"https://t.me/{bot.username}?start={payload}"),),
+            )
+        await self.post(bot, chat.id, note, owner=user.id, reply_to=reply_to, edit=edit)
+
+    async def post(
+        self, bot: Bot, chat_id: int, reply: Reply, *, owner: int, reply_to: int | None = None, edit: int | None = None
+    ) -> None:
+        texts = chunks(reply)
+        markup = keyboard(reply, self.codec, owner)
+        for i, text in enumerate(texts):
+            buttons = markup if i == len(texts) - 1 else None
+            if i == 0 and edit is not None:
+                try:
+                    await bot.edit_message_text(
+                        text, chat_id=chat_id, message_id=edit, parse_mode=ParseMode.HTML,
+                        reply_markup=buttons, link_preview_options=NO_PREVIEW,
+                    )
+                    continue
+                except BadRequest as e:
+                    if "not modified" in e.message.lower():
+                        continue
+                    log.info("could not edit message %s in %s (%s); sending a new one", edit, chat_id, e.message)
+            await bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=buttons, link_preview_options=NO_PREVIEW,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and i == 0 else None,
+            )
+        for f in reply.files:
+            await bot.send_document(chat_id, document=f.content, filename=f.filename)
+
+    async def _dm(self, bot: Bot, user_id: int, reply: Reply) -> bool:
+        try:
+            await self.post(bot, user_id, reply, owner=user_id)
+            return True
+        except Forbidden:
+            return False
+        except BadRequest as e:
+            if "chat not found" in e.message.lower():
+                return False
+            raise
+
+    def _hold(self, user_id: int, reply: Reply) -> str:
+        """Keep a private reply for the user until they open a private chat with /start <payload>."""
+        payload = "p" + secrets.token_urlsafe(12)
+        self._held[payload] = (user_id, reply)
+        while len(self._held) > 1000:
+            self._held.popitem(last=False)
+        return payload
+
+    async def _release_held(self, bot: Bot, user: User, text: str) -> None:
+        words = text.split()
+        if len(words) < 2 or words[1] not in self._held:
+            return
+        owner, reply = self._held[words[1]]
+        if owner != user.id:
+            return
+        del self._held[words[1]]
+        await self.post(bot, user.id, reply, owner=user.id)
+
+
+async def _answer(query, text: str, *, alert: bool = False) -> None:
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as e:  # already answered, or too old: nothing more to do
+        log.info("callback answer failed: %s", type(e).__name__)
+
+
+def _mb(size: int) -> str:
+    tenths = size // 100_000
+    return f"{tenths // 10}.{tenths % 10} MB"

@@ -1,0 +1,125 @@
+"""Private messages to Telegram users from anywhere (an RQ worker included), with only the bot token."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import logging
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from adapters.telegram.callbacks import CallbackCodec
+from adapters.telegram.limits import SendLimiter
+from adapters.telegram.render import chunks, keyboard
+from adapters.telegram.updates import user_ref_chat_id
+from core.ports import Delivery
+from core.replies import Reply
+
+log = logging.getLogger("snowrail.telegram.notifier")
+
+DEFAULT_API = "https://api.telegram.org/bot"
+DEFAULT_FILES = "https://api.telegram.org/file/bot"
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_GONE = ("chat not found", "user is deactivated", "bot was blocked", "peer_id_invalid")
+
+
+def seconds(value: int | float | dtm.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+class TelegramNotifier:
+    """core.ports.Notifier for user refs `telegram:<id>`. Needs the token only (no Application, no polling).
+
+    A 429 is waited out and retried when its retry_after is at most `max_wait` seconds, else reported back
+    with retry_after so the outbox row stays pending. Forbidden (blocked, or never started) is undeliverable.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str = DEFAULT_API,
+        base_file_url: str = DEFAULT_FILES,
+        bot: Bot | None = None,
+        limiter: SendLimiter | None = None,
+        max_wait: float = 30.0,
+        attempts: int = 3,
+    ) -> None:
+        if bot is None and not token:
+            raise ValueError("TelegramNotifier needs the bot token or a Bot")
+        self._own = bot is None
+        self.bot = bot or Bot(token or "", base_url=base_url, base_file_url=base_file_url)
+        self.codec = CallbackCodec.for_token(self.bot.token)
+        self.limiter = limiter or SendLimiter()
+        self.max_wait, self.attempts = max_wait, attempts
+        self._ready = False
+
+    async def _start(self) -> None:
+        if not self._ready:
+            await self.bot.initialize()
+            self._ready = True
+
+    async def close(self) -> None:
+        if self._own and self._ready:
+            await self.bot.shutdown()
+        self._ready = False
+
+    async def __aenter__(self) -> TelegramNotifier:
+        await self._start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def send(self, user_ref: str, reply: Reply) -> Delivery:
+        try:
+            chat_id = user_ref_chat_id(user_ref)
+        except ValueError as e:
+            return Delivery(ok=False, undeliverable=True, error=str(e))
+        try:
+            await self._start()
+        except TelegramError as e:
+            return Delivery(ok=False, error=f"telegram unavailable: {type(e).__name__}")
+        texts = chunks(reply)
+        markup = keyboard(reply, self.codec, chat_id)
+        for i, text in enumerate(texts):
+            last = i == len(texts) - 1
+            result = await self._send_one(chat_id, text, markup if last else None)
+            if not result.ok:
+                return result
+        for f in reply.files:
+            await self.limiter.wait(chat_id)
+            try:
+                await self.bot.send_document(chat_id, document=f.content, filename=f.filename)
+            except TelegramError as e:
+                return Delivery(ok=False, error=f"document not sent: {type(e).__name__}")
+        return Delivery(ok=True)
+
+    async def _send_one(self, chat_id: int, text: str, markup) -> Delivery:
+        retry_after: float | None = None
+        for _ in range(self.attempts):
+            await self.limiter.wait(chat_id)
+            try:
+                await self.bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+                )
+                return Delivery(ok=True)
+            except RetryAfter as e:
+                retry_after = seconds(e.retry_after)
+                log.info("telegram asked to wait %.1fs before messaging %s", retry_after, chat_id)
+                if retry_after > self.max_wait:
+                    return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram")
+                self.limiter.push_back(chat_id, retry_after)
+            except Forbidden:
+                return Delivery(ok=False, undeliverable=True, error="the user blocked the bot or never started it")
+            except BadRequest as e:
+                if any(g in e.message.lower() for g in _GONE):
+                    return Delivery(ok=False, undeliverable=True, error=e.message[:200])
+                return Delivery(ok=False, error=f"rejected by Telegram: {e.message[:200]}")
+            except NetworkError as e:
+                return Delivery(ok=False, error=f"network: {type(e).__name__}")
+            except asyncio.CancelledError:
+                raise
+        return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram")

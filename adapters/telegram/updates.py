@@ -1,0 +1,53 @@
+"""Update -> (Actor, text, idempotency key): what the engine needs to know about a Telegram message."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Chat, Message, User
+
+from core.commands import Actor
+
+PLATFORM = "telegram"
+_COMMAND_HEAD = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?")
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(PLATFORM, str(user.id), user.full_name or "", user.username or None)
+
+
+def message_key(chat_id: int, message_id: int) -> str:
+    return f"tg-{chat_id}-{message_id}"
+
+
+def press_key(chat_id: int, message_id: int, command: str) -> str:
+    """A button press is keyed on the message that carries the button and the verb pressed, so a
+    redelivered or double-tapped press is the same request."""
+    verb = command.split(maxsplit=1)[0].lstrip("/").lower() if command.strip() else "press"
+    return f"tg-{chat_id}-{message_id}-{verb}"
+
+
+def command_name(text: str) -> str | None:
+    m = _COMMAND_HEAD.match(text.strip())
+    return m.group(1).lower() if m else None
+
+
+def addressed_elsewhere(text: str, bot_username: str | None) -> bool:
+    """`/cmd@OtherBot`: meant for another bot in the same group."""
+    m = _COMMAND_HEAD.match(text.strip())
+    return bool(m and m.group(2) and bot_username and m.group(2).lower() != bot_username.lower())
+
+
+def is_private(chat: Chat) -> bool:
+    return chat.type == Chat.PRIVATE
+
+
+def user_ref_chat_id(user_ref: str) -> int:
+    platform, _, uid = user_ref.partition(":")
+    if platform != PLATFORM or not uid.lstrip("-").isdigit():
+        raise ValueError(f"not a Telegram user ref: {user_ref!r}")
+    return int(uid)
+
+
+def text_of(message: Message) -> str:
+    return message.text or message.caption or ""

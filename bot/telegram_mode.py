@@ -1,0 +1,213 @@
+"""`snowrail run telegram`: the engine behind a python-telegram-bot Application, polling or on a webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from telegram import BotCommand, Update
+from telegram.error import InvalidToken
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from adapters.queue.inline import InlineQueue
+from adapters.telegram import CallbackCodec, TelegramFrontend, TelegramNotifier
+from bot.bootstrap import App, build
+from bot.settings import ConfigError, Settings
+from core.commands import Actor
+from core.parsing import SUMMARY
+from core.replies import Reply
+
+log = logging.getLogger("snowrail.telegram")
+
+UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+SWEEP_SECONDS = 5.0  # how often the bot process looks for undelivered notifications when there is no worker
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces secrets in every record a handler emits. PTB and httpx log request URLs, and the Bot API puts
+    the token in the URL path; an InvalidToken message quotes it too."""
+
+    def __init__(self, *secrets_: str) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets_ if s]
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def protect_logs(token: str) -> None:
+    """Attach the redaction to every root handler, and keep per-request URL logging off unless asked for."""
+    redact = RedactSecrets(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+    for noisy in ("httpx", "httpcore"):
+        if logging.getLogger(noisy).level == logging.NOTSET:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@dataclass
+class TelegramBot:
+    """A running Telegram front end: the core app, the PTB Application and what delivers notifications."""
+
+    core: App
+    application: Application
+    frontend: TelegramFrontend
+    notifier: TelegramNotifier
+    webhook_secret: str | None = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def deliver(self) -> int:
+        return await self.core.engine.deliver_notifications(self.notifier, platform="telegram")
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.application.updater and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+        await self.core.close()
+
+
+def build_application(settings: Settings, token: str) -> Application:
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))  # a 429 is waited out and retried, never a lost reply
+        .concurrent_updates(64)
+        .build()
+    )
+
+
+async def start(
+    settings: Settings, *, extra_operators: frozenset[str] = frozenset(), poll_timeout: float = 10.0
+) -> TelegramBot:
+    """Build everything and start receiving updates; returns once polling (or the webhook) is up."""
+    settings.require("telegram_bot_token")
+    assert settings.telegram_bot_token is not None
+    token = settings.telegram_bot_token.get_secret_value()
+    inline = None if settings.redis_url else InlineQueue()
+    core = await build(settings, extra_operators=extra_operators, queue=inline)
+    try:
+        return await _start(settings, token, core, inline, poll_timeout)
+    except BaseException:
+        await core.close()
+        raise
+
+
+async def _start(settings: Settings, token: str, core: App, inline: InlineQueue | None, poll_timeout: float) -> TelegramBot:
+    engine = core.engine
+    application = build_application(settings, token)
+
+    async def handle(text: str, actor: Actor, key: str) -> Reply:
+        return await engine.handle_text(text, actor=actor, key=key)
+
+    frontend = TelegramFrontend(
+        handle,
+        codec=CallbackCodec.for_token(token),
+        commands=[*SUMMARY, "balance"],
+        is_operator=engine.services.policy.is_operator,
+        upload=_upload_entry(engine),
+    )
+    for group, handlers in frontend.handlers().items():
+        application.add_handlers(handlers, group=group)
+    application.add_error_handler(frontend.on_error)
+    try:
+        await application.initialize()
+    except InvalidToken:
+        raise ConfigError("TELEGRAM_BOT_TOKEN was rejected by the Bot API server") from None
+    notifier = TelegramNotifier(bot=application.bot)
+    tg = TelegramBot(core, application, frontend, notifier)
+    if inline is not None:
+        # No worker without Redis: this process delivers its own notifications, one sweep at a time.
+        lock = asyncio.Lock()
+
+        async def deliver_notifications(*_args) -> int:
+            async with lock:
+                return await tg.deliver()
+
+        inline.jobs["deliver_notifications"] = deliver_notifications
+        tg.tasks.append(asyncio.create_task(_sweep(deliver_notifications)))
+    await application.bot.set_my_commands([BotCommand(name, summary[:256]) for name, summary in SUMMARY.items()])
+    await application.start()
+    if settings.telegram_webhook_url:
+        secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else secrets.token_urlsafe(32)
+        tg.webhook_secret = secret
+        await application.updater.start_webhook(
+            listen=settings.telegram_webhook_listen,
+            port=settings.telegram_webhook_port,
+            url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
+            webhook_url=settings.telegram_webhook_url,
+            secret_token=secret,
+            allowed_updates=UPDATES,
+        )
+    else:
+        await application.updater.start_polling(timeout=poll_timeout, allowed_updates=UPDATES)
+    tg.tasks.append(asyncio.create_task(_reconcile(core)))
+    return tg
+
+
+def _upload_entry(engine):
+    """The core's entry point for an uploaded bulk file, when it has one (see TelegramFrontend.on_document)."""
+    upload = getattr(engine, "handle_upload", None)
+    if upload is None:
+        return None
+
+    async def call(content: bytes, filename: str, actor: Actor, key: str) -> Reply:
+        return await upload(content, filename, actor=actor, key=key)
+
+    return call
+
+
+async def _sweep(deliver) -> None:
+    while True:
+        try:
+            await deliver()
+        except Exception:
+            log.exception("notification sweep failed")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def _reconcile(core: App) -> None:
+    try:
+        await core.engine.reconcile()
+    except Exception:
+        log.exception("reconcile at start failed")
+
+
+async def serve(settings: Settings) -> int:
+    tg = await start(settings)
+    mode = "webhook" if settings.telegram_webhook_url else "polling"
+    print(f"SnowRail on Telegram as @{tg.application.bot.username} ({mode}); treasury {tg.core.chain.treasury}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await tg.stop()
+    return 0
+
+
+def run(settings: Settings) -> int:
+    assert settings.telegram_bot_token is not None
+    protect_logs(settings.telegram_bot_token.get_secret_value())
+    return asyncio.run(serve(settings))
