@@ -25,6 +25,7 @@ from .client import (
     GAS_PER_BATCH_ITEM,
     NonceAlreadyUsed,
     ReplacementUnderpriced,
+    TX_GAS_CAP,
     Web3Chain,
     batch_capacity,
     batch_gas_limit,
@@ -43,7 +44,12 @@ async def connect(
     **options,
 ) -> Web3Chain:
     """A ready Web3Chain on the node at `rpc_url` (raises ChainUnavailable if it does not answer)."""
-    return await build(rpc_url, private_key, settlement_address, chain_id, tokens, **options).ready()
+    chain = build(rpc_url, private_key, settlement_address, chain_id, tokens, **options)
+    try:
+        return await chain.ready()
+    except BaseException:
+        await chain.close()
+        raise
 
 
 def build(
@@ -63,6 +69,6 @@ def build(
 
 __all__ = [
     "GAS_EXECUTE", "GAS_PER_BATCH_ITEM", "Deployment", "HttpNode", "NonceAlreadyUsed", "ReplacementUnderpriced",
-    "TesterNode", "Web3Chain", "batch_capacity", "batch_gas_limit", "build", "chunk_orders", "connect",
+    "TX_GAS_CAP", "TesterNode", "Web3Chain", "batch_capacity", "batch_gas_limit", "build", "chunk_orders", "connect",
     "deploy_stack", "dev_chain", "token_registry",
 ]

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -258,6 +259,13 @@ class AnvilProcess:
     process: subprocess.Popen
     port: int
     chain_id: int
+    log: object = None  # a temporary file holding anvil's stderr
+
+    def stderr_tail(self, limit: int = 2000) -> str:
+        if self.log is None or self.log.closed:
+            return ""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-limit:]
 
     @property
     def url(self) -> str:
@@ -271,6 +279,8 @@ class AnvilProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.log is not None and not self.log.closed:
+            self.log.close()
 
 
 def start_anvil(*, port: int | None = None, chain_id: int = 31337, extra_args: tuple[str, ...] = (),
@@ -279,20 +289,23 @@ def start_anvil(*, port: int | None = None, chain_id: int = 31337, extra_args: t
     binary = ANVIL_BIN if ANVIL_BIN.exists() else (shutil.which("anvil") and Path(shutil.which("anvil")))
     if not binary or not Path(binary).exists():
         raise FileNotFoundError(f"{ANVIL_BIN} is missing: run `npm ci` in {REPO_ROOT}")
+    tail = ""
     for _attempt in range(3):
         chosen = port or free_port()
+        log = tempfile.TemporaryFile()
         process = subprocess.Popen(
             [str(binary), "--host", "127.0.0.1", "--port", str(chosen), "--chain-id", str(chain_id), "--silent",
              *extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=log,
         )
-        anvil = AnvilProcess(process, chosen, chain_id)
+        anvil = AnvilProcess(process, chosen, chain_id, log)
         if _wait_for_rpc(anvil, timeout):
             return anvil
+        tail = anvil.stderr_tail()
         anvil.stop()
         if port:
             break
-    raise RuntimeError(f"anvil did not start answering on 127.0.0.1 within {timeout:.0f} s")
+    raise RuntimeError(f"anvil did not start answering on 127.0.0.1 within {timeout:.0f} s: {tail}")
 
 
 def _wait_for_rpc(anvil: AnvilProcess, timeout: float) -> bool:
@@ -314,7 +327,7 @@ def _wait_for_rpc(anvil: AnvilProcess, timeout: float) -> bool:
     return False
 
 
-async def deploy_dev_stack(url: str, deployer_key: str = ANVIL_DEV_KEY, *, treasury_cro: int = 1_000_000,
+async def deploy_dev_stack(url: str, deployer_key: str = ANVIL_DEV_KEY, *, treasury_cro: int = 5_000,
                            executor: str | None = None) -> Deployment:
     """deploy_stack with dev tokens and a funded treasury on the node at `url` (anvil)."""
     node = HttpNode(url)
@@ -325,12 +338,13 @@ async def deploy_dev_stack(url: str, deployer_key: str = ANVIL_DEV_KEY, *, treas
         await node.close()
 
 
-def anvil_dev(*, port: int | None = None, out=print) -> tuple[AnvilProcess, Deployment]:
-    """For `snowrail chain dev`: start anvil, deploy the dev stack, print the settings to export.
+def anvil_dev(*, port: int | None = None, treasury_cro: int = 1_000_000, out=print) -> tuple[AnvilProcess, Deployment]:
+    """For `snowrail chain dev`: start anvil (dev accounts funded with 2x `treasury_cro`), deploy the dev
+    stack, print the settings to export. The caller keeps the returned process alive and stop()s it.
     The key printed is anvil's public test key, and only that one."""
-    anvil = start_anvil(port=port)
+    anvil = start_anvil(port=port, extra_args=("--balance", str(2 * treasury_cro)))
     try:
-        deployment = _run(deploy_dev_stack(anvil.url))
+        deployment = _run(deploy_dev_stack(anvil.url, treasury_cro=treasury_cro))
     except BaseException:
         anvil.stop()
         raise

@@ -104,7 +104,7 @@ async def test_execute_replay_is_refused(w):
 
 
 async def test_expired_authorisation(w):
-    deadline = w.deadline(-10)
+    deadline = w.deadline(-3600)
     name, raw = await w.executor.revert_of(
         w.contract, w.execute_data(payment(intent("old"), NATIVE, w.recipient(), 1), deadline=deadline))
     assert name == "AuthorizationExpired" and int.from_bytes(raw[4:], "big") == deadline
@@ -206,7 +206,7 @@ async def test_replay_between_single_and_batch_both_ways(w):
 
 async def test_batch_wide_reverts(w):
     ps = [payment(intent("b"), NATIVE, w.recipient(), 1)]
-    assert (await w.executor.revert_of(w.contract, w.batch_data(ps, deadline=w.deadline(-1))))[0] == "AuthorizationExpired"
+    assert (await w.executor.revert_of(w.contract, w.batch_data(ps, deadline=w.deadline(-3600))))[0] == "AuthorizationExpired"
     assert (await w.executor.revert_of(w.contract, w.batch_data(ps, key=w.stranger.key)))[0] == "InvalidSignature"
     signed = w.batch_data(ps)
     other = w.batch_data([payment(ps[0][0], NATIVE, w.recipient(), 1)])
