@@ -30,7 +30,7 @@ from .rpc import Node, Reverted, RpcError
 log = logging.getLogger(__name__)
 
 # Fixed gas limits (no estimateGas round trip). Measured on anvil (see tests/adapters/chain):
-# a native execute to a fresh account uses ~91k, an ERC-20 one ~95k; 200k leaves room for a recipient
+# a native execute to a fresh account uses ~94k, an ERC-20 one to a fresh holder ~93k; 200k leaves room for a recipient
 # contract using its whole 30k native stipend. Unused gas is not charged.
 GAS_EXECUTE = 200_000
 # executeBatch: a fixed part plus a reservation per item. Measured per payout (tests print them): native to
