@@ -19,8 +19,15 @@ async def _deliver(limit: int) -> int:
     app = await build(settings, migrate=False)
     try:
         sent = 0
-        for platform, notifier in notifiers_for(settings).items():
-            sent += await app.engine.deliver_notifications(notifier, platform=platform, limit=limit)
+        notifiers = notifiers_for(settings, app.uow)  # type: ignore[arg-type]
+        try:
+            for platform, notifier in notifiers.items():
+                sent += await app.engine.deliver_notifications(notifier, platform=platform, limit=limit)
+        finally:
+            for notifier in notifiers.values():
+                close = getattr(notifier, "close", None)  # senders holding an HTTP session
+                if close is not None:
+                    await close()
         return sent
     finally:
         await app.close()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import logging
+import warnings
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 from adapters.telegram.callbacks import CallbackCodec
 from adapters.telegram.limits import SendLimiter
@@ -25,7 +27,11 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _GONE = ("chat not found", "user is deactivated", "bot was blocked", "peer_id_invalid")
 
 
-def seconds(value: int | float | dtm.timedelta) -> float:
+def wait_of(error: RetryAfter) -> float:
+    """retry_after in seconds, whichever type this PTB version returns (int now, timedelta later)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
 
@@ -107,7 +113,7 @@ class TelegramNotifier:
                 )
                 return Delivery(ok=True)
             except RetryAfter as e:
-                retry_after = seconds(e.retry_after)
+                retry_after = wait_of(e)
                 log.info("telegram asked to wait %.1fs before messaging %s", retry_after, chat_id)
                 if retry_after > self.max_wait:
                     return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram")
