@@ -48,7 +48,7 @@ class App:
             await closer()
 
 
-def build_chain(settings: Settings) -> tuple[Chain, bool]:
+async def build_chain(settings: Settings) -> tuple[Chain, bool]:
     """The configured chain, or the in-process dev chain when RPC_URL is unset."""
     from adapters.chain import connect, dev_chain
 
@@ -57,13 +57,13 @@ def build_chain(settings: Settings) -> tuple[Chain, bool]:
         return chain, True
     settings.require("private_key", "settlement_contract_address")
     assert settings.private_key is not None
-    chain = connect(
+    chain = await connect(
         settings.rpc_url,
         settings.private_key.get_secret_value(),
         settings.settlement_contract_address,
         chain_id=settings.chain_id,
-        tokens=settings.token_addresses(),
-        explorer_url=settings.explorer_url,
+        tokens=settings.tokens or None,
+        explorer_base=settings.explorer_url,
     )
     return chain, False
 
@@ -79,7 +79,7 @@ async def build(
     from adapters.db.migrate import upgrade
 
     t0 = time.perf_counter()
-    chain, embedded = build_chain(settings)
+    chain, embedded = await build_chain(settings)
     timings = {"chain": time.perf_counter() - t0}
     notes: list[str] = []
     url = settings.database_url

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = None
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg"
+    discord_guild_ids: str = ""  # comma-separated; commands sync to these guilds at once, else globally
+    discord_operator_role: str = ""  # a role id or name whose members are operators
 
     @field_validator(
         "database_url", "redis_url", "rpc_url", "settlement_contract_address", "mixer_contract_address",
@@ -58,15 +60,6 @@ class Settings(BaseSettings):
             refs.add(f"{platform}:{uid}")
         return frozenset(refs)
 
-    def token_addresses(self) -> dict[str, str]:
-        out = {}
-        for part in filter(None, (p.strip() for p in self.tokens.split(","))):
-            symbol, _, address = part.partition("=")
-            if not symbol or not address.startswith("0x"):
-                raise ConfigError(f"TOKENS: “{part}” should look like USDC=0x…")
-            out[symbol.strip().upper()] = address.strip()
-        return out
-
     def confirm_limits(self) -> dict[str, str]:
         out = {}
         for part in filter(None, (p.strip() for p in self.pay_confirm_above.split(","))):
@@ -75,6 +68,13 @@ class Settings(BaseSettings):
                 raise ConfigError(f"PAY_CONFIRM_ABOVE: “{part}” should look like CRO=100")
             out[symbol.strip().upper()] = amount.strip()
         return out
+
+    def discord_guilds(self) -> tuple[int, ...]:
+        parts = [p.strip() for p in self.discord_guild_ids.split(",") if p.strip()]
+        bad = [p for p in parts if not p.isdigit()]
+        if bad:
+            raise ConfigError(f"DISCORD_GUILD_IDS: “{bad[0]}” is not a guild id (digits only)")
+        return tuple(int(p) for p in parts)
 
     def require(self, *names: str) -> None:
         for name in names:

@@ -25,7 +25,8 @@ from core.commands import (
     Withdraw,
 )
 from core.errors import NotAllowed, TransientError, UsageError, UserError
-from core.handlers import account, payments
+from core.handlers import account, bulk, payments
+from core.handlers.bulk import BulkUpload
 from core.model import AuditEntry, DeliveryStatus, IntentStatus, ProcessedKey
 from core.parsing import parse
 from core.ports import Chain, Clock, DuplicateKey, JobQueue, Notifier, UnitOfWorkFactory
@@ -48,7 +49,8 @@ HANDLERS: dict[type[Command], Handler] = {
     Deposit: account.not_yet,
     Mix: account.not_yet,
     Withdraw: account.not_yet,
-    Bulk: account.not_yet,
+    Bulk: bulk.handle,
+    BulkUpload: bulk.handle,
 }
 
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
@@ -143,6 +145,10 @@ class Engine:
                 await uow.commit()
         except TransientError:
             log.warning("audit entry for %s (%s) not written: database unavailable", key, outcome)
+
+    async def bulk_upload(self, actor: Actor, key: str, filename: str, data: bytes) -> Reply:
+        """For platform adapters: a payout file attached to a message (bytes as downloaded). Never raises."""
+        return await self.handle(BulkUpload(actor, key, "upload", filename=filename, data=data))
 
     # ------------------------------------------------------------ background work
     async def reconcile(self) -> int:

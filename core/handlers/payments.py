@@ -9,7 +9,8 @@ from core.money import format_units
 from core.ports import DuplicateKey, PaymentOrder
 from core.replies import Reply, code, dumps
 from core.services import Services, log, new_id, new_intent_hash, resolve_recipient
-from core.views import amount_text, history_line, intent_detail
+from core.addresses import short
+from core.views import amount_text, history_line, intent_detail, tx_spans
 
 SPEND_REFUSAL = "Only operators may spend the treasury. Ask an operator of this bot to send the payment."
 
@@ -217,20 +218,14 @@ async def finalize(s: Services, intent_id: str, receipt: Receipt) -> Intent:
 def _notifications(s: Services, intent: Intent) -> list[Notification]:
     now = s.clock.now()
     what = amount_text(s.chain, intent)
+    tx = ("Tx: ", *tx_spans(s.chain, intent.tx_hash or ""))
     if intent.status is IntentStatus.FAILED:
-        body = intent_detail(s.chain, intent, headline=f"Payment of {what} failed.")
+        body = Reply.of((f"Payment {intent.id} of {what} to ", code(short(intent.recipient)), f" failed: {intent.error}"), tx, kind="error")
         return [Notification(f"{intent.id}:failed", intent.actor_ref, NotificationType.TRANSACTION_FAILED, dumps(body), now)]
-    out = [
-        Notification(
-            f"{intent.id}:sent",
-            intent.actor_ref,
-            NotificationType.PAYMENT_SENT,
-            dumps(intent_detail(s.chain, intent, headline=f"Payment sent: {what}.")),
-            now,
-        )
-    ]
+    sent = Reply.of((f"Payment {intent.id} confirmed: {what} to ", code(short(intent.recipient)), "."), tx, kind="ok")
+    out = [Notification(f"{intent.id}:sent", intent.actor_ref, NotificationType.PAYMENT_SENT, dumps(sent), now)]
     if intent.recipient_ref and intent.recipient_ref != intent.actor_ref:
-        body = Reply.of(f"You received {what}.", ("Tx: ", code(intent.tx_hash or "")))
+        body = Reply.of(f"You received {what}.", tx, kind="ok")
         out.append(Notification(f"{intent.id}:received", intent.recipient_ref, NotificationType.PAYMENT_RECEIVED, dumps(body), now))
     return out
 

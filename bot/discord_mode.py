@@ -1,0 +1,175 @@
+"""`snowrail run discord`: the engine behind a discord.py client (slash commands, buttons, DMs)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+
+import discord
+
+from adapters.discord import DiscordDMNotifier, Frontend, SnowRailClient, point_at
+from adapters.queue.inline import InlineQueue
+from bot.bootstrap import App, build
+from bot.notifiers import used_the_bot
+from bot.settings import ConfigError, Settings
+from core.commands import Actor
+from core.money import format_units
+from core.replies import Reply
+
+log = logging.getLogger("snowrail.discord")
+
+SWEEP_SECONDS = 5.0  # how often the bot process looks for undelivered notifications when there is no worker
+READY_TIMEOUT = 60.0
+
+
+@dataclass
+class DiscordBot:
+    """A running Discord front end: the core app, the client, and what delivers notifications."""
+
+    core: App
+    client: SnowRailClient
+    frontend: Frontend
+    notifier: DiscordDMNotifier
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def deliver(self) -> int:
+        return await self.core.engine.deliver_notifications(self.notifier, platform="discord")
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.client.close()
+        await self.notifier.close()
+        await self.core.close()
+
+
+async def start(settings: Settings, *, extra_operators: frozenset[str] = frozenset(), app: App | None = None) -> DiscordBot:
+    """Build everything, log in and connect; returns once the gateway said READY."""
+    settings.require("discord_bot_token")
+    assert settings.discord_bot_token is not None
+    token = settings.discord_bot_token.get_secret_value()
+    guild_ids = settings.discord_guilds()
+    point_at(settings.discord_api_base_url, settings.discord_gateway_url)
+    core = app or await build(settings, extra_operators=extra_operators, queue=None if settings.redis_url else InlineQueue())
+    inline = core.queue if isinstance(core.queue, InlineQueue) else None
+    try:
+        return await _start(settings, token, guild_ids, core, inline)
+    except BaseException:
+        await core.close()
+        raise
+
+
+async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], core: App, inline: InlineQueue | None) -> DiscordBot:
+    engine = core.engine
+
+    async def handle(text: str, actor: Actor, key: str) -> Reply:
+        return await engine.handle_text(text, actor=actor, key=key)
+
+    frontend = Frontend(
+        handle,
+        is_operator=engine.services.policy.is_operator,
+        operator_role=settings.discord_operator_role or None,
+        upload=upload_entry(engine),
+        recent_ids=recent_ids(core),
+    )
+    client = SnowRailClient(frontend, token_symbols=engine.chain.tokens.symbols(), guild_ids=guild_ids)
+    try:
+        await client.login(token)
+    except discord.LoginFailure:
+        await client.close()
+        raise ConfigError("DISCORD_BOT_TOKEN was rejected by the Discord API") from None
+    if client.application_id is not None and client.user is not None and client.application_id != client.user.id:
+        log.warning("the application id differs from the bot user id; commands are registered for the application")
+    notifier = DiscordDMNotifier(token, may_dm=used_the_bot(core.uow))
+    bot = DiscordBot(core, client, frontend, notifier)
+    connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+    bot.tasks.append(connection)
+    ready = asyncio.create_task(client.wait_until_ready())
+    done, _ = await asyncio.wait({connection, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    if ready not in done:
+        ready.cancel()
+        await bot.stop()
+        if connection in done and connection.exception() is not None:
+            raise connection.exception()  # type: ignore[misc]
+        raise ConfigError(f"the Discord gateway at {settings.discord_gateway_url} did not say READY within {READY_TIMEOUT:.0f}s")
+    if inline is not None:
+        # No worker without Redis: this process delivers its own notifications, one sweep at a time.
+        lock = asyncio.Lock()
+
+        async def deliver_notifications(*_args) -> int:
+            async with lock:
+                return await bot.deliver()
+
+        inline.jobs["deliver_notifications"] = deliver_notifications
+        bot.tasks.append(asyncio.create_task(_sweep(deliver_notifications)))
+    bot.tasks.append(asyncio.create_task(_reconcile(core)))
+    return bot
+
+
+def upload_entry(engine):
+    """The core's entry point for an uploaded bulk file, when it has one (see Frontend.bulk_file)."""
+    upload = getattr(engine, "handle_upload", None)
+    if upload is None:
+        return None
+
+    async def call(content: bytes, filename: str, actor: Actor, key: str) -> Reply:
+        return await upload(content, filename, actor=actor, key=key)
+
+    return call
+
+
+def recent_ids(core: App):
+    """Autocomplete for ids: the asker's latest payments, labelled with amount and status."""
+    chain = core.chain
+
+    async def ids(actor_ref: str, limit: int) -> list[tuple[str, str]]:
+        async with core.uow() as uow:  # type: ignore[operator]
+            intents = await uow.intents.for_actor(actor_ref, limit)
+        out = []
+        for i in intents:
+            decimals = chain.tokens.get(i.token).decimals
+            out.append((i.id, f"{i.id} · {format_units(i.amount, decimals)} {i.token} · {i.status.value}"))
+        return out
+
+    return ids
+
+
+async def _sweep(deliver) -> None:
+    while True:
+        try:
+            await deliver()
+        except Exception:
+            log.exception("notification sweep failed")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def _reconcile(core: App) -> None:
+    try:
+        await core.engine.reconcile()
+    except Exception:
+        log.exception("reconcile at start failed")
+
+
+async def _main(settings: Settings) -> int:
+    bot = await start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    connection = bot.tasks[0]
+    print(f"SnowRail on Discord as {bot.client.user} (application {bot.client.application_id}); Ctrl-C to stop.", flush=True)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({waiter, connection}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    failed = connection.done() and not connection.cancelled() and connection.exception() is not None
+    await bot.stop()
+    if failed:
+        raise connection.exception()  # type: ignore[misc]
+    return 0
+
+
+def run(settings: Settings) -> int:
+    return asyncio.run(_main(settings))

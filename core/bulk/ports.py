@@ -1,0 +1,47 @@
+"""What bulk payouts need beyond core.ports: batch storage in the same transaction as nonces, and batch signing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from core.bulk.model import Batch, BatchRow, Chunk, RowStatus
+from core.errors import ChainRejected
+from core.ports import Chain, PaymentOrder, SignedTx, UnitOfWork
+
+
+class BatchRepository(Protocol):
+    async def add(self, batch: Batch, rows: list[BatchRow]) -> None: ...
+    async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None: ...
+    async def save(self, batch: Batch) -> None: ...
+    async def with_hash(self, content_hash: str) -> list[Batch]:
+        """Earlier batches of the same file, newest first."""
+    async def running(self) -> list[Batch]: ...
+    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
+        """Rows in file order, optionally only those with this status or in this chunk."""
+    async def save_rows(self, rows: list[BatchRow]) -> None:
+        """Write status, chunk, tx_hash and error of these rows (one statement for all of them)."""
+    async def add_chunks(self, chunks: list[Chunk]) -> None: ...
+    async def chunks(self, batch_id: str) -> list[Chunk]: ...
+    async def chunk(self, batch_id: str, index: int, *, for_update: bool = False) -> Chunk | None: ...
+    async def claim_open_chunk(self, batch_id: str) -> Chunk | None:
+        """The lowest-index OPEN chunk, row-locked until the transaction ends; chunks locked by another
+        transaction are skipped (FOR UPDATE SKIP LOCKED), so workers never wait on each other's claims."""
+    async def stale_chunks(self, batch_id: str, signed_before: datetime) -> list[Chunk]:
+        """SIGNED chunks signed before this instant (their worker may have died)."""
+    async def save_chunk(self, chunk: Chunk) -> None: ...
+
+
+class BulkUnitOfWork(UnitOfWork, Protocol):
+    batches: BatchRepository
+
+
+class BatchChain(Chain, Protocol):
+    """A chain that can settle many payouts in one transaction under one executor signature."""
+
+    async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx: ...
+
+    async def broadcast_many(self, raws: list[bytes]) -> list[str | ChainRejected]: ...
+
+    async def fee_per_gas(self) -> int:
+        """What a transaction sent now pays per gas, at most (for fee estimates)."""

@@ -1,0 +1,176 @@
+"""How batches look in chat: preview, progress bar, final summary, and the CSV reports (spreadsheet-safe)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import timedelta
+
+from core.addresses import short
+from core.bulk.file import BulkFile, RowError
+from core.bulk.model import Batch, BatchRow, BatchStatus
+from core.money import TokenRegistry, format_units
+from core.replies import Attachment, Button, Reply, Span, bold, code
+
+ERRORS_SHOWN = 20
+ROWS_SHOWN = 5
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: one starting with = + - @ (or tab/CR) gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_bytes(header: list[str], rows: Iterable[Iterable[object]]) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(header)
+    for row in rows:
+        w.writerow([safe_cell(c) for c in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM makes Excel read UTF-8
+
+
+def error_report(filename: str, errors: Iterable[RowError]) -> Attachment:
+    return Attachment(f"{_stem(filename)}-errors.csv", csv_bytes(["line", "error"], ((e.line, e.error) for e in errors)))
+
+
+def result_report(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Attachment:
+    body = (
+        (r.line, r.recipient, format_units(r.amount, tokens.get(r.token).decimals), r.token, r.memo or "",
+         r.status.value, r.tx_hash or "", r.error or "")
+        for r in rows
+    )
+    header = ["line", "recipient", "amount", "token", "memo", "status", "tx_hash", "error"]
+    return Attachment(f"{_stem(batch.filename)}-{batch.id}-report.csv", csv_bytes(header, body))
+
+
+def _stem(filename: str) -> str:
+    base = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "payouts"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in base)[:60]
+
+
+def totals_text(totals: dict[str, int], tokens: TokenRegistry) -> str:
+    return " · ".join(f"{format_units(u, tokens.get(s).decimals)} {s}" for s, u in totals.items()) or "nothing"
+
+
+def _row_line(r, tokens: TokenRegistry) -> tuple[Span | str, ...]:
+    memo = f"  {r.memo[:40]}" if r.memo else ""
+    return (f"  line {r.line}  ", code(short(r.recipient)), f"  {format_units(r.amount, tokens.get(r.token).decimals)} {r.token}{memo}")
+
+
+def invalid_preview(filename: str, checked: BulkFile) -> Reply:
+    """A file with errors: everything that is wrong, and no way to execute it."""
+    if not checked.readable:
+        return Reply.error(f"{filename} cannot be used: {checked.errors[0].error}")
+    lines: list[tuple[Span | str, ...]] = [
+        (bold(f"{filename}: {len(checked.errors):,} error{'s' if len(checked.errors) != 1 else ''} in "
+              f"{len(checked.lines_with_errors):,} of {checked.rows:,} rows; nothing can be paid from it."),),
+        ("Fix the file and send it again. ",),
+    ]
+    shown = checked.errors[:ERRORS_SHOWN]
+    if len(checked.errors) > ERRORS_SHOWN:
+        lines.append((f"The first {ERRORS_SHOWN} errors (all of them are in the attached report):",))
+    lines += [(f"  line {e.line}: {e.error}",) for e in shown]
+    files = (error_report(filename, checked.errors),) if len(checked.errors) > ERRORS_SHOWN else ()
+    return Reply.of(*lines, files=files, kind="error")
+
+
+def preview(
+    batch: Batch,
+    checked: BulkFile,
+    tokens: TokenRegistry,
+    *,
+    recipients: int,
+    fee_text: str,
+    shortfalls: dict[str, tuple[int, int]],
+) -> Reply:
+    """A valid file: what will be paid, what it costs, whether the treasury can, and the buttons."""
+    lines: list[tuple[Span | str, ...]] = [
+        (bold(f"Bulk payout {batch.id}"), f" from {batch.filename} ({batch.format.upper()})"),
+        (f"Recipients: {recipients:,} in {batch.rows:,} rows",),
+        ("Total: ", bold(totals_text(batch.totals, tokens))),
+        (f"Estimated network fee: {fee_text}",),
+    ]
+    if shortfalls:
+        for sym, (held, needed) in shortfalls.items():
+            d = tokens.get(sym).decimals
+            lines.append((f"Treasury: holds {format_units(held, d)} {sym}, short by {format_units(needed - held, d)} {sym}; "
+                          "top it up before executing.",))
+    else:
+        lines.append(("Treasury: holds enough ✓",))
+    if checked.duplicates:
+        lines.append((f"⚠ {len(checked.duplicates):,} recipient{'s' if len(checked.duplicates) != 1 else ''} "
+                      "appear more than once (same token); executing asks you to confirm:",))
+        lines += [(f"  ", code(short(d.recipient)), f" {d.token} on lines {', '.join(map(str, d.lines[:10]))}")
+                  for d in checked.duplicates[:ERRORS_SHOWN]]
+    if batch.repeat_of:
+        lines.append((f"⚠ The same file was uploaded before as ", code(batch.repeat_of), "; executing asks you to confirm.",))
+    lines.append(("First rows:",))
+    lines += [_row_line(r, tokens) for r in checked.valid[:ROWS_SHOWN]]
+    buttons = (
+        Button("Execute", f"/bulk execute {batch.id}", "primary"),
+        Button("Cancel", f"/bulk cancel {batch.id}", "danger"),
+    )
+    return Reply.of(*lines, buttons=buttons)
+
+
+def bar(done: int, total: int, width: int = 10) -> str:
+    filled = min(width, done * width // total) if total else width
+    return f"{'█' * filled}{'░' * (width - filled)} {done * 100 // total if total else 100}% ({done:,} / {total:,})"
+
+
+def progress(batch: Batch, total: int) -> Reply:
+    head = "Paying" if batch.status is BatchStatus.RUNNING else "Finished"
+    lines = [(bold(f"{head} bulk payout {batch.id}"),), (bar(batch.settled, total),)]
+    if batch.failed:
+        lines.append((f"{batch.failed:,} failed so far",))
+    return Reply.of(*lines)
+
+
+def summary(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Reply:
+    took = (batch.finished_at - batch.started_at) if batch.finished_at and batch.started_at else timedelta(0)
+    paid: dict[str, int] = {}
+    for r in rows:
+        if r.status.value == "paid":
+            paid[r.token] = paid.get(r.token, 0) + r.amount
+    lines: list[tuple[Span | str, ...]] = [
+        (bold(f"Bulk payout {batch.id} finished"), f" ({batch.filename})"),
+        (f"Paid: {batch.paid:,} of {len(rows):,} rows — {totals_text(paid, tokens)}",),
+    ]
+    if batch.failed:
+        lines.append((f"Failed: {batch.failed:,}",))
+        reasons: dict[str, int] = {}
+        for r in rows:
+            if r.status.value == "failed":
+                reasons[r.error or "unknown"] = reasons.get(r.error or "unknown", 0) + 1
+        lines += [(f"  {n:,} × {why}",) for why, n in sorted(reasons.items(), key=lambda x: -x[1])[:5]]
+        lines.append(("Send ", code(f"/bulk retry {batch.id}"), " to re-run only the failed rows."))
+    if batch.cancelled:
+        lines.append((f"Cancelled: {batch.cancelled:,}",))
+    lines.append((f"Network fees: {format_units(batch.fees, 18)} {tokens.native.symbol}",))
+    lines.append((f"Time: {took.total_seconds():.1f} s",))
+    lines.append(("The attached report has one line per row with its status, tx hash and error.",))
+    kind = "ok" if not batch.failed else "error" if not batch.paid else "info"
+    return Reply.of(*lines, files=(result_report(batch, rows, tokens),), private=True, kind=kind)
+
+
+def status(batch: Batch, total: int, tokens: TokenRegistry) -> Reply:
+    lines: list[tuple[Span | str, ...]] = [
+        (bold(f"Bulk payout {batch.id}"), f"  {batch.status.value}  ({batch.filename})"),
+        ("Total: ", totals_text(batch.totals, tokens)),
+    ]
+    if batch.status is not BatchStatus.PREVIEW:
+        lines.append((bar(batch.settled, total),))
+        lines.append((f"Paid {batch.paid:,} · failed {batch.failed:,} · cancelled {batch.cancelled:,} · "
+                      f"fees {format_units(batch.fees, 18)} {tokens.native.symbol}",))
+    buttons: tuple[Button, ...] = ()
+    if batch.status is BatchStatus.PREVIEW:
+        buttons = (Button("Execute", f"/bulk execute {batch.id}", "primary"), Button("Cancel", f"/bulk cancel {batch.id}", "danger"))
+    elif batch.status is BatchStatus.RUNNING:
+        buttons = (Button("Cancel the rest", f"/bulk cancel {batch.id}", "danger"),)
+    elif batch.status is BatchStatus.DONE and batch.failed:
+        buttons = (Button("Retry failed rows", f"/bulk retry {batch.id}", "primary"),)
+    return Reply.of(*lines, buttons=buttons)

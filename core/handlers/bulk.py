@@ -1,0 +1,256 @@
+"""/bulk: upload a payout file (attachment or console path), preview it, execute, follow, cancel, retry."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from core.bulk.file import check_file
+from core.bulk.model import Batch, BatchRow, BatchStatus, ChunkStatus, RowStatus
+from core.bulk.policy import policy_of
+from core.bulk.ports import BatchChain, BulkUnitOfWork
+from core.bulk.settle import JOB, enqueue, plan_chunks
+from core.bulk import views
+from core.commands import Bulk
+from core.errors import ChainUnavailable, NotAllowed, UserError
+from core.money import format_units
+from core.replies import Button, Reply, code
+from core.services import Services, new_id
+
+EXECUTE_REFUSAL = "Only operators may execute a bulk payout. Ask an operator of this bot to execute it."
+
+
+@dataclass(frozen=True)
+class BulkUpload(Bulk):
+    """A payout file handed over by a platform adapter (attachment bytes) or read by the console."""
+
+    filename: str = "payouts.csv"
+    data: bytes = b""
+
+
+def _uow(s: Services) -> BulkUnitOfWork:
+    return cast(BulkUnitOfWork, s.uow())
+
+
+async def handle(s: Services, cmd: Bulk) -> Reply:
+    if isinstance(cmd, BulkUpload):
+        return await upload(s, cmd)
+    if cmd.action == "upload":
+        return await upload_path(s, cmd)
+    action = {"preview": preview, "execute": execute, "status": status, "cancel": cancel, "retry": retry}[cmd.action]
+    return await action(s, cmd)
+
+
+async def upload_path(s: Services, cmd: Bulk) -> Reply:
+    """`/bulk upload PATH` reads a file of this machine, so only the console (its own operator) may use it."""
+    if cmd.actor.platform != "console":
+        raise UserError("Send the CSV or JSON file as an attachment with the caption /bulk.")
+    if not cmd.path:
+        raise UserError("file: give the path of a CSV or JSON file: /bulk upload payouts.csv", field="path")
+    path = Path(cmd.path).expanduser()
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError as e:
+        raise UserError(f"file: cannot read {cmd.path}: {e.strerror or e}", field="path") from None
+    return await upload(s, BulkUpload(cmd.actor, cmd.key, "upload", filename=path.name, data=data))
+
+
+async def upload(s: Services, cmd: BulkUpload) -> Reply:
+    """Check the file; a valid one is stored as a batch waiting for Execute, and previewed."""
+    tokens = s.chain.tokens
+    checked = await asyncio.to_thread(check_file, cmd.data, tokens, filename=cmd.filename)
+    name = _safe_name(cmd.filename)
+    if not checked.executable:
+        return views.invalid_preview(name, checked)
+    now = s.clock.now()
+    batch = Batch(
+        id=new_id("bulk"), key=cmd.key, actor_ref=cmd.actor.ref, filename=name, content_hash=checked.content_hash,
+        format=checked.format, rows=len(checked.valid), totals=dict(checked.totals), created_at=now, updated_at=now,
+        duplicates=len(checked.duplicates),
+    )
+    rows = [
+        BatchRow(batch.id, i, r.line, r.recipient, r.token, r.amount, "0x" + secrets.token_hex(32), r.memo)
+        for i, r in enumerate(checked.valid)
+    ]
+    async with _uow(s) as uow:
+        earlier = await uow.batches.with_hash(checked.content_hash)
+        batch.repeat_of = earlier[0].id if earlier else None
+        await uow.batches.add(batch, rows)
+        await uow.commit()
+    shortfalls, fee_text = await _money_check(s, batch)
+    recipients = len({(r.recipient, r.token) for r in rows})
+    return views.preview(batch, checked, tokens, recipients=recipients, fee_text=fee_text, shortfalls=shortfalls)
+
+
+def _safe_name(filename: str) -> str:
+    base = (filename or "payouts").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return "".join(c for c in base if c.isprintable())[:100] or "payouts"
+
+
+async def _money_check(s: Services, batch: Batch) -> tuple[dict[str, tuple[int, int]], str]:
+    """Shortfalls per token (held, needed) and the estimated fee, both from the chain right now."""
+    policy = policy_of(s)
+    chain = cast(BatchChain, s.chain)
+    shortfalls: dict[str, tuple[int, int]] = {}
+    try:
+        for symbol, needed in batch.totals.items():
+            held = await chain.balance(chain.treasury, s.token(symbol))
+            if held < needed:
+                shortfalls[symbol] = (held, needed)
+        chunks = -(-batch.rows // policy.chunk_size)
+        gas = batch.rows * policy.gas_per_payout + chunks * policy.gas_per_chunk
+        price = await chain.fee_per_gas()
+    except ChainUnavailable:
+        return {}, "unknown right now (the chain node is not answering)"
+    native = s.chain.tokens.native
+    return shortfalls, f"~{_round_units(gas * price, native.decimals)} {native.symbol} ({chunks:,} transaction{'s' if chunks != 1 else ''}, ~{gas:,} gas)"
+
+
+def _round_units(units: int, decimals: int) -> str:
+    """Up to 6 significant decimals: a fee estimate needs no more."""
+    step = 10 ** max(decimals - 6, 0)
+    return format_units(-(-units // step) * step, decimals)
+
+
+async def _get(s: Services, batch_id: str | None) -> Batch:
+    async with _uow(s) as uow:
+        batch = await uow.batches.get(batch_id or "")
+    if batch is None:
+        raise UserError(f"id: no bulk payout {batch_id} was found; upload a file with /bulk to start one.", field="id")
+    return batch
+
+
+async def preview(s: Services, cmd: Bulk) -> Reply:
+    batch = await _get(s, cmd.batch_id)
+    async with _uow(s) as uow:
+        rows = await uow.batches.rows(batch.id)
+    return views.status(batch, len(rows), s.chain.tokens)
+
+
+async def status(s: Services, cmd: Bulk) -> Reply:
+    return await preview(s, cmd)
+
+
+async def execute(s: Services, cmd: Bulk) -> Reply:
+    if not s.policy.is_operator(cmd.actor.ref):
+        raise NotAllowed(EXECUTE_REFUSAL)
+    batch = await _get(s, cmd.batch_id)
+    if batch.status is not BatchStatus.PREVIEW:
+        raise UserError(f"{batch.id} is {batch.status.value}; only a previewed batch can be executed (/bulk status {batch.id}).")
+    if batch.needs_warning and batch.warned_at is None:
+        return await _warn(s, batch)
+    shortfalls, _ = await _money_check(s, batch)
+    if shortfalls:
+        sym, (held, needed) = next(iter(shortfalls.items()))
+        d = s.token(sym).decimals
+        raise UserError(f"balance: the treasury holds {format_units(held, d)} {sym}; this batch needs "
+                        f"{format_units(needed, d)} {sym}. Nothing was paid.", field="balance")
+    now = s.clock.now()
+    async with _uow(s) as uow:
+        batch = await uow.batches.get(batch.id, for_update=True) or batch
+        if batch.status is not BatchStatus.PREVIEW:
+            raise UserError(f"{batch.id} is already {batch.status.value}.")
+        rows = await uow.batches.rows(batch.id)
+        chunks = plan_chunks(batch, rows, policy_of(s).chunk_size, 0)
+        batch.move(BatchStatus.RUNNING, now)
+        batch.started_at = now
+        await uow.batches.save_rows(rows)
+        await uow.batches.add_chunks(chunks)
+        await uow.batches.save(batch)
+        await uow.commit()
+    enqueue(s, batch.id, chunks)
+    return Reply.of(
+        (f"Executing bulk payout ", code(batch.id), f": {batch.rows:,} payouts in {len(chunks):,} transactions."),
+        "I will keep one progress message up to date and send you the report when it is done.",
+        buttons=(Button("Status", f"/bulk status {batch.id}"), Button("Cancel the rest", f"/bulk cancel {batch.id}", "danger")),
+    )
+
+
+async def _warn(s: Services, batch: Batch) -> Reply:
+    """Duplicates or a repeated file: say so and ask for Execute once more (the explicit confirmation)."""
+    async with _uow(s) as uow:
+        current = await uow.batches.get(batch.id, for_update=True) or batch
+        current.warned_at = s.clock.now()
+        await uow.batches.save(current)
+        await uow.commit()
+    lines: list = [("Please confirm before anything is paid:",)]
+    if batch.duplicates:
+        lines.append((f"• {batch.duplicates:,} recipient{'s' if batch.duplicates != 1 else ''} appear more than once "
+                      "with the same token, and would be paid once per row.",))
+    if batch.repeat_of:
+        lines.append(("• This is the same file as ", code(batch.repeat_of), "; it may have been paid already."))
+    lines.append(("Press Execute again (or send ", code(f"/bulk execute {batch.id}"), ") to pay every row anyway."))
+    return Reply.of(*lines, buttons=(Button("Execute anyway", f"/bulk execute {batch.id}", "danger"),
+                                     Button("Cancel", f"/bulk cancel {batch.id}")))
+
+
+async def cancel(s: Services, cmd: Bulk) -> Reply:
+    batch = await _get(s, cmd.batch_id)
+    if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor.ref):
+        raise NotAllowed("Only the person who uploaded the file, or an operator, may cancel it.")
+    now = s.clock.now()
+    async with _uow(s) as uow:
+        batch = await uow.batches.get(batch.id, for_update=True) or batch
+        if batch.status is BatchStatus.PREVIEW:
+            rows = await uow.batches.rows(batch.id)
+            for r in rows:
+                r.status = RowStatus.CANCELLED
+            batch.cancelled = len(rows)
+            batch.move(BatchStatus.CANCELLED, now)
+            await uow.batches.save_rows(rows)
+            await uow.batches.save(batch)
+            await uow.commit()
+            return Reply.of(("Cancelled ", code(batch.id), ". Nothing was paid."))
+        if batch.status is not BatchStatus.RUNNING:
+            raise UserError(f"{batch.id} is {batch.status.value}; there is nothing left to cancel.")
+        stopped = 0
+        while (chunk := await uow.batches.claim_open_chunk(batch.id)) is not None:
+            rows = [r for r in await uow.batches.rows(batch.id, chunk=chunk.index) if r.status is RowStatus.PENDING]
+            for r in rows:
+                r.status = RowStatus.CANCELLED
+            chunk.status = ChunkStatus.CANCELLED
+            stopped += len(rows)
+            await uow.batches.save_rows(rows)
+            await uow.batches.save_chunk(chunk)
+        batch.cancelled += stopped
+        await uow.batches.save(batch)
+        await uow.commit()
+    if s.queue is not None:
+        s.queue.enqueue(JOB, batch.id, -1, job_id=None)  # someone closes the batch and sends the report
+    return Reply.of(("Stopped ", code(batch.id), f": {stopped:,} payouts not yet sent are cancelled; "
+                     "transactions already sent will still settle, and the report follows."))
+
+
+async def retry(s: Services, cmd: Bulk) -> Reply:
+    if not s.policy.is_operator(cmd.actor.ref):
+        raise NotAllowed(EXECUTE_REFUSAL)
+    batch = await _get(s, cmd.batch_id)
+    if batch.status is not BatchStatus.DONE or not batch.failed:
+        raise UserError(f"{batch.id} is {batch.status.value} with {batch.failed} failed rows; only a finished batch "
+                        "with failed rows can be retried.")
+    now = s.clock.now()
+    async with _uow(s) as uow:
+        batch = await uow.batches.get(batch.id, for_update=True) or batch
+        if batch.status is not BatchStatus.DONE:
+            raise UserError(f"{batch.id} is already {batch.status.value}.")
+        failed = await uow.batches.rows(batch.id, status=RowStatus.FAILED)
+        first = len(await uow.batches.chunks(batch.id))
+        for r in failed:
+            r.status, r.error, r.tx_hash = RowStatus.PENDING, None, None
+        batch.round += 1
+        chunks = plan_chunks(batch, failed, policy_of(s).chunk_size, first)
+        batch.failed -= len(failed)
+        batch.move(BatchStatus.RUNNING, now)
+        batch.started_at, batch.finished_at = now, None
+        await uow.batches.save_rows(failed)
+        await uow.batches.add_chunks(chunks)
+        await uow.batches.save(batch)
+        await uow.commit()
+    enqueue(s, batch.id, chunks)
+    return Reply.of(("Retrying ", code(batch.id), f": {len(failed):,} failed payouts in {len(chunks):,} transactions."))
+
+
+__all__ = ["BulkUpload", "handle", "upload"]
