@@ -42,8 +42,8 @@ class DiscordBot:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.client.close()
+        await self.core.close()  # drains queued deliveries first, so the notifier closes after them
         await self.notifier.close()
-        await self.core.close()
 
 
 async def start(settings: Settings, *, extra_operators: frozenset[str] = frozenset(), app: App | None = None) -> DiscordBot:

@@ -1,0 +1,82 @@
+"""The discord.py client: the command tree, stateless buttons, command sync after READY, nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+
+from adapters.discord import commands
+from adapters.discord.frontend import CommandButton, Frontend
+from adapters.discord.render import NO_MENTIONS
+
+log = logging.getLogger("snowrail.discord")
+
+DISCORD_API = "https://discord.com/api/v10"
+DISCORD_GATEWAY = "wss://gateway.discord.gg"
+
+
+def point_at(api_base_url: str = DISCORD_API, gateway_url: str | None = DISCORD_GATEWAY) -> None:
+    """Send every REST call to `api_base_url` and connect the gateway to `gateway_url` (a local fake, a proxy).
+    These two class attributes are discord.py's documented base URLs; they hold for the whole process."""
+    discord.http.Route.BASE = api_base_url.rstrip("/")
+    if gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class Tree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return self.client.frontend.first_delivery(interaction.id)  # type: ignore[attr-defined]
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        log.error("slash command /%s failed", getattr(interaction.command, "name", "?"), exc_info=error)
+        if not interaction.response.is_done():
+            try:
+                await interaction.response.send_message(
+                    "Sorry, something went wrong on our side.", ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+            except discord.HTTPException:
+                pass
+
+
+class SnowRailClient(discord.Client):
+    """Interactions only: no privileged intents, no message content. `guilds` lets member roles resolve."""
+
+    def __init__(self, frontend: Frontend, *, token_symbols: list[str], guild_ids: tuple[int, ...] = (), **options) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
+        self.frontend = frontend
+        self.guild_ids = guild_ids
+        self.tree = Tree(self)
+        for command in commands.build(frontend, token_symbols):
+            self.tree.add_command(command)
+        self.synced = asyncio.Event()
+        self._sync_task: asyncio.Task | None = None
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CommandButton)
+
+    async def on_ready(self) -> None:
+        if self._sync_task is None:
+            self._sync_task = asyncio.create_task(self.sync_commands())
+
+    async def sync_commands(self) -> None:
+        """Per guild when DISCORD_GUILD_IDS is set (instant), else globally (Discord may take a while)."""
+        try:
+            if self.guild_ids:
+                for gid in self.guild_ids:
+                    guild = discord.Object(gid)
+                    self.tree.copy_global_to(guild=guild)
+                    await self.tree.sync(guild=guild)
+            else:
+                await self.tree.sync()
+            log.info("slash commands synced to %s", list(self.guild_ids) or "all guilds")
+            self.synced.set()
+        except discord.HTTPException as e:
+            log.error("could not sync slash commands: HTTP %s (code %s)", e.status, e.code)
+            self._sync_task = None  # the next READY tries again

@@ -1,0 +1,121 @@
+"""The slash commands: one per engine command, with typed options, each turned into the text it stands for."""
+
+# No `from __future__ import annotations` here: discord.py reads these callbacks' annotations as real types.
+
+from typing import Optional
+
+import discord
+from discord import app_commands
+
+from adapters.discord.frontend import Frontend
+from core.parsing import SUMMARY, USAGE
+
+# Commands whose answers are only for the asker whatever they turn out to be: a slow one defers privately.
+PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet"})
+BULK_ACTIONS = ("preview", "execute", "status", "cancel", "retry")
+
+
+def text(name: str, *words: Optional[str]) -> str:
+    """The chat text a slash command stands for; blank options are left out."""
+    return " ".join([f"/{name}", *(w.strip() for w in words if w and w.strip())])
+
+
+def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Command]:
+    """Every command, bound to `frontend`. Token choices come from the chain's registry (at most 25)."""
+    token_choices = [app_commands.Choice(name=s, value=s) for s in token_symbols[:25]]
+    help_choices = [app_commands.Choice(name=n, value=n) for n in list(USAGE)[:25]]
+
+    async def own_ids(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await frontend.complete_ids(interaction, current)
+
+    async def run(interaction: discord.Interaction, name: str, *words: Optional[str]) -> None:
+        await frontend.command(interaction, text(name, *words), private=name in PRIVATE)
+
+    @app_commands.describe(
+        recipient="an address (0x…), a @handle, or a mention of someone who linked a wallet",
+        amount="in whole units, e.g. 0.5 or 25",
+        token="which token (default: the chain's native coin)",
+    )
+    @app_commands.choices(token=token_choices)
+    async def pay(interaction: discord.Interaction, recipient: str, amount: str, token: Optional[str] = None) -> None:
+        await run(interaction, "pay", recipient, amount, token)
+
+    @app_commands.describe(id="a payment id, e.g. pay-abcdefgh")
+    async def status(interaction: discord.Interaction, id: str) -> None:
+        await run(interaction, "status", id)
+
+    @app_commands.describe(id="the payment to confirm")
+    async def confirm(interaction: discord.Interaction, id: str) -> None:
+        await run(interaction, "confirm", id)
+
+    @app_commands.describe(id="the payment to cancel")
+    async def cancel(interaction: discord.Interaction, id: str) -> None:
+        await run(interaction, "cancel", id)
+
+    @app_commands.describe(n="how many of your latest payments (1 to 50)")
+    async def history(interaction: discord.Interaction, n: Optional[app_commands.Range[int, 1, 50]] = None) -> None:
+        await run(interaction, "history", str(n) if n is not None else None)
+
+    async def wallet(interaction: discord.Interaction) -> None:
+        await run(interaction, "wallet")
+
+    @app_commands.describe(
+        address="the wallet to link: you get a message to sign",
+        signature="the signature of that message (0x + 130 hex digits)",
+    )
+    async def link(interaction: discord.Interaction, address: Optional[str] = None, signature: Optional[str] = None) -> None:
+        await run(interaction, "link", address, signature)
+
+    @app_commands.describe(
+        file="a CSV or JSON file of payouts: recipient, amount[, token[, memo]]",
+        action="what to do with an uploaded batch",
+        batch="the batch id, e.g. batch-abcdefgh",
+    )
+    @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in BULK_ACTIONS])
+    async def bulk(
+        interaction: discord.Interaction,
+        file: Optional[discord.Attachment] = None,
+        action: Optional[str] = None,
+        batch: Optional[str] = None,
+    ) -> None:
+        if file is not None:
+            await frontend.bulk_file(interaction, file)
+        else:
+            await run(interaction, "bulk", action, batch)
+
+    @app_commands.describe(amount="how much to deposit into the privacy pool, e.g. 0.1")
+    async def mix(interaction: discord.Interaction, amount: str) -> None:
+        await run(interaction, "mix", amount)
+
+    @app_commands.describe(note="your mixer note", address="where to withdraw to (default: your linked wallet)")
+    async def withdraw(interaction: discord.Interaction, note: str, address: Optional[str] = None) -> None:
+        await run(interaction, "withdraw", note, address)
+
+    @app_commands.describe(id="the payment intent to fund", amount="how much, in whole units")
+    async def deposit(interaction: discord.Interaction, id: str, amount: Optional[str] = None) -> None:
+        await run(interaction, "deposit", id, amount)
+
+    async def start(interaction: discord.Interaction) -> None:
+        await run(interaction, "start")
+
+    @app_commands.describe(command="a command to explain")
+    @app_commands.choices(command=help_choices)
+    async def help(interaction: discord.Interaction, command: Optional[str] = None) -> None:
+        await run(interaction, "help", command)
+
+    callbacks = {
+        "pay": pay, "status": status, "confirm": confirm, "cancel": cancel, "history": history, "wallet": wallet,
+        "link": link, "bulk": bulk, "mix": mix, "withdraw": withdraw, "deposit": deposit, "start": start, "help": help,
+    }  # fmt: skip
+    out = []
+    for name, callback in callbacks.items():
+        command = app_commands.Command(name=name, description=SUMMARY[name][:100], callback=callback)
+        if name in ("status", "confirm", "cancel", "deposit"):
+            command.autocomplete("id")(own_ids)
+        elif name == "bulk":
+            command.autocomplete("batch")(own_ids)
+        out.append(command)
+    return out
+
+
+__all__ = ["build", "text", "PRIVATE"]

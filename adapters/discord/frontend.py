@@ -1,0 +1,301 @@
+"""Interactions -> (actor, text, key) for the engine, and its Reply -> an interaction response, follow-ups and buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from adapters.discord.render import NO_MENTIONS, files, render
+from core.commands import Actor
+from core.replies import Button, Reply
+
+log = logging.getLogger("snowrail.discord")
+
+# (text, actor, key) -> Reply: the engine's handle_text, which never raises.
+Handle = Callable[[str, Actor, str], Awaitable[Reply]]
+# (file bytes, file name, actor, key) -> Reply: the core's entry point for an uploaded bulk file.
+Upload = Callable[[bytes, str, Actor, str], Awaitable[Reply]]
+# (actor ref, how many) -> [(id, label)]: the actor's own payment (or batch) ids, newest first.
+RecentIds = Callable[[str, int], Awaitable[list[tuple[str, str]]]]
+
+MAX_UPLOAD = 5_000_000  # our limit for /bulk files (core.bulk); Discord itself allows 10 MiB
+BUTTON_TTL = 600.0  # seconds; below the 15 minutes an interaction token may edit its messages
+CUSTOM_ID = r"sr:(?P<owner>[0-9]{1,20}):(?P<exp>[0-9]{1,12}):(?P<cmd>/[a-z]{1,16}( [A-Za-z0-9_-]{1,64}){0,2})"
+REFUSED_PRESS = "Only the person who asked, or an operator, can press these buttons."
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press, decoded from its custom_id."""
+
+    owner_id: int
+    expires: int
+    command: str
+
+
+def custom_id(owner_id: int, expires: int, command: str) -> str:
+    return f"sr:{owner_id}:{expires}:{command}"
+
+
+def actor_of(user: Any, operator_role: str | None = None) -> Actor:
+    """The person behind an interaction; a member holding the operator role is vouched for as an operator."""
+    name = getattr(user, "global_name", None) or getattr(user, "display_name", None) or user.name
+    return Actor("discord", str(user.id), str(name), (user.name or "").lower() or None, has_role(user, operator_role))
+
+
+def has_role(user: Any, role: str | None) -> bool:
+    if not role:
+        return False
+    roles = getattr(user, "roles", None) or []  # a discord.User (DMs) has no roles
+    wanted = role.strip()
+    return any((str(r.id) == wanted) or (r.name == wanted) for r in roles)
+
+
+def press_key(message_id: int, command: str) -> str:
+    """One key per (message, button): pressing the same button twice acts once."""
+    return f"dc-{message_id}-" + hashlib.sha256(command.encode()).hexdigest()[:12]
+
+
+class Frontend:
+    """Everything an interaction needs from SnowRail; the discord.py client only routes to it."""
+
+    def __init__(
+        self,
+        handle: Handle,
+        *,
+        is_operator: Callable[[Actor], bool] = lambda actor: actor.operator,
+        operator_role: str | None = None,
+        upload: Upload | None = None,
+        recent_ids: RecentIds | None = None,
+        defer_after: float = 1.0,
+        button_ttl: float = BUTTON_TTL,
+        max_upload: int = MAX_UPLOAD,
+    ) -> None:
+        self.handle, self.upload, self.recent_ids = handle, upload, recent_ids
+        self.is_operator, self.operator_role = is_operator, operator_role
+        self.defer_after, self.button_ttl, self.max_upload = defer_after, button_ttl, max_upload
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # ------------------------------------------------------------ entry points
+    def first_delivery(self, interaction_id: int) -> bool:
+        """False for an interaction already received (the gateway can deliver one twice)."""
+        if interaction_id in self._seen:
+            log.info("interaction %s delivered again; ignored", interaction_id)
+            return False
+        self._seen[interaction_id] = None
+        if len(self._seen) > 10_000:
+            self._seen.popitem(last=False)
+        return True
+
+    def actor(self, interaction: Any) -> Actor:
+        return actor_of(interaction.user, self.operator_role)
+
+    async def command(self, interaction: Any, text: str, *, private: bool = False) -> None:
+        """A slash command, as the text it stands for. `private`: its answer is only for the asker."""
+        actor = self.actor(interaction)
+        await self.answer(interaction, self._call(text, actor, f"dc-{interaction.id}"), private=private)
+
+    async def bulk_file(self, interaction: Any, attachment: Any) -> None:
+        actor = self.actor(interaction)
+        key = f"dc-{interaction.id}"
+
+        async def work() -> Reply:
+            if attachment.size > self.max_upload:
+                return Reply.error(
+                    f"file: {attachment.filename} is {_mb(attachment.size)}; /bulk files may be at most "
+                    f"{_mb(self.max_upload)}. Split it into smaller files."
+                )
+            if self.upload is None:
+                # The core has no upload entry point yet: answer what /bulk upload says today.
+                return await self._call("/bulk upload", actor, key)
+            content = await attachment.read()
+            return await self._guarded(self.upload(content, attachment.filename, actor, key))
+
+        await self.answer(interaction, work())
+
+    async def press(self, interaction: Any, press: Press) -> None:
+        """A button: only its owner or an operator may press it, once, before it expires."""
+        actor = self.actor(interaction)
+        message = interaction.message
+        ephemeral = bool(message is not None and message.flags.ephemeral)
+        if press.expires < time.time():
+            await interaction.response.edit_message(view=links_only(message))
+            await interaction.followup.send(
+                f"These buttons have expired. Send `{press.command}` instead.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        if interaction.user.id != press.owner_id and not self.is_operator(actor):
+            await interaction.response.send_message(REFUSED_PRESS, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        await interaction.response.edit_message(view=links_only(message))  # acknowledges, and no second press
+        key = press_key(message.id if message is not None else interaction.id, press.command)
+        reply = await self._call(press.command, actor, key)
+        await self.deliver(interaction, reply, ephemeral=ephemeral)
+
+    async def complete_ids(self, interaction: Any, current: str) -> list[discord.app_commands.Choice[str]]:
+        if self.recent_ids is None:
+            return []
+        try:
+            items = await self.recent_ids(self.actor(interaction).ref, 25)
+        except Exception:
+            log.exception("autocomplete failed")
+            return []
+        needle = current.strip().lower()
+        return [
+            discord.app_commands.Choice(name=label[:100], value=ident)
+            for ident, label in items
+            if needle in ident.lower() or needle in label.lower()
+        ][:25]
+
+    # ------------------------------------------------------------ answering
+    async def answer(self, interaction: Any, work: Awaitable[Reply], *, private: bool = False) -> None:
+        """Answer at once when the work is quick; otherwise defer inside Discord's 3 s, then follow up."""
+        task = asyncio.ensure_future(work)
+        placeholder = False
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(task), self.defer_after)
+        except TimeoutError:
+            await interaction.response.defer(ephemeral=private, thinking=True)
+            placeholder = not private
+            reply = await task
+        if placeholder and reply.private:
+            # A public "thinking…" placeholder must not turn into a private answer: drop it, answer privately.
+            await interaction.delete_original_response()
+        await self.deliver(interaction, reply, ephemeral=private)
+
+    async def deliver(self, interaction: Any, reply: Reply, *, ephemeral: bool = False) -> None:
+        """The reply as the interaction's response if it has none yet, else as follow-ups; buttons on the last."""
+        out = render(reply)
+        hidden = ephemeral or out.private
+        view = self.view(reply.buttons, interaction.user.id)
+        last = len(out.texts) - 1
+        for i, text in enumerate(out.texts):
+            extra: dict[str, Any] = {}
+            if i == last and out.files:
+                extra["files"] = files(out.files)
+            if i == last and view is not None:
+                extra["view"] = view
+            if not interaction.response.is_done():
+                await interaction.response.send_message(text, ephemeral=hidden, allowed_mentions=NO_MENTIONS, **extra)
+                edit: Callable[..., Awaitable[object]] = interaction.edit_original_response
+            else:
+                msg = await interaction.followup.send(text, ephemeral=hidden, allowed_mentions=NO_MENTIONS, wait=True, **extra)
+                edit = msg.edit
+            if i == last and isinstance(view, ReplyView) and view.timeout is not None:
+                view.expire = lambda edit=edit, view=view: edit(view=view.links())
+
+    def view(self, buttons: tuple[Button, ...], owner_id: int) -> discord.ui.View | None:
+        if not buttons:
+            return None
+        expires = int(time.time() + self.button_ttl)
+        view = ReplyView(self.button_ttl if any(not b.url for b in buttons) else None)
+        for b in buttons[:25]:
+            if b.url:
+                view.add_item(discord.ui.Button(label=b.label[:80], url=b.url))
+            else:
+                view.add_item(CommandButton(Press(owner_id, expires, b.command), label=b.label, style=b.style))
+        return view
+
+    # ------------------------------------------------------------ the engine
+    async def _call(self, text: str, actor: Actor, key: str) -> Reply:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:  # the same key twice at once (a double press): the second waits, then gets the replay
+                return await self._guarded(self.handle(text, actor, key))
+        finally:
+            if not lock.locked():
+                self._locks.pop(key, None)
+
+    async def _guarded(self, work: Awaitable[Reply]) -> Reply:
+        try:
+            return await work
+        except Exception:
+            ref = "E-" + secrets.token_hex(3)
+            log.exception("unexpected failure %s in the Discord front end", ref)
+            return Reply.error(f"Sorry, something went wrong on our side (reference {ref}). Nothing was paid twice.")
+
+
+class ReplyView(discord.ui.View):
+    """The buttons of one reply. On timeout the command buttons disappear; link buttons stay."""
+
+    def __init__(self, timeout: float | None) -> None:
+        super().__init__(timeout=timeout)
+        self.expire: Callable[[], Awaitable[object]] | None = None
+
+    def links(self) -> discord.ui.View | None:
+        kept = [i for i in self.children if isinstance(i, discord.ui.Button) and i.url]
+        return _view_of(kept)
+
+    async def on_timeout(self) -> None:
+        if self.expire is None:
+            return
+        try:
+            await self.expire()
+        except discord.HTTPException as e:
+            log.info("could not remove expired buttons: %s", e.status)
+
+
+class CommandButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID):
+    """A button standing for a command. Stateless (all it needs is in its custom_id), so it still works, or
+    politely expires, after a restart."""
+
+    def __init__(self, press: Press, *, label: str = "", style: str = "secondary") -> None:
+        styles = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
+        super().__init__(
+            discord.ui.Button(
+                label=label[:80] or press.command,
+                style=styles.get(style, discord.ButtonStyle.secondary),
+                custom_id=custom_id(press.owner_id, press.expires, press.command),
+            )
+        )
+        self.press = press
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
+        press = Press(int(match["owner"]), int(match["exp"]), match["cmd"])
+        return cls(press, label=item.label or "", style="secondary")
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        frontend = getattr(interaction.client, "frontend", None)
+        return frontend is not None and frontend.first_delivery(interaction.id)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.client.frontend.press(interaction, self.press)  # type: ignore[attr-defined]
+
+
+def links_only(message: Any) -> discord.ui.View | None:
+    """The link buttons of a message, without its command buttons."""
+    if message is None:
+        return None
+    kept = []
+    for row in getattr(message, "components", []) or []:
+        for c in getattr(row, "children", []) or []:
+            if getattr(c, "url", None):
+                kept.append(discord.ui.Button(label=c.label, url=c.url))
+    return _view_of(kept)
+
+
+def _view_of(buttons: list[discord.ui.Button]) -> discord.ui.View | None:
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for b in buttons:
+        view.add_item(discord.ui.Button(label=b.label, url=b.url))
+    return view
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+__all__ = ["Frontend", "CommandButton", "ReplyView", "Press", "actor_of", "press_key", "custom_id", "MAX_UPLOAD"]

@@ -1,0 +1,100 @@
+"""DMs from worker processes: REST only (no gateway), with the bot token alone, within Discord's rate limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from adapters.discord.render import NO_MENTIONS, files, render
+from core.ports import Delivery
+from core.replies import Reply
+
+log = logging.getLogger("snowrail.discord.dm")
+
+CLOSED_DMS = {50007, 50278}  # cannot send messages to this user; not sharing a guild any more
+MAX_WAIT = 30.0  # a 429 asking for longer than this is handed back as retry_after, not slept through
+
+
+class DiscordDMNotifier:
+    """Sends a reply to a Discord user by DM. discord.py's HTTP client sleeps through 429s (retry_after) and
+    keeps the per-route buckets; `may_dm` limits DMs to people who have used the bot, because cold DMs get a
+    bot quarantined."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        may_dm: Callable[[str], Awaitable[bool]] | None = None,
+        max_wait: float = MAX_WAIT,
+    ) -> None:
+        self._token = token
+        self.may_dm = may_dm
+        self.max_wait = max_wait
+        self._client: discord.Client | None = None
+        self._channels: dict[int, discord.DMChannel] = {}
+
+    def __repr__(self) -> str:
+        return "DiscordDMNotifier(token=***)"
+
+    async def _login(self) -> discord.Client:
+        if self._client is None:
+            intents = discord.Intents.none()
+            intents.guilds = True  # only to keep discord.py's state quiet: this client never opens the gateway
+            client = discord.Client(intents=intents, allowed_mentions=NO_MENTIONS, max_ratelimit_timeout=self.max_wait)
+            await client.login(self._token)
+            self._client = client
+        return self._client
+
+    async def send(self, user_ref: str, reply: Reply) -> Delivery:
+        platform, _, uid = user_ref.partition(":")
+        if platform != "discord" or not uid.isdigit():
+            return Delivery(ok=False, undeliverable=True, error=f"{user_ref} is not a Discord user")
+        if self.may_dm is not None and not await self.may_dm(user_ref):
+            return Delivery(ok=False, undeliverable=True, error="has not used the bot; no cold DMs")
+        try:
+            client = await self._login()
+            channel = self._channels.get(int(uid))
+            if channel is None:
+                channel = await client.create_dm(discord.Object(int(uid)))
+                self._channels[int(uid)] = channel
+            out = render(reply)
+            links = _links(reply)
+            for i, text in enumerate(out.texts):
+                last = i == len(out.texts) - 1
+                extra = {}
+                if last and out.files:
+                    extra["files"] = files(out.files)
+                if last and links is not None:
+                    extra["view"] = links
+                await channel.send(text, allowed_mentions=NO_MENTIONS, **extra)
+            return Delivery(ok=True)
+        except discord.RateLimited as e:
+            return Delivery(ok=False, retry_after=e.retry_after, error="rate limited")
+        except discord.Forbidden as e:
+            if e.code in CLOSED_DMS:
+                return Delivery(ok=False, undeliverable=True, error=f"DMs closed (code {e.code})")
+            return Delivery(ok=False, error=f"forbidden (code {e.code})")
+        except discord.NotFound as e:
+            return Delivery(ok=False, undeliverable=True, error=f"unknown user (code {e.code})")
+        except discord.HTTPException as e:
+            return Delivery(ok=False, error=f"HTTP {e.status} (code {e.code})")
+        except (OSError, TimeoutError) as e:
+            return Delivery(ok=False, error=f"Discord unreachable: {type(e).__name__}")
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def _links(reply: Reply) -> discord.ui.View | None:
+    """Command buttons need the gateway process to answer them; a DM keeps only its link buttons."""
+    urls = [b for b in reply.buttons if b.url]
+    if not urls:
+        return None
+    view = discord.ui.View(timeout=None)
+    for b in urls[:25]:
+        view.add_item(discord.ui.Button(label=b.label[:80], url=b.url))
+    return view

@@ -1,0 +1,191 @@
+"""Slash commands, buttons, autocomplete and attachments through a fake gateway, answered by the real discord.py client."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import time
+
+from tests.e2e.discord.conftest import ALICE, MALLORY, OPERATOR, TREASURER
+
+ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+TX = re.compile(r"0x[0-9a-f]{64}")
+
+
+async def ask(fake, name, options=None, who=OPERATOR, **kw):
+    iid = await fake.send(fake.slash(name, options or {}, who, **kw))
+    return await fake.answer(iid)
+
+
+async def test_commands_are_synced_to_the_guild_within_30s_of_ready(fake, discord_bot):
+    sync = await fake.wait_for(lambda e: e.kind == "sync")
+    assert sync.payload["guild"] == fake.guild_id
+    assert sync.at - fake.ready_at < 30
+    commands = {c["name"]: c for c in fake.commands[fake.guild_id]}
+    assert {"pay", "bulk", "help", "status", "confirm", "cancel", "history", "link", "wallet"} <= set(commands)
+    pay = {o["name"]: o for o in commands["pay"]["options"]}
+    assert pay["recipient"]["type"] == 3 and pay["amount"]["type"] == 3  # text, never a number
+    assert "CRO" in [c["value"] for c in pay["token"]["choices"]]
+    bulk = {o["name"]: o for o in commands["bulk"]["options"]}
+    assert bulk["file"]["type"] == 11  # an attachment
+    assert {o["name"]: o for o in commands["status"]["options"]}["id"]["autocomplete"] is True
+    assert discord_bot.client.application_id == discord_bot.client.user.id == fake.bot_id
+
+
+async def test_help_is_answered_directly(fake, discord_bot):
+    answer = await ask(fake, "help", who=ALICE)
+    assert answer.kind == "callback" and answer.payload["type"] == 4
+    assert "/pay" in answer.content and "/bulk" in answer.content
+    assert answer.payload["data"]["allowed_mentions"] == {"parse": []}
+
+
+async def test_operator_pays_and_the_full_tx_hash_appears(fake, discord_bot):
+    answer = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "0.5", "token": "CRO"})
+    assert TX.search(answer.content), answer.content
+    assert "0.5 CRO" in answer.content and "confirmed" in answer.content
+    history = await ask(fake, "history", {"n": 5})
+    assert TX.search(answer.content).group(0) in history.content
+
+
+async def test_role_operator_pays_and_a_member_is_refused(fake, discord_bot):
+    paid = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "0.25"}, who=TREASURER, operator=True)
+    assert TX.search(paid.content), paid.content
+    refused = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "0.25"}, who=ALICE)
+    assert "Only operators may spend" in refused.content
+    assert not TX.search(refused.content) and not refused.custom_ids
+    in_dm = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "0.25"}, who=TREASURER, dm=True)
+    assert "Only operators may spend" in in_dm.content  # a role counts where the role is seen: in its guild
+
+
+async def test_bad_amount_and_bad_address_get_different_replies_naming_their_field(fake, discord_bot):
+    amount = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "1e18"})
+    address = await ask(fake, "pay", {"recipient": "0x1234", "amount": "1"})
+    token = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "1", "token": "DOGE"})
+    assert "amount:" in amount.content and "address:" not in amount.content.split("Usage")[0]
+    assert "address:" in address.content
+    assert "token:" in token.content
+    assert amount.content != address.content
+
+
+async def test_everyone_in_user_text_never_pings(fake, discord_bot):
+    answer = await ask(fake, "pay", {"recipient": "@everyone", "amount": "1"})
+    assert answer.payload["data"]["allowed_mentions"] == {"parse": []}
+    assert "@everyone" not in answer.content  # escaped as well: @\u200beveryone
+    markdown = await ask(fake, "status", {"id": "**bold**"})
+    assert "**bold**" not in markdown.content
+
+
+async def test_a_redelivered_interaction_acts_once(fake, discord_bot):
+    interaction = fake.slash("pay", {"recipient": ADDRESS, "amount": "0.125"}, OPERATOR)
+    iid = await fake.send(interaction)
+    first = await fake.answer(iid)
+    await fake.send(interaction)
+    await asyncio.sleep(0.5)
+    assert len(fake.of(iid, "callback")) == 1
+    assert len(fake.of(iid)) == 1
+    history = await ask(fake, "history", {"n": 50})
+    assert history.content.count("0.125 CRO") == 1
+    assert TX.search(first.content)
+
+
+async def test_confirm_buttons_only_the_asker_or_an_operator_can_press_once(fake, discord_bot):
+    ask_big = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "150"}, who=TREASURER, operator=True)
+    assert "Confirm" in ask_big.content and not TX.search(ask_big.content)
+    confirm = next(c for c in ask_big.custom_ids if "/confirm" in c)
+    cancel = next(c for c in ask_big.custom_ids if "/cancel" in c)
+    message = copy.deepcopy(ask_big.message)  # as two clients saw it before either press landed
+
+    stranger = await fake.send(fake.press(message, confirm, MALLORY))
+    refusal = await fake.answer(stranger)
+    assert refusal.ephemeral and "Only the person who asked" in refusal.content
+
+    first = await fake.send(fake.press(message, confirm, TREASURER, operator=True))
+    second = await fake.send(fake.press(message, confirm, TREASURER, operator=True))
+    paid = await fake.wait_for(lambda e: e.interaction_id == first and e.kind == "followup")
+    again = await fake.wait_for(lambda e: e.interaction_id == second and e.kind == "followup")
+    hashes = {m.group(0) for m in TX.finditer(paid.content + again.content)}
+    assert len(hashes) == 1, (paid.content, again.content)
+    history = await ask(fake, "history", {"n": 50}, who=TREASURER, operator=True)
+    assert history.content.count("150 CRO") == 1  # the second press got the first press's answer
+    edit = fake.of(first, "callback")[0]
+    assert edit.payload["type"] == 7 and not edit.payload["data"].get("components")  # the buttons are gone
+
+    late = await fake.send(fake.press(message, cancel, TREASURER, operator=True))
+    too_late = await fake.wait_for(lambda e: e.interaction_id == late and e.kind == "followup")
+    assert "cannot be cancelled" in too_late.content
+
+
+async def test_buttons_expire_cleanly(fake, discord_bot):
+    frontend = discord_bot.frontend
+    frontend.button_ttl = 0.3
+    try:
+        answer = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "101"})
+    finally:
+        frontend.button_ttl = 600.0
+    before, buttons = copy.deepcopy(answer.message), answer.custom_ids
+    assert buttons
+    expired = await fake.wait_for(lambda e: e.kind == "edit" and e.interaction_id == answer.interaction_id, timeout=10)
+    assert not expired.payload.get("components")
+    # A press on the buttons as they were (say the removal was lost in a restart) is refused politely.
+    iid = await fake.send(fake.press(before, buttons[0], OPERATOR))
+    note = await fake.wait_for(lambda e: e.interaction_id == iid and e.kind == "followup")
+    assert note.ephemeral and "expired" in note.content and "/confirm pay-" in note.content
+
+
+async def test_autocomplete_offers_your_own_payment_ids(fake, discord_bot):
+    paid = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "0.3"})
+    pay_id = re.search(r"pay-[a-z0-9]{8}", paid.content).group(0)
+    iid = await fake.send(fake.slash("status", {"id": pay_id[:6]}, OPERATOR, focused="id"))
+    choices = await fake.answer(iid)
+    assert choices.payload["type"] == 8
+    assert pay_id in [c["value"] for c in choices.payload["data"]["choices"]]
+    theirs = await fake.answer(await fake.send(fake.slash("status", {"id": ""}, MALLORY, focused="id")))
+    assert theirs.payload["data"]["choices"] == []
+    status = await ask(fake, "status", {"id": pay_id})
+    assert pay_id in status.content and TX.search(status.content)
+
+
+async def test_link_challenge_arrives_only_privately(fake, discord_bot):
+    answer = await ask(fake, "link", {"address": ADDRESS}, who=ALICE)
+    assert answer.ephemeral and "Nonce" in answer.content
+    wallet = await ask(fake, "wallet", who=ALICE)
+    assert wallet.ephemeral
+
+
+async def test_bulk_attachment_reaches_the_core(fake, discord_bot):
+    csv = f"recipient,amount\n{ADDRESS},1.5\n0x8617E340B3D01FA5F11F306F4090FD50E238070D,2\n".encode()
+    answer = await ask(fake, "bulk", {}, attachment=("payouts.csv", csv))
+    assert answer.content
+    if discord_bot.frontend.upload is not None:
+        assert "2" in answer.content and "3.5" in answer.content
+    else:
+        assert "/bulk" in answer.content  # the engine's own answer to /bulk upload until the core takes files
+    big = await ask(fake, "bulk", {}, attachment=("big.csv", b"x" * 5_000_001))
+    assert "file:" in big.content and "5.0 MB" in big.content
+
+
+async def test_a_429_on_an_interaction_response_is_retried_after_retry_after(fake, discord_bot):
+    fake.limit_next("callback", 0.4)
+    started = time.perf_counter()
+    answer = await ask(fake, "help", {"command": "pay"}, who=ALICE)
+    limited = await fake.wait_for(lambda e: e.kind == "limited" and e.payload["kind"] == "callback")
+    assert "/pay" in answer.content
+    assert answer.at - limited.at >= 0.35
+    assert time.perf_counter() - started < 5
+
+
+async def test_slow_work_is_deferred_then_followed_up(fake, discord_bot):
+    frontend = discord_bot.frontend
+    frontend.defer_after = 0.0
+    try:
+        iid = await fake.send(fake.slash("history", {}, OPERATOR))
+        answer = await fake.answer(iid)
+        private = await fake.send(fake.slash("link", {"address": ADDRESS}, ALICE))
+        challenge = await fake.answer(private)
+    finally:
+        frontend.defer_after = 1.0
+    ack = fake.of(iid, "callback")[0]
+    assert ack.payload["type"] == 5 and answer.kind == "followup" and "payment" in answer.content.lower()
+    assert fake.of(private, "callback")[0].payload["data"]["flags"] == 64  # a private command defers privately
+    assert challenge.ephemeral and "Nonce" in challenge.content
