@@ -59,14 +59,9 @@ class _Batches:
     async def chunk(self, batch_id, index, *, for_update=False):
         return copy.deepcopy(self.s.chunks.get((batch_id, index)))
 
-    async def claim_open_chunk(self, batch_id):
-        claimed = getattr(self.uow, "claimed", set())
-        self.uow.claimed = claimed
-        for (b, i), c in sorted(self.s.chunks.items()):
-            if b == batch_id and c.status is ChunkStatus.OPEN and (b, i) not in claimed:
-                claimed.add((b, i))
-                return copy.deepcopy(c)
-        return None
+    async def claim_open_chunks(self, batch_id, most):
+        return [copy.deepcopy(c) for (b, _), c in sorted(self.s.chunks.items())
+                if b == batch_id and c.status is ChunkStatus.OPEN][:most]
 
     async def stale_chunks(self, batch_id, signed_before):
         return [copy.deepcopy(c) for (b, _), c in sorted(self.s.chunks.items())

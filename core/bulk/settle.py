@@ -102,12 +102,7 @@ async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
         batch = await uow.batches.get(batch_id)
         if batch is None or batch.status is not BatchStatus.RUNNING:
             return []
-        claimed: list[Chunk] = []
-        while len(claimed) < most:
-            chunk = await uow.batches.claim_open_chunk(batch_id)
-            if chunk is None:
-                break
-            claimed.append(chunk)
+        claimed = await uow.batches.claim_open_chunks(batch_id, most)
         if not claimed:
             return []
         orders = []

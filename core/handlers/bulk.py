@@ -207,7 +207,7 @@ async def cancel(s: Services, cmd: Bulk) -> Reply:
         if batch.status is not BatchStatus.RUNNING:
             raise UserError(f"{batch.id} is {batch.status.value}; there is nothing left to cancel.")
         stopped = 0
-        while (chunk := await uow.batches.claim_open_chunk(batch.id)) is not None:
+        for chunk in await uow.batches.claim_open_chunks(batch.id, batch.rows + 1):
             rows = [r for r in await uow.batches.rows(batch.id, chunk=chunk.index) if r.status is RowStatus.PENDING]
             for r in rows:
                 r.status = RowStatus.CANCELLED

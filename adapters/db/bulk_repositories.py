@@ -1,0 +1,169 @@
+"""SqlBatchRepository (core.bulk.ports.BatchRepository) and a unit of work that adds it to SqlUnitOfWork."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, desc, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from adapters.db.bulk_tables import BulkBatchRow, BulkChunkRow, BulkRowRow
+from adapters.db.uow import SqlUnitOfWork, _Translated, make_sessionmaker
+from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
+
+_B, _R, _C = BulkBatchRow.__table__, BulkRowRow.__table__, BulkChunkRow.__table__
+_BATCH_FIELDS = [c.name for c in _B.columns]
+_ROW_FIELDS = [c.name for c in _R.columns]
+_CHUNK_FIELDS = [c.name for c in _C.columns]
+
+
+def _batch_values(b: Batch) -> dict[str, Any]:
+    values = {name: getattr(b, name) for name in _BATCH_FIELDS if name != "totals"}
+    values["status"] = b.status.value
+    values["totals"] = json.dumps({sym: str(units) for sym, units in b.totals.items()})
+    return values
+
+
+def _batch(row: Any) -> Batch:
+    values = {name: getattr(row, name) for name in _BATCH_FIELDS}
+    values["status"] = BatchStatus(values["status"])
+    values["totals"] = {sym: int(units) for sym, units in json.loads(values["totals"]).items()}
+    return Batch(**values)
+
+
+def _row_values(r: BatchRow) -> dict[str, Any]:
+    return {**{name: getattr(r, name) for name in _ROW_FIELDS}, "status": r.status.value}
+
+
+def _row(row: Any) -> BatchRow:
+    values = {name: getattr(row, name) for name in _ROW_FIELDS}
+    values["status"] = RowStatus(values["status"])
+    return BatchRow(**values)
+
+
+def _chunk_values(c: Chunk) -> dict[str, Any]:
+    return {**{name: getattr(c, name) for name in _CHUNK_FIELDS}, "status": c.status.value}
+
+
+def _chunk(row: Any) -> Chunk:
+    values = {name: getattr(row, name) for name in _CHUNK_FIELDS}
+    values["status"] = ChunkStatus(values["status"])
+    return Chunk(**values)
+
+
+class SqlBatchRepository:
+    """Core statements only (no ORM identity map): a batch has up to 10,000 rows, written in one executemany."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _all(self, query: Any) -> list[Any]:
+        return list((await self.session.execute(query)).all())
+
+    async def add(self, batch: Batch, rows: list[BatchRow]) -> None:
+        await self.session.execute(insert(_B).values(**_batch_values(batch)))
+        if rows:
+            await self.session.execute(insert(_R), [_row_values(r) for r in rows])
+
+    async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
+        query = select(_B).where(_B.c.id == batch_id)
+        if for_update:
+            query = query.with_for_update()
+        found = await self._all(query)
+        return _batch(found[0]) if found else None
+
+    async def save(self, batch: Batch) -> None:
+        values = _batch_values(batch)
+        del values["id"]
+        await self.session.execute(update(_B).where(_B.c.id == batch.id).values(**values))
+
+    async def with_hash(self, content_hash: str) -> list[Batch]:
+        query = select(_B).where(_B.c.content_hash == content_hash).order_by(desc(_B.c.created_at))
+        return [_batch(r) for r in await self._all(query)]
+
+    async def running(self) -> list[Batch]:
+        query = select(_B).where(_B.c.status == BatchStatus.RUNNING.value).order_by(_B.c.created_at)
+        return [_batch(r) for r in await self._all(query)]
+
+    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
+        query = select(_R).where(_R.c.batch_id == batch_id)
+        if status is not None:
+            query = query.where(_R.c.status == status.value)
+        if chunk is not None:
+            query = query.where(_R.c.chunk == chunk)
+        return [_row(r) for r in await self._all(query.order_by(_R.c.seq))]
+
+    async def save_rows(self, rows: list[BatchRow]) -> None:
+        if not rows:
+            return
+        statement = (
+            update(_R)
+            .where(_R.c.batch_id == bindparam("b_batch_id"), _R.c.seq == bindparam("b_seq"))
+            .values(status=bindparam("b_status"), chunk=bindparam("b_chunk"), tx_hash=bindparam("b_tx_hash"),
+                    error=bindparam("b_error"))
+        )
+        params = [
+            {"b_batch_id": r.batch_id, "b_seq": r.seq, "b_status": r.status.value, "b_chunk": r.chunk,
+             "b_tx_hash": r.tx_hash, "b_error": r.error}
+            for r in rows
+        ]
+        await self.session.execute(statement, params)
+
+    async def add_chunks(self, chunks: list[Chunk]) -> None:
+        if chunks:
+            await self.session.execute(insert(_C), [_chunk_values(c) for c in chunks])
+
+    async def chunks(self, batch_id: str) -> list[Chunk]:
+        query = select(_C).where(_C.c.batch_id == batch_id).order_by(_C.c.index)
+        return [_chunk(r) for r in await self._all(query)]
+
+    async def chunk(self, batch_id: str, index: int, *, for_update: bool = False) -> Chunk | None:
+        query = select(_C).where(_C.c.batch_id == batch_id, _C.c.index == index)
+        if for_update:
+            query = query.with_for_update()
+        found = await self._all(query)
+        return _chunk(found[0]) if found else None
+
+    async def claim_open_chunks(self, batch_id: str, most: int) -> list[Chunk]:
+        query = (
+            select(_C)
+            .where(_C.c.batch_id == batch_id, _C.c.status == ChunkStatus.OPEN.value)
+            .order_by(_C.c.index)
+            .limit(most)
+            .with_for_update(skip_locked=True)
+        )
+        return [_chunk(r) for r in await self._all(query)]
+
+    async def stale_chunks(self, batch_id: str, signed_before: datetime) -> list[Chunk]:
+        query = (
+            select(_C)
+            .where(_C.c.batch_id == batch_id, _C.c.status == ChunkStatus.SIGNED.value, _C.c.signed_at < signed_before)
+            .order_by(_C.c.index)
+            .with_for_update(skip_locked=True)
+        )
+        return [_chunk(r) for r in await self._all(query)]
+
+    async def save_chunk(self, chunk: Chunk) -> None:
+        values = _chunk_values(chunk)
+        del values["batch_id"], values["index"]
+        await self.session.execute(
+            update(_C).where(_C.c.batch_id == chunk.batch_id, _C.c.index == chunk.index).values(**values)
+        )
+
+
+class SqlBulkUnitOfWork(SqlUnitOfWork):
+    """SqlUnitOfWork plus `batches`, on the same session: a chunk's signed bytes and its nonce commit together."""
+
+    async def __aenter__(self) -> SqlBulkUnitOfWork:
+        await super().__aenter__()
+        self.batches = _Translated(SqlBatchRepository(self.session))
+        return self
+
+
+def make_bulk_uow_factory(engine: AsyncEngine) -> Callable[[], SqlBulkUnitOfWork]:
+    """A UnitOfWorkFactory whose units of work also carry the bulk payout repository."""
+    return functools.partial(SqlBulkUnitOfWork, make_sessionmaker(engine))
