@@ -159,3 +159,5 @@ class MetaRow(Table, table=True):
 
     key: str = Field(sa_type=String(64), primary_key=True)
     value: str = Field(sa_type=Text)
+
+from adapters.db import bulk_tables  # noqa: E402,F401  (bulk payout tables join this metadata; declared there)
