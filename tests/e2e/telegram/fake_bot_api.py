@@ -271,6 +271,8 @@ class FakeBotApi:
         return await self.push({k: v for k, v in update.items() if k != "update_id"})
 
     def message_update(self, person: Person, chat: dict, text: str | None = None, **extra) -> dict:
+        if chat["type"] == "private":
+            self.started.add(person.id)  # writing to the bot in private is starting it
         msg = {"message_id": self.next_message_id(chat["id"]), "date": int(time.time()), "chat": chat,
                "from": person.as_user(), **extra}
         if text is not None:
