@@ -8,9 +8,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from adapters.db.engine import create_engine_for, storage_errors
+
+
+_LOCK_KEY = 0x534E4F57  # "SNOW": an arbitrary, fixed advisory-lock id for migrations
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -50,6 +54,10 @@ async def _run(url: str, action) -> None:  # noqa: ANN001 - a callable taking th
     try:
         with storage_errors():
             async with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # Several processes may start at once against a fresh database: one migrates, the
+                    # others wait here, then find it at head. The lock ends with the transaction.
+                    await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
                 await connection.run_sync(in_transaction)
     finally:
         await engine.dispose()
