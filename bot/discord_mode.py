@@ -14,6 +14,7 @@ from adapters.queue.inline import InlineQueue
 from bot.bootstrap import App, build
 from bot.notifiers import used_the_bot
 from bot.settings import ConfigError, Settings
+from core.bulk import settle
 from core.commands import Actor
 from core.money import format_units
 from core.replies import Reply
@@ -72,7 +73,7 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
         handle,
         is_operator=engine.services.policy.is_operator,
         operator_role=settings.discord_operator_role or None,
-        upload=upload_entry(engine),
+        upload=lambda content, filename, actor, key: engine.bulk_upload(actor, key, filename, content),
         recent_ids=recent_ids(core),
     )
     client = SnowRailClient(frontend, token_symbols=engine.chain.tokens.symbols(), guild_ids=guild_ids)
@@ -104,21 +105,11 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
                 return await bot.deliver()
 
         inline.jobs["deliver_notifications"] = deliver_notifications
+        # ...and settles its own bulk payouts.
+        inline.jobs.setdefault(settle.JOB, lambda batch_id, index: settle.work(engine.services, batch_id, index))
         bot.tasks.append(asyncio.create_task(_sweep(deliver_notifications)))
     bot.tasks.append(asyncio.create_task(_reconcile(core)))
     return bot
-
-
-def upload_entry(engine):
-    """The core's entry point for an uploaded bulk file, when it has one (see Frontend.bulk_file)."""
-    upload = getattr(engine, "handle_upload", None)
-    if upload is None:
-        return None
-
-    async def call(content: bytes, filename: str, actor: Actor, key: str) -> Reply:
-        return await upload(content, filename, actor=actor, key=key)
-
-    return call
 
 
 def recent_ids(core: App):

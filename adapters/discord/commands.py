@@ -112,8 +112,6 @@ def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Com
         command = app_commands.Command(name=name, description=SUMMARY[name][:100], callback=callback)
         if name in ("status", "confirm", "cancel", "deposit"):
             command.autocomplete("id")(own_ids)
-        elif name == "bulk":
-            command.autocomplete("batch")(own_ids)
         out.append(command)
     return out
 
