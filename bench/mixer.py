@@ -1,0 +1,144 @@
+"""Mixer speed and cost on a fresh anvil: proof time (persistent prover vs a snarkjs process per proof),
+gas per deposit and per withdrawal (beside NOTES' 816k/295k), and time from a withdraw request to confirmed.
+
+    .venv/bin/python bench/mixer.py [--proofs N] [--deposits N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eth_account import Account  # noqa: E402
+
+from adapters.chain.deploy import anvil_keys, start_anvil  # noqa: E402
+from adapters.chain.rpc import HttpNode  # noqa: E402
+from adapters.mixer import (  # noqa: E402
+    MixerPool, Note, Proof, Prover, PublicInputs, TreeSync, deploy_mixer, witness_input,
+)
+from adapters.mixer.prover import WASM, ZKEY  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SNARKJS = REPO / "node_modules" / "snarkjs" / "build" / "cli.cjs"
+DENOMINATION = 10**17
+NOTES_GAS = {"deposit": 816_000, "withdraw": 295_000}
+
+
+def subprocess_proof(inputs: dict) -> Proof:
+    """The baseline: `snarkjs groth16 fullprove` as a fresh process (inputs in a private temp dir)."""
+    with tempfile.TemporaryDirectory(prefix="mixer-bench-") as tmp:
+        os.chmod(tmp, 0o700)
+        inp, proof, public = (Path(tmp) / n for n in ("input.json", "proof.json", "public.json"))
+        inp.write_text(json.dumps(inputs))
+        subprocess.run(["node", str(SNARKJS), "groth16", "fullprove", str(inp), str(WASM), str(ZKEY), str(proof),
+                        str(public)], check=True, capture_output=True, timeout=120)
+        return Proof.from_snarkjs(json.loads(proof.read_text()), json.loads(public.read_text()))
+
+
+def ms(xs: list[float]) -> dict:
+    return {"median_ms": round(statistics.median(xs) * 1000), "min_ms": round(min(xs) * 1000),
+            "max_ms": round(max(xs) * 1000), "n": len(xs)}
+
+
+async def run(proofs: int, deposits: int) -> dict:
+    anvil = start_anvil()
+    node = HttpNode(anvil.url)
+    try:
+        keys = anvil_keys(3)
+        deployment = await deploy_mixer(node, keys[0], DENOMINATION)
+        pool = lambda key: MixerPool(node, deployment.mixer, key, chain_id=deployment.chain_id,  # noqa: E731
+                                     deployed_block=deployment.block_number)
+        relayer, depositor = pool(keys[1]), pool(keys[2])
+
+        notes, deposit_gas = [], []
+        for _ in range(deposits):
+            note = Note.generate("cro", "0.1", deployment.chain_id)
+            sent, _ = await depositor.deposit(note.commitment, DENOMINATION)
+            notes.append(note)
+            deposit_gas.append(sent.gas_used)
+
+        sync = TreeSync(relayer)
+        t = time.perf_counter()
+        await sync.sync()
+        tree_sync_s = time.perf_counter() - t
+
+        def inputs_for(note: Note, recipient: str, fee: int) -> tuple[dict, PublicInputs]:
+            path = sync.tree.path(sync.tree.index_of(note.commitment))
+            public = PublicInputs(path.root, note.nullifier_hash, recipient, relayer.sender, fee)
+            return witness_input(note, path, public), public
+
+        sample, _ = inputs_for(notes[0], Account.create().address, 0)
+        async with Prover() as prover:
+            await prover.prove(sample)  # warm-up: JIT and curve tables
+            persistent, baseline = [], []
+            for _ in range(proofs):
+                t = time.perf_counter()
+                await prover.prove(sample)
+                persistent.append(time.perf_counter() - t)
+            for _ in range(proofs):
+                t = time.perf_counter()
+                await asyncio.to_thread(subprocess_proof, sample)
+                baseline.append(time.perf_counter() - t)
+
+            withdraw_gas: dict[str, list[int]] = {}
+            phases: dict[str, list[float]] = {"sync": [], "prove": [], "send_to_receipt": [], "total": []}
+            # A fresh recipient costs 25k more gas (a new account); an existing one is the comparable case.
+            cases = [("fee 0, existing recipient", 0, True), ("fee 0, fresh recipient", 0, False),
+                     ("fee 0.001, fresh recipient", 10**15, False)]
+            for i, note in enumerate(notes[1:]):
+                label, fee, existing = cases[i % len(cases)]
+                recipient = Account.create().address
+                if existing:
+                    await node.request("anvil_setBalance", [recipient, "0x1"])
+                start = time.perf_counter()
+                await sync.sync()  # what /withdraw does: catch up on deposits, prove, relay, wait
+                t1 = time.perf_counter()
+                inputs, public = inputs_for(note, recipient, fee)
+                proof = await prover.prove(inputs)
+                t2 = time.perf_counter()
+                sent = await relayer.withdraw(proof, public)
+                t3 = time.perf_counter()
+                for name, value in zip(phases, (t1 - start, t2 - t1, t3 - t2, t3 - start)):
+                    phases[name].append(value)
+                withdraw_gas.setdefault(label, []).append(sent.gas_used)
+                assert await node.balance(recipient) == DENOMINATION - fee + (1 if existing else 0)
+
+        return {
+            "machine": f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
+            "proof_persistent": ms(persistent),
+            "proof_subprocess_baseline": ms(baseline),
+            "speedup": round(statistics.median(baseline) / statistics.median(persistent), 2),
+            "goal_ms": 1000,
+            "gas_deposit": {"median": int(statistics.median(deposit_gas)), "first": deposit_gas[0],
+                            "max": max(deposit_gas), "notes_reference": NOTES_GAS["deposit"]},
+            "gas_withdraw": {k: int(statistics.median(v)) for k, v in withdraw_gas.items()}
+                            | {"notes_reference": NOTES_GAS["withdraw"]},
+            "withdraw_request_to_confirmed": {name: ms(v) for name, v in phases.items()} | {
+                "note": "anvil mines at once; on Cronos add one ~5 s block"},
+            "tree_sync_from_events_ms": round(tree_sync_s * 1000), "deposits": deposits,
+        }
+    finally:
+        await node.close()
+        anvil.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--proofs", type=int, default=10)
+    parser.add_argument("--deposits", type=int, default=10)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args.proofs, max(args.deposits, 3))), indent=2))
+
+
+if __name__ == "__main__":
+    main()
