@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import bulk_wiring
 from bot.settings import ConfigError, Settings
 from core.engine import Engine
 from core.errors import UsageError
@@ -75,7 +76,7 @@ async def build(
     queue: JobQueue | None = None,
     migrate: bool = True,
 ) -> App:
-    from adapters.db import create_engine_for, make_uow_factory
+    from adapters.db import create_engine_for
     from adapters.db.migrate import upgrade
 
     t0 = time.perf_counter()
@@ -95,7 +96,8 @@ async def build(
         await upgrade(url)
     timings["migrate"] = time.perf_counter() - t1
     db_engine = create_engine_for(url)
-    uow = make_uow_factory(db_engine)
+    uow = bulk_wiring.uow_factory(db_engine)
+    chain = bulk_wiring.batching(chain)
     policy = Policy(
         operators=settings.operator_refs() | extra_operators,
         confirm_above=_limits(settings, chain),
@@ -104,6 +106,7 @@ async def build(
     if queue is None:
         queue = build_queue(settings)
     engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue)
+    bulk_wiring.attach(engine, queue)
     return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes, timings)
 
 

@@ -8,6 +8,7 @@ from rq import Queue, Retry
 JOBS = {
     "deliver_notifications": "workers.jobs.deliver_notifications",
     "reconcile": "workers.jobs.reconcile",
+    "bulk_settle": "workers.bulk.settle",
 }
 
 
