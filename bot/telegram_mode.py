@@ -165,13 +165,13 @@ async def _start(settings: Settings, token: str, core: App, inline: InlineQueue 
 
 
 def _upload_entry(engine):
-    """The core's entry point for an uploaded bulk file, when it has one (see TelegramFrontend.on_document)."""
-    upload = getattr(engine, "handle_upload", None)
+    """The core's entry point for an uploaded bulk file, Engine.bulk_upload, when this core has it."""
+    upload = getattr(engine, "bulk_upload", None)
     if upload is None:
         return None
 
     async def call(content: bytes, filename: str, actor: Actor, key: str) -> Reply:
-        return await upload(content, filename, actor=actor, key=key)
+        return await upload(actor, key, filename, content)
 
     return call
 

@@ -104,8 +104,7 @@ class TelegramFrontend:
                 f"{_mb(self.max_upload)}. Split it into smaller files."
             )
         elif self.upload is None:
-            # TODO(bulk): the core has no upload entry point yet; answer what /bulk upload says today.
-            reply = await self.handle("/bulk upload", actor, key)
+            reply = await self.handle("/bulk upload", actor, key)  # a core without file uploads says so
         else:
             file = await doc.get_file()
             content = bytes(await file.download_as_bytearray())

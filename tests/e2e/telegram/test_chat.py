@@ -192,14 +192,10 @@ async def test_a_429_does_not_lose_the_reply(api, telegram):
     assert limited and reply.at - limited[-1].at >= 0.9
 
 
-async def test_bulk_document_upload(api, telegram):
-    rows = f"recipient,amount\n{RECIPIENT},1\n{RECIPIENT},2.5\n".encode()
-    update = await api.upload(OPERATOR, OPERATOR.dm, "payroll.csv", rows)
-    reply = await api.reply_to(update)
-    assert reply.text  # today the engine's answer to /bulk upload; the preview once core has the entry point
+async def test_a_bulk_file_over_the_limit_is_refused_before_downloading(api, telegram):
     too_big = await api.upload(OPERATOR, OPERATOR.dm, "huge.csv", b"x", size=6_000_000)
     refused = await api.reply_to(too_big)
-    assert "file:" in refused.text and "5.0 MB" in refused.text
+    assert "file:" in refused.text and "5.0 MB" in refused.text and not refused.buttons()
     assert not [c for c in api.calls if c.method == "getFile" and c.params.get("file_id") == too_big["message"]["document"]["file_id"]]
 
 
