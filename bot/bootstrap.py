@@ -56,6 +56,8 @@ async def build_chain(settings: Settings) -> tuple[Chain, bool]:
     if not settings.rpc_url:
         chain, _deployment = dev_chain()
         return chain, True
+    if not settings.private_key or not settings.settlement_contract_address:
+        await _adopt_local_dev_stack(settings)
     settings.require("private_key", "settlement_contract_address")
     assert settings.private_key is not None
     chain = await connect(
@@ -67,6 +69,49 @@ async def build_chain(settings: Settings) -> tuple[Chain, bool]:
         explorer_base=settings.explorer_url,
     )
     return chain, False
+
+
+LOCAL_DEV_CHAIN_IDS = (31337, 1337)  # anvil and hardhat: chains whose dev keys are public
+
+
+async def _adopt_local_dev_stack(settings: Settings) -> None:
+    """`snowrail console --rpc http://127.0.0.1:8545` on a bare anvil: use its public dev key and deploy the
+    stack once, remembering it per chain (genesis hash) under DATA_DIR. Never on any other chain."""
+    import json
+
+    from adapters.chain import HttpNode
+    from adapters.chain.deploy import ANVIL_DEV_KEY, deploy_dev_stack
+
+    assert settings.rpc_url
+    node = HttpNode(settings.rpc_url)
+    try:
+        chain_id = await node.chain_id()
+        if chain_id not in LOCAL_DEV_CHAIN_IDS:
+            return  # settings.require names what is missing
+        genesis = (await node.request("eth_getBlockByNumber", ["0x0", False]))["hash"]
+        memo = settings.data_dir / "local-dev-stacks.json"
+        known = json.loads(memo.read_text()) if memo.exists() else {}
+        entry = known.get(genesis)
+        if entry and settings.settlement_contract_address in (None, entry["settlement"]):
+            code = await node.request("eth_getCode", [entry["settlement"], "latest"])
+            entry = entry if code not in ("0x", "0x0", None) else None
+        else:
+            entry = None
+        if settings.settlement_contract_address is None and entry is None:
+            dep = await deploy_dev_stack(settings.rpc_url)
+            entry = {"settlement": dep.settlement, "tokens": ",".join(f"{k}={v}" for k, v in dep.tokens.items())}
+            known[genesis] = entry
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            memo.write_text(json.dumps(known, indent=1))
+        if entry:
+            settings.settlement_contract_address = settings.settlement_contract_address or entry["settlement"]
+            settings.tokens = settings.tokens or entry["tokens"]
+        if settings.private_key is None:
+            from pydantic import SecretStr
+
+            settings.private_key = SecretStr(ANVIL_DEV_KEY)
+    finally:
+        await node.close()
 
 
 async def build(

@@ -10,6 +10,7 @@ import sys
 import time
 
 from bot.settings import ConfigError, Settings, load_settings
+from core.errors import TransientError
 
 T0 = time.perf_counter()
 
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except TransientError as e:
+        where = {"chain": "RPC_URL", "database": "DATABASE_URL"}.get(e.service, e.service)
+        print(f"snowrail: {where}: {_scrub(e.message)}", file=sys.stderr)
+        return 1
     except Exception as e:  # the last line of defence: one line, never a traceback
         logging.getLogger("snowrail").exception("fatal")
         print(f"snowrail: stopped: {type(e).__name__}: {_scrub(str(e))[:200]}", file=sys.stderr)
