@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -30,6 +31,7 @@ RecentIds = Callable[[str, int], Awaitable[list[tuple[str, str]]]]
 MAX_UPLOAD = 5_000_000  # our limit for /bulk files (core.bulk); Discord itself allows 10 MiB
 BUTTON_TTL = 600.0  # seconds; below the 15 minutes an interaction token may edit its messages
 CUSTOM_ID = r"sr:(?P<owner>[0-9]{1,20}):(?P<exp>[0-9]{1,12}):(?P<cmd>/[a-z]{1,16}( [A-Za-z0-9_-]{1,64}){0,2})"
+_FITS = re.compile(CUSTOM_ID)
 REFUSED_PRESS = "Only the person who asked, or an operator, can press these buttons."
 
 
@@ -202,9 +204,11 @@ class Frontend:
         for b in buttons[:25]:
             if b.url:
                 view.add_item(discord.ui.Button(label=b.label[:80], url=b.url))
-            else:
+            elif _FITS.fullmatch(custom_id(owner_id, expires, b.command)):
                 view.add_item(CommandButton(Press(owner_id, expires, b.command), label=b.label, style=b.style))
-        return view
+            else:
+                log.warning("button %r left out: its command does not fit a custom_id", b.label)
+        return view if view.children else None
 
     # ------------------------------------------------------------ the engine
     async def _call(self, text: str, actor: Actor, key: str) -> Reply:

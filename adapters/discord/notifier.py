@@ -43,7 +43,11 @@ class DiscordDMNotifier:
             intents = discord.Intents.none()
             intents.guilds = True  # only to keep discord.py's state quiet: this client never opens the gateway
             client = discord.Client(intents=intents, allowed_mentions=NO_MENTIONS, max_ratelimit_timeout=self.max_wait)
-            await client.login(self._token)
+            try:
+                await client.login(self._token)
+            except BaseException:
+                await client.close()
+                raise
             self._client = client
         return self._client
 
@@ -70,6 +74,8 @@ class DiscordDMNotifier:
                     extra["view"] = links
                 await channel.send(text, allowed_mentions=NO_MENTIONS, **extra)
             return Delivery(ok=True)
+        except discord.LoginFailure:
+            return Delivery(ok=False, error="the bot token was rejected")
         except discord.RateLimited as e:
             return Delivery(ok=False, retry_after=e.retry_after, error="rate limited")
         except discord.Forbidden as e:

@@ -1,0 +1,96 @@
+"""Stand-ins for discord.py's Interaction (response, followup, user, message) and for the engine's port."""
+
+from __future__ import annotations
+
+import itertools
+from types import SimpleNamespace
+
+from core.commands import Actor
+from core.replies import Reply
+
+_ids = itertools.count(1_000)
+
+
+def person(uid: int = 42, name: str = "alice", *roles: tuple[int, str]):
+    return SimpleNamespace(id=uid, name=name, global_name=name.title(), display_name=name.title(),
+                           roles=[SimpleNamespace(id=i, name=n) for i, n in roles])  # fmt: skip
+
+
+class FakeMessage:
+    def __init__(self, mid: int, ephemeral: bool = False, components=()) -> None:
+        self.id = mid
+        self.flags = SimpleNamespace(ephemeral=ephemeral)
+        self.components = list(components)
+        self.edits: list[dict] = []
+
+    async def edit(self, **kw):
+        self.edits.append(kw)
+        return self
+
+
+class FakeResponse:
+    def __init__(self, log: list) -> None:
+        self.log, self._done = log, False
+
+    def is_done(self) -> bool:
+        return self._done
+
+    async def send_message(self, content=None, **kw):
+        self._done = True
+        self.log.append(("send", content, kw))
+
+    async def defer(self, **kw):
+        self._done = True
+        self.log.append(("defer", None, kw))
+
+    async def edit_message(self, **kw):
+        self._done = True
+        self.log.append(("edit_message", None, kw))
+
+
+class FakeFollowup:
+    def __init__(self, log: list) -> None:
+        self.log = log
+
+    async def send(self, content=None, **kw):
+        self.log.append(("followup", content, kw))
+        return FakeMessage(next(_ids))
+
+
+class FakeInteraction:
+    def __init__(self, user=None, *, message: FakeMessage | None = None) -> None:
+        self.id = next(_ids)
+        self.user = user or person()
+        self.message = message
+        self.log: list[tuple[str, str | None, dict]] = []
+        self.response = FakeResponse(self.log)
+        self.followup = FakeFollowup(self.log)
+
+    async def delete_original_response(self):
+        self.log.append(("delete_original", None, {}))
+
+    async def edit_original_response(self, **kw):
+        self.log.append(("edit_original", None, kw))
+
+    def kinds(self) -> list[str]:
+        return [k for k, _, _ in self.log]
+
+    def texts(self) -> str:
+        return "\n".join(c or "" for _, c, _ in self.log)
+
+
+class FakeEngine:
+    """The engine's port as the front end sees it: (text, actor, key) -> Reply; records every call."""
+
+    def __init__(self, reply: Reply | None = None, *, delay: float = 0.0) -> None:
+        self.calls: list[tuple[str, Actor, str]] = []
+        self.reply = reply or Reply.of("ok")
+        self.delay = delay
+
+    async def __call__(self, text: str, actor: Actor, key: str) -> Reply:
+        import asyncio
+
+        self.calls.append((text, actor, key))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self.reply

@@ -1,0 +1,222 @@
+"""The translation layer with fakes at the engine's port: texts, keys, actors, privacy, deferral, buttons."""
+
+import asyncio
+import time
+
+import discord
+
+from adapters.discord import commands
+from adapters.discord.frontend import REFUSED_PRESS, Frontend, Press, actor_of, custom_id, has_role, press_key
+from core.replies import Button, Reply
+from tests.adapters.discord.fakes import FakeEngine, FakeInteraction, FakeMessage, person
+
+TREASURER_ROLE = (555, "Treasurer")
+
+
+async def test_a_slash_command_is_its_text_with_the_interaction_key():
+    engine = FakeEngine()
+    front = Frontend(engine, operator_role="Treasurer")
+    i = FakeInteraction(person(7, "tess", TREASURER_ROLE))
+    await front.command(i, commands.text("pay", "0xabc", " 0.5 ", None, "CRO"))
+    (text, actor, key), = engine.calls
+    assert text == "/pay 0xabc 0.5 CRO" and key == f"dc-{i.id}"
+    assert actor.ref == "discord:7" and actor.operator and actor.handle == "tess"
+    kind, content, kw = i.log[0]
+    assert kind == "send" and content == "ok" and kw["ephemeral"] is False
+    assert kw["allowed_mentions"].to_dict() == {"parse": []}
+
+
+def test_operator_role_by_name_or_id_and_none_in_dms():
+    assert has_role(person(1, "a", TREASURER_ROLE), "Treasurer") and has_role(person(1, "a", TREASURER_ROLE), "555")
+    assert not has_role(person(1, "a", (9, "Member")), "Treasurer")
+    assert not has_role(person(1, "a", TREASURER_ROLE), None)
+    dm_user = person(1, "a")
+    del dm_user.roles
+    assert not actor_of(dm_user, "Treasurer").operator
+
+
+async def test_private_replies_are_ephemeral_and_private_commands_always_are():
+    front = Frontend(FakeEngine(Reply.of("challenge", private=True)))
+    i = FakeInteraction()
+    await front.command(i, "/link 0xabc")
+    assert i.log[0][2]["ephemeral"] is True
+    public_reply = Frontend(FakeEngine(Reply.of("balances")))
+    j = FakeInteraction()
+    await public_reply.command(j, "/wallet", private=True)
+    assert j.log[0][2]["ephemeral"] is True
+
+
+async def test_slow_work_defers_then_follows_up():
+    front = Frontend(FakeEngine(delay=0.05), defer_after=0.01)
+    i = FakeInteraction()
+    await front.command(i, "/pay x 1")
+    assert i.kinds() == ["defer", "followup"]
+    assert i.log[0][2] == {"ephemeral": False, "thinking": True}
+
+
+async def test_a_private_answer_after_a_public_placeholder_replaces_it_privately():
+    front = Frontend(FakeEngine(Reply.of("note", private=True), delay=0.05), defer_after=0.01)
+    i = FakeInteraction()
+    await front.command(i, "/status x")
+    assert i.kinds() == ["defer", "delete_original", "followup"]
+    assert i.log[2][2]["ephemeral"] is True
+
+
+async def test_a_redelivered_interaction_is_seen_once():
+    front = Frontend(FakeEngine())
+    assert front.first_delivery(1) and not front.first_delivery(1) and front.first_delivery(2)
+
+
+async def test_long_replies_are_several_messages_with_buttons_on_the_last():
+    reply = Reply.of(*["x" * 100 for _ in range(40)], buttons=(Button("Confirm", "/confirm pay-abc", "primary"),))
+    front = Frontend(FakeEngine(reply))
+    i = FakeInteraction()
+    await front.command(i, "/history 50")
+    assert i.kinds() == ["send", "followup", "followup"]
+    assert "view" not in i.log[0][2] and "view" in i.log[-1][2]
+    (button,) = i.log[-1][2]["view"].children
+    assert button.custom_id.startswith(f"sr:{i.user.id}:") and button.custom_id.endswith(":/confirm pay-abc")
+
+
+async def test_buttons_expire_by_removing_themselves():
+    reply = Reply.of("ok?", buttons=(Button("Confirm", "/confirm pay-abc"), Button("Explorer", url="https://x.test/1")))
+    front = Frontend(FakeEngine(reply), button_ttl=0.05)
+    i = FakeInteraction()
+    await front.command(i, "/pay x 200")
+    view = i.log[0][2]["view"]
+    await view.on_timeout()
+    kind, _, kw = i.log[-1]
+    assert kind == "edit_original"
+    assert [b.url for b in kw["view"].children] == ["https://x.test/1"]
+
+
+async def test_only_the_owner_or_an_operator_may_press_and_a_press_has_its_own_key():
+    engine = FakeEngine(Reply.of("paid"))
+    front = Frontend(engine, operator_role="Treasurer")
+    message = FakeMessage(77)
+    press = Press(owner_id=42, expires=int(time.time()) + 60, command="/confirm pay-abc")
+
+    stranger = FakeInteraction(person(9, "mallory"), message=message)
+    await front.press(stranger, press)
+    assert stranger.log == [("send", REFUSED_PRESS, stranger.log[0][2])] and stranger.log[0][2]["ephemeral"]
+    assert not engine.calls
+
+    owner = FakeInteraction(person(42, "alice"), message=message)
+    await front.press(owner, press)
+    assert owner.kinds() == ["edit_message", "followup"] and owner.log[0][2]["view"] is None
+    operator = FakeInteraction(person(8, "tess", TREASURER_ROLE), message=message)
+    await front.press(operator, press)
+    keys = [k for _, _, k in engine.calls]
+    assert keys == [press_key(77, "/confirm pay-abc")] * 2  # a second press replays the first
+    assert press_key(78, "/confirm pay-abc") != keys[0] and press_key(77, "/cancel pay-abc") != keys[0]
+
+
+async def test_an_expired_press_says_what_to_type_instead():
+    engine = FakeEngine()
+    front = Frontend(engine)
+    i = FakeInteraction(message=FakeMessage(5))
+    await front.press(i, Press(42, int(time.time()) - 1, "/confirm pay-abc"))
+    assert not engine.calls
+    assert i.kinds() == ["edit_message", "followup"] and "/confirm pay-abc" in i.log[1][1] and i.log[1][2]["ephemeral"]
+
+
+async def test_two_presses_at_once_run_one_after_the_other():
+    engine = FakeEngine(delay=0.05)
+    front = Frontend(engine)
+    message = FakeMessage(3)
+    press = Press(42, int(time.time()) + 60, "/confirm pay-abc")
+    running = []
+
+    async def handle(text, actor, key):
+        running.append(key)
+        assert running.count(key) == 1
+        await asyncio.sleep(0.02)
+        running.remove(key)
+        return Reply.of("ok")
+
+    front.handle = handle
+    await asyncio.gather(front.press(FakeInteraction(message=message), press), front.press(FakeInteraction(message=message), press))
+
+
+class FakeAttachment:
+    def __init__(self, name: str, content: bytes) -> None:
+        self.filename, self.content, self.size = name, content, len(content)
+        self.reads = 0
+
+    async def read(self) -> bytes:
+        self.reads += 1
+        return self.content
+
+
+async def test_bulk_files_are_size_checked_before_download_then_handed_to_the_core():
+    got = []
+
+    async def upload(content, filename, actor, key):
+        got.append((content, filename, actor.ref, key))
+        return Reply.of("preview")
+
+    front = Frontend(FakeEngine(), upload=upload, max_upload=10)
+    big = FakeAttachment("big.csv", b"x" * 11)
+    i = FakeInteraction()
+    await front.bulk_file(i, big)
+    assert big.reads == 0 and "file:" in i.log[0][1] and "at most" in i.log[0][1]
+    small = FakeAttachment("p.csv", b"a,1\n")
+    j = FakeInteraction()
+    await front.bulk_file(j, small)
+    assert got == [(b"a,1\n", "p.csv", "discord:42", f"dc-{j.id}")] and j.log[0][1] == "preview"
+    engine = FakeEngine()
+    no_core = Frontend(engine)
+    await no_core.bulk_file(FakeInteraction(), small)
+    assert engine.calls[0][0] == "/bulk upload"
+
+
+async def test_a_failing_core_entry_is_an_apology_not_silence():
+    async def upload(*_):
+        raise RuntimeError("boom")
+
+    front = Frontend(FakeEngine(), upload=upload)
+    i = FakeInteraction()
+    await front.bulk_file(i, FakeAttachment("p.csv", b"a"))
+    assert "something went wrong" in i.log[0][1] and "boom" not in i.log[0][1]
+
+
+async def test_autocomplete_lists_the_askers_ids_matching_what_they_typed():
+    asked = []
+
+    async def recent(ref, n):
+        asked.append((ref, n))
+        return [("pay-aaaa2222", "pay-aaaa2222 · 1 CRO · confirmed"), ("pay-bbbb3333", "pay-bbbb3333 · 2 CRO · pending")]
+
+    front = Frontend(FakeEngine(), recent_ids=recent)
+    choices = await front.complete_ids(FakeInteraction(), "bbb")
+    assert [c.value for c in choices] == ["pay-bbbb3333"] and asked == [("discord:42", 25)]
+    assert await Frontend(FakeEngine()).complete_ids(FakeInteraction(), "") == []
+
+
+def test_commands_have_typed_options_and_token_choices_from_the_registry():
+    front = Frontend(FakeEngine())
+    built = {c.name: c for c in commands.build(front, ["CRO", "USDC"])}
+    assert {"pay", "bulk", "help", "status", "confirm", "cancel", "history", "link", "mix", "withdraw"} <= set(built)
+    pay = {p.name: p for p in built["pay"].parameters}
+    assert pay["amount"].type is discord.AppCommandOptionType.string
+    assert [c.value for c in pay["token"].choices] == ["CRO", "USDC"]
+    bulk = {p.name: p for p in built["bulk"].parameters}
+    assert bulk["file"].type is discord.AppCommandOptionType.attachment
+    assert {p.name: p for p in built["status"].parameters}["id"].autocomplete
+    assert commands.text("history", None) == "/history" and commands.text("link", "", "0xsig") == "/link 0xsig"
+
+
+def test_custom_ids_fit_discord_and_the_template():
+    import re
+
+    from adapters.discord.frontend import CUSTOM_ID
+
+    cid = custom_id(2**63, int(time.time()) + 600, "/bulk execute batch-abcdefgh")
+    assert len(cid) <= 100 and re.fullmatch(CUSTOM_ID, cid)
+
+
+async def test_a_button_whose_command_cannot_be_a_custom_id_is_left_out_not_a_crash():
+    reply = Reply.of("pick", buttons=(Button("Odd", "/pay 0xabc 1 CRO extra words"), Button("Ok", "/status pay-abc")))
+    i = FakeInteraction()
+    await Frontend(FakeEngine(reply)).command(i, "/x")
+    assert [b.item.label for b in i.log[0][2]["view"].children] == ["Ok"]
