@@ -10,7 +10,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import discord
@@ -86,7 +86,7 @@ class Frontend:
         self.is_operator, self.operator_role = is_operator, operator_role
         self.defer_after, self.button_ttl, self.max_upload = defer_after, button_ttl, max_upload
         self._seen: OrderedDict[int, None] = OrderedDict()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _KeyLock] = {}
 
     # ------------------------------------------------------------ entry points
     def first_delivery(self, interaction_id: int) -> bool:
@@ -212,12 +212,14 @@ class Frontend:
 
     # ------------------------------------------------------------ the engine
     async def _call(self, text: str, actor: Actor, key: str) -> Reply:
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        entry = self._locks.setdefault(key, _KeyLock())
+        entry.users += 1
         try:
-            async with lock:  # the same key twice at once (a double press): the second waits, then gets the replay
+            async with entry.lock:  # the same key twice at once (a double press): the second waits, then gets the replay
                 return await self._guarded(self.handle(text, actor, key))
         finally:
-            if not lock.locked():
+            entry.users -= 1
+            if not entry.users:
                 self._locks.pop(key, None)
 
     async def _guarded(self, work: Awaitable[Reply]) -> Reply:
@@ -227,6 +229,12 @@ class Frontend:
             ref = "E-" + secrets.token_hex(3)
             log.exception("unexpected failure %s in the Discord front end", ref)
             return Reply.error(f"Sorry, something went wrong on our side (reference {ref}). Nothing was paid twice.")
+
+
+@dataclass
+class _KeyLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 class ReplyView(discord.ui.View):
