@@ -25,11 +25,11 @@ from core.commands import (
     Withdraw,
 )
 from core.errors import NotAllowed, TransientError, UsageError, UserError
-from core.handlers import account, bulk, payments
+from core.handlers import account, bulk, mixer, payments
 from core.handlers.bulk import BulkUpload
 from core.model import AuditEntry, DeliveryStatus, IntentStatus, ProcessedKey
 from core.parsing import parse
-from core.ports import Chain, Clock, DuplicateKey, JobQueue, Notifier, UnitOfWorkFactory
+from core.ports import Chain, Clock, DuplicateKey, JobQueue, Mixer, Notifier, UnitOfWorkFactory
 from core.replies import Reply, dumps, loads
 from core.services import Policy, Services, log
 from core.views import intent_detail
@@ -47,14 +47,14 @@ HANDLERS: dict[type[Command], Handler] = {
     Link: account.link,
     Wallet: account.wallet,
     Deposit: account.not_yet,
-    Mix: account.not_yet,
-    Withdraw: account.not_yet,
+    Mix: mixer.mix,
+    Withdraw: mixer.withdraw,
     Bulk: bulk.handle,
     BulkUpload: bulk.handle,
 }
 
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
-_SELF_RECORDING = (Pay,)
+_SELF_RECORDING = (Pay, Mix)
 
 
 class Engine:
@@ -67,8 +67,9 @@ class Engine:
         policy: Policy,
         queue: JobQueue | None = None,
         handlers: dict[type[Command], Handler] | None = None,
+        mixer: Mixer | None = None,
     ) -> None:
-        self.services = Services(chain=chain, uow=uow, clock=clock, policy=policy, queue=queue)
+        self.services = Services(chain=chain, uow=uow, clock=clock, policy=policy, queue=queue, mixer=mixer)
         self.handlers = {**HANDLERS, **(handlers or {})}
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, runtime_checkable
@@ -17,7 +17,7 @@ from core.model import (
     Receipt,
     User,
 )
-from core.money import Token, TokenRegistry
+from core.money import Amount, Token, TokenRegistry
 from core.replies import Reply
 
 
@@ -188,3 +188,50 @@ class JobQueue(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+# ---------------------------------------------------------------- privacy mixer
+@dataclass(frozen=True)
+class MixNote:
+    """A new note. `text` is a bearer secret: deliver it once, privately, and never store or log it."""
+
+    text: str = field(repr=False)
+    commitment: str  # 0x + 64 hex: public, what the pool's deposit() takes
+    pool: str  # the pool contract for this amount
+    amount: Amount
+    payment_uri: str  # EIP-681: call deposit(commitment) on the pool with exactly `amount`
+
+
+@dataclass(frozen=True)
+class MixDeposit:
+    tx_hash: str
+    leaf_index: int
+    anonymity_set: int  # deposits in the pool so far
+
+
+@dataclass(frozen=True)
+class MixWithdrawal:
+    tx_hash: str
+    recipient: str
+    received: Amount  # the denomination less the relayer's fee
+    fee: Amount
+    anonymity_set: int
+
+
+class Mixer(Protocol):
+    """Fixed-denomination privacy pools and the relayer that withdraws from them with zero-knowledge proofs.
+
+    Raises UserError with a plain sentence for anything the user can fix (a malformed note names the wrong
+    part; a spent note; a note for another chain or pool; a relayer short of gas) and TransientError when
+    the node or the prover is unavailable. No message ever contains a note."""
+
+    def denominations(self) -> list[Amount]: ...
+
+    def new_note(self, amount: Amount) -> MixNote:
+        """A fresh note for the pool of exactly `amount`; raises UserError if there is none."""
+
+    async def deposit(self, commitment: str, amount: Amount) -> MixDeposit:
+        """Deposits from the bot's own wallet (an operator's /mix) and waits for the receipt."""
+
+    async def withdraw(self, note: str, recipient: str) -> MixWithdrawal:
+        """Proves and relays a withdrawal of `note` to `recipient`, paying gas, and waits for the receipt."""

@@ -11,7 +11,7 @@ from core.commands import Actor, Recipient
 from core.errors import UserError
 from core.model import User
 from core.money import Token
-from core.ports import Chain, Clock, JobQueue, UnitOfWork, UnitOfWorkFactory
+from core.ports import Chain, Clock, JobQueue, Mixer, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("snowrail.engine")
 
@@ -50,6 +50,7 @@ class Services:
     clock: Clock
     policy: Policy
     queue: JobQueue | None = None
+    mixer: Mixer | None = None  # None: this bot serves no privacy pool
     _known: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     async def remember(self, actor: Actor) -> None:

@@ -1,0 +1,169 @@
+"""/mix and /withdraw in the engine against a fake Mixer port: privacy of notes, idempotency, clear errors."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import pytest
+
+from core.commands import Actor
+from core.engine import Engine
+from core.errors import ChainUnavailable, UserError
+from core.money import Amount
+from core.ports import MixDeposit, MixNote, MixWithdrawal
+from core.replies import loads
+from core.services import Policy
+from tests.fakes import FakeChain, FakeClock, FakeDatabase, RecordingQueue
+
+OP = Actor("telegram", "1", "Operator")
+BOB = Actor("telegram", "7", "Bob", "bob")
+FRESH = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+POOL = "0x" + "9a" * 20
+
+
+class FakeMixer:
+    """One 0.1 CRO pool; notes are random strings shaped like ours; withdrawals spend them once."""
+
+    def __init__(self, chain: FakeChain) -> None:
+        self.cro = chain.tokens.native
+        self.deposits: list[str] = []
+        self.issued: dict[str, str] = {}  # note text -> commitment
+        self.spent: set[str] = set()
+        self.refuse_deposit: Exception | None = None
+
+    def denominations(self):
+        return [Amount(10**17, self.cro)]
+
+    def new_note(self, amount):
+        if amount.units != 10**17:
+            raise UserError(f"mix: there is no {amount} pool here; pools: 0.1 CRO.", field="amount")
+        text = f"snowrail-cro-0.1-31337-0x{secrets.token_hex(62)}"
+        commitment = "0x" + secrets.token_hex(32)
+        self.issued[text] = commitment
+        return MixNote(text, commitment, POOL, amount, f"ethereum:{POOL}@31337/deposit?uint256={commitment}&value=1e17")
+
+    async def deposit(self, commitment, amount):
+        if self.refuse_deposit:
+            raise self.refuse_deposit
+        self.deposits.append(commitment)
+        return MixDeposit("0x" + "ab" * 32, len(self.deposits) - 1, len(self.deposits))
+
+    async def withdraw(self, note, recipient):
+        if note not in self.issued:
+            raise UserError("note key: this is not a note for this pool.", field="note")
+        if note in self.spent:
+            raise UserError("This note has already been spent.")
+        self.spent.add(note)
+        return MixWithdrawal("0x" + "cd" * 32, recipient, Amount(10**17, self.cro), Amount(0, self.cro),
+                             len(self.deposits))
+
+
+@pytest.fixture
+def world():
+    chain, db = FakeChain(), FakeDatabase()
+    mixer = FakeMixer(chain)
+    engine = Engine(chain=chain, uow=db, clock=FakeClock(), queue=RecordingQueue(),
+                    policy=Policy(operators=frozenset({OP.ref})), mixer=mixer)
+    return engine, mixer, db
+
+
+async def say(engine, text, actor=OP, key=None):
+    say.n = getattr(say, "n", 0) + 1
+    return await engine.handle_text(text, actor=actor, key=key or f"mx{say.n}")
+
+
+def note_in(reply) -> str:
+    return next(w for w in reply.plain().split() if w.startswith("snowrail-"))
+
+
+def stored_text(db) -> str:
+    """Everything the fake database holds that a person could read."""
+    parts = [repr(r) for r in db.store.keys.values()] + [repr(a) for a in db.store.audit]
+    parts += [n.body for n in db.store.outbox]
+    return "\n".join(parts)
+
+
+async def test_operator_mix_deposits_and_delivers_the_note_privately(world, caplog):
+    engine, mixer, db = world
+    caplog.set_level(logging.DEBUG)
+    reply = await say(engine, "/mix 0.1")
+    assert reply.kind == "ok" and reply.private
+    note = note_in(reply)
+    assert mixer.deposits == [mixer.issued[note]]
+    assert "lost for good" in reply.plain() and "leaf #0" in reply.plain()
+    assert note not in stored_text(db) and note not in caplog.text
+
+
+async def test_repeated_mix_message_neither_deposits_again_nor_resends_a_note(world):
+    engine, mixer, db = world
+    first = await say(engine, "/mix 0.1", key="tg-1-5")
+    again = await say(engine, "/mix 0.1", key="tg-1-5")
+    assert len(mixer.deposits) == 1
+    assert "Already handled" in again.plain() and "snowrail-" not in again.plain()
+    assert note_in(first) not in stored_text(db)
+
+
+async def test_user_mix_gets_a_payment_link_and_no_treasury_deposit(world):
+    engine, mixer, _ = world
+    reply = await say(engine, "/mix 0.1", actor=BOB)
+    assert reply.private and not mixer.deposits
+    (button,) = reply.buttons
+    commitment = mixer.issued[note_in(reply)]
+    assert button.url.startswith(f"ethereum:{POOL}@31337/deposit?uint256={commitment}")
+    assert "worth nothing" in reply.plain()
+
+
+async def test_mix_for_an_amount_without_a_pool(world):
+    engine, mixer, _ = world
+    reply = await say(engine, "/mix 0.5")
+    assert reply.kind == "error" and "no 0.5 CRO pool" in reply.plain() and not mixer.issued
+
+
+async def test_refused_deposit_hands_out_no_note(world):
+    engine, mixer, _ = world
+    mixer.refuse_deposit = UserError("The relayer is short of gas.")
+    reply = await say(engine, "/mix 0.1")
+    assert reply.kind == "error" and "Nothing was deposited" in reply.plain()
+    assert "snowrail-" not in reply.plain()
+
+
+async def test_unconfirmed_deposit_still_hands_out_the_note(world):
+    engine, mixer, _ = world
+    mixer.refuse_deposit = ChainUnavailable()
+    reply = await say(engine, "/mix 0.1")
+    assert note_in(reply) in mixer.issued and "may still go through" in reply.plain()
+
+
+async def test_withdraw_once_then_spent(world, caplog):
+    engine, mixer, db = world
+    caplog.set_level(logging.DEBUG)
+    note = note_in(await say(engine, "/mix 0.1"))
+    done = await say(engine, f"/withdraw {note} {FRESH}", actor=BOB)
+    assert done.kind == "ok" and done.private and FRESH in done.plain()
+    again = await say(engine, f"/withdraw {note} {FRESH}", actor=BOB)
+    assert again.kind == "error" and "this note has already been spent" in again.plain().lower()
+    assert note not in stored_text(db) and note not in caplog.text
+    assert any(a.detail == "withdraw (note withheld)" for a in db.store.audit)
+
+
+async def test_withdraw_needs_an_address_and_a_valid_note(world):
+    engine, _, _ = world
+    note = note_in(await say(engine, "/mix 0.1"))
+    reply = await say(engine, f"/withdraw {note}")
+    assert reply.kind == "error" and "fresh address" in reply.plain()
+    bad = await say(engine, f"/withdraw {note[:-4]}beef {FRESH}")
+    assert "note key" in bad.plain()
+
+
+async def test_without_a_pool_the_commands_say_so(world):
+    engine, _, _ = world
+    engine.services.mixer = None
+    assert "not available yet" in (await say(engine, "/mix 0.1")).plain()
+    assert "not available yet" in (await say(engine, f"/withdraw snowrail-x {FRESH}")).plain()
+
+
+async def test_stored_repeat_reply_is_private(world):
+    engine, _, db = world
+    await say(engine, "/mix 0.1", key="tg-1-9")
+    assert loads(db.store.keys["tg-1-9"].reply).private
