@@ -1,4 +1,4 @@
-"""Discord front end speed: interactions/s and p95 INTERACTION_CREATE -> first response, beside the fake's bare round trip."""
+"""Discord front end speed: interactions/s and p95 INTERACTION_CREATE -> first response, beside a bare client and the engine alone."""
 
 from __future__ import annotations
 
@@ -119,13 +119,37 @@ async def baseline_run(sequential: int, burst: int) -> dict:
         await fake.stop()
 
 
+async def engine_run(n: int) -> dict:
+    """The same mix straight into Engine.handle_text on the embedded default: what the core itself costs."""
+    from bot.bootstrap import build
+    from bot.settings import Settings
+    from core.commands import Actor
+
+    texts = ["/help", "/history 10", "/status pay-abcdefgh", f"/link {ADDRESS}"]
+    app = await build(Settings(_env_file=None, data_dir=Path(tempfile.mkdtemp()), database_url=None, redis_url=None, rpc_url=None))
+    try:
+        latencies = []
+        for i in range(n + 20):
+            uid, name = USERS[i % len(USERS)]
+            started = time.perf_counter()
+            await app.engine.handle_text(texts[i % 4], actor=Actor("discord", str(uid), name, name), key=f"bench-{i}")
+            if i >= 20:
+                latencies.append(time.perf_counter() - started)
+    finally:
+        await app.close()
+    latencies.sort()
+    return {"per_s": round(len(latencies) / sum(latencies), 1), "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2)}
+
+
 async def main(sequential: int, burst: int) -> dict:
     base = await baseline_run(sequential, burst)
+    core = await engine_run(sequential)
     bot, extra = await bot_run(sequential, burst)
     return {
         "interactions_per_s": bot["per_s"], "baseline_interactions_per_s": base["per_s"],
+        "engine_only_commands_per_s": core["per_s"],
         "p50_ms": bot["p50_ms"], "p95_ms": bot["p95_ms"],
-        "baseline_p50_ms": base["p50_ms"], "baseline_p95_ms": base["p95_ms"],
+        "baseline_p50_ms": base["p50_ms"], "baseline_p95_ms": base["p95_ms"], "engine_only_p95_ms": core["p95_ms"],
         "sequential": sequential, "burst": burst, **extra,
     }  # fmt: skip
 
