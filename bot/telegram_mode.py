@@ -84,20 +84,25 @@ class TelegramBot:
         await self.core.close()
 
 
-def build_application(settings: Settings, token: str) -> Application:
-    return (
+def build_application(settings: Settings, token: str, *, rate_limit: bool = True) -> Application:
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))  # a 429 is waited out and retried, never a lost reply
         .concurrent_updates(64)
-        .build()
     )
+    if rate_limit:  # off only to measure the engine's own capacity (bench/telegram.py)
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # a 429 is waited out and retried
+    return builder.build()
 
 
 async def start(
-    settings: Settings, *, extra_operators: frozenset[str] = frozenset(), poll_timeout: float = 10.0
+    settings: Settings,
+    *,
+    extra_operators: frozenset[str] = frozenset(),
+    poll_timeout: float = 10.0,
+    rate_limit: bool = True,
 ) -> TelegramBot:
     """Build everything and start receiving updates; returns once polling (or the webhook) is up."""
     settings.require("telegram_bot_token")
@@ -106,15 +111,17 @@ async def start(
     inline = None if settings.redis_url else InlineQueue()
     core = await build(settings, extra_operators=extra_operators, queue=inline)
     try:
-        return await _start(settings, token, core, inline, poll_timeout)
+        return await _start(settings, token, core, inline, poll_timeout, rate_limit)
     except BaseException:
         await core.close()
         raise
 
 
-async def _start(settings: Settings, token: str, core: App, inline: InlineQueue | None, poll_timeout: float) -> TelegramBot:
+async def _start(
+    settings: Settings, token: str, core: App, inline: InlineQueue | None, poll_timeout: float, rate_limit: bool
+) -> TelegramBot:
     engine = core.engine
-    application = build_application(settings, token)
+    application = build_application(settings, token, rate_limit=rate_limit)
 
     async def handle(text: str, actor: Actor, key: str) -> Reply:
         return await engine.handle_text(text, actor=actor, key=key)

@@ -45,6 +45,7 @@ class Call:
     at: float
     result: Any = None
     status: int = 200
+    wall: float = field(default_factory=time.time)  # to compare with timestamps the bot stores
 
     @property
     def chat_id(self) -> int | None:
