@@ -32,6 +32,7 @@ MAX_UPLOAD = 5_000_000  # our limit for /bulk files (core.bulk); Discord itself 
 BUTTON_TTL = 600.0  # seconds; below the 15 minutes an interaction token may edit its messages
 CUSTOM_ID = r"sr:(?P<owner>[0-9]{1,20}):(?P<exp>[0-9]{1,12}):(?P<cmd>/[a-z]{1,16}( [A-Za-z0-9_-]{1,64}){0,2})"
 _FITS = re.compile(CUSTOM_ID)
+GONE = {40060, 10062}  # interaction already acknowledged; unknown interaction (its token expired)
 REFUSED_PRESS = "Only the person who asked, or an operator, can press these buttons."
 
 
@@ -130,6 +131,14 @@ class Frontend:
         actor = self.actor(interaction)
         message = interaction.message
         ephemeral = bool(message is not None and message.flags.ephemeral)
+        try:
+            await self._press(interaction, actor, message, ephemeral, press)
+        except discord.HTTPException as e:
+            if e.code not in GONE:
+                raise
+            log.info("button press %s already answered or expired (code %s)", interaction.id, e.code)
+
+    async def _press(self, interaction: Any, actor: Actor, message: Any, ephemeral: bool, press: Press) -> None:
         if press.expires < time.time():
             await interaction.response.edit_message(view=links_only(message))
             await interaction.followup.send(
@@ -161,8 +170,19 @@ class Frontend:
 
     # ------------------------------------------------------------ answering
     async def answer(self, interaction: Any, work: Awaitable[Reply], *, private: bool = False) -> None:
-        """Answer at once when the work is quick; otherwise defer inside Discord's 3 s, then follow up."""
+        """Answer at once when the work is quick; otherwise defer inside Discord's 3 s, then follow up.
+        An interaction that was answered already (redelivered after a restart) or has expired gets no answer;
+        its work still runs, and the engine's key makes it act at most once."""
         task = asyncio.ensure_future(work)
+        try:
+            await self._answer(interaction, task, private)
+        except discord.HTTPException as e:
+            if e.code not in GONE:
+                raise
+            log.info("interaction %s already answered or expired (code %s); reply dropped", interaction.id, e.code)
+            await task
+
+    async def _answer(self, interaction: Any, task: asyncio.Future[Reply], private: bool) -> None:
         placeholder = False
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), self.defer_after)

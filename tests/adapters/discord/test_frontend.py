@@ -220,3 +220,30 @@ async def test_a_button_whose_command_cannot_be_a_custom_id_is_left_out_not_a_cr
     i = FakeInteraction()
     await Frontend(FakeEngine(reply)).command(i, "/x")
     assert [b.item.label for b in i.log[0][2]["view"].children] == ["Ok"]
+
+
+async def test_an_interaction_answered_before_a_restart_is_not_answered_again():
+    from types import SimpleNamespace
+
+    engine = FakeEngine(Reply.of("Already handled this message"))
+    front = Frontend(engine)
+    i = FakeInteraction()
+
+    async def already(*_a, **_k):
+        raise discord.HTTPException(SimpleNamespace(status=400, reason="Bad Request"), {"code": 40060, "message": "acknowledged"})
+
+    i.response.send_message = already
+    await front.command(i, "/pay x 1")
+    assert len(engine.calls) == 1  # the work ran (and replayed); no second answer, no error
+    other = FakeInteraction()
+
+    async def broken(*_a, **_k):
+        raise discord.HTTPException(SimpleNamespace(status=400, reason="Bad Request"), {"code": 50035, "message": "invalid"})
+
+    other.response.send_message = broken
+    try:
+        await front.command(other, "/help")
+    except discord.HTTPException as e:
+        assert e.code == 50035
+    else:
+        raise AssertionError("other API errors are not swallowed")

@@ -110,3 +110,14 @@ async def test_dms_come_from_a_worker_process_through_429s_and_closed_dms(own_fa
     assert statuses[f"discord:{OPERATOR[0]}"].lower() == "sent"
     assert statuses[f"discord:{TREASURER[0]}"].lower() == "undeliverable"  # closed DMs: not retried forever
     assert own_fake.token not in (out + err).decode()
+
+
+async def test_a_rejected_token_stops_with_one_line_that_does_not_quote_it(own_fake, tmp_path):
+    env = bare_env(tmp_path, **{**own_fake.env(), "DISCORD_BOT_TOKEN": "not-the-token-123"})
+    bot = await asyncio.create_subprocess_exec(
+        SNOWRAIL, "run", "discord", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(bot.communicate(), 120)
+    assert bot.returncode == 2, err.decode()
+    assert "DISCORD_BOT_TOKEN was rejected" in err.decode()
+    assert "not-the-token-123" not in (out + err).decode() and "Traceback" not in err.decode()
