@@ -166,8 +166,10 @@ def build_queue(settings: Settings) -> JobQueue:
 
 
 async def _fingerprint(chain: Chain) -> str:
-    """Names a SQLite file after the chain and contract it records, so history never points at another chain."""
-    return f"{chain.chain_id}-{chain.treasury[2:10].lower()}"
+    """Names a SQLite file after the chain (its genesis block: a restarted anvil is a new chain) and the
+    contract it records, so history never points at a chain that no longer exists."""
+    genesis = (await chain.node.request("eth_getBlockByNumber", ["0x0", False]))["hash"]  # type: ignore[attr-defined]
+    return f"{chain.chain_id}-{genesis[2:10]}-{chain.treasury[2:10].lower()}"
 
 
 def _remove_sqlite(path: Path) -> None:

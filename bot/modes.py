@@ -20,6 +20,8 @@ async def run_console(settings: Settings, *, started: float) -> int:
             return await app.engine.handle_text(text, actor=actor, key=key)
 
         async def deliver():
+            # Payments that confirmed after their reply (slow blocks) are settled here, then announced.
+            await app.engine.reconcile()
             await app.engine.deliver_notifications(notifier, platform="console")
 
         where = "the in-process dev chain (gone when you exit)" if app.embedded_chain else f"chain {app.chain.chain_id}"

@@ -108,3 +108,22 @@ def test_console_against_anvil_pays_on_chain(tmp_path, anvil_stack):
     assert int(rpc(anvil_stack.url, "eth_getBalance", [RECIPIENT, "latest"]), 16) - before == 25 * 10**16
     again = run_console(tmp_path, "/history\n", "--rpc", anvil_stack.url, env_extra=env)
     assert TX.search(again.stdout), "history persists with a chain that persists"
+
+
+@pytest.mark.anvil
+def test_a_restarted_anvil_is_a_new_chain_with_no_old_history(tmp_path):
+    from adapters.chain.deploy import free_port, start_anvil
+
+    port = free_port()
+    first = start_anvil(port=port)
+    try:
+        paid = run_console(tmp_path, f"/pay {RECIPIENT} 0.1\n", "--rpc", first.url)
+        assert TX.search(paid.stdout), paid.stdout + paid.stderr
+    finally:
+        first.stop()
+    second = start_anvil(port=port)
+    try:
+        fresh = run_console(tmp_path, "/history\n", "--rpc", second.url)
+        assert "No payments yet" in fresh.stdout, fresh.stdout + fresh.stderr
+    finally:
+        second.stop()
