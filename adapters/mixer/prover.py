@@ -90,6 +90,7 @@ class Prover:
         self.wasm, self.zkey, self.timeout = Path(wasm), Path(zkey), timeout
         self.node = node or shutil.which("node") or "node"
         self._proc: asyncio.subprocess.Process | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._next_id = 0
 
@@ -105,6 +106,12 @@ class Prover:
         return self._proc is not None and self._proc.returncode is None
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # Pipes belong to the loop that made them (an RQ job runs each job in a new loop): start afresh.
+            if self._proc is not None and self._proc.returncode is None:
+                self._proc.kill()
+            self._proc, self._loop, self._lock = None, loop, asyncio.Lock()
         if self.running:
             return
         for f in (self.wasm, self.zkey):
@@ -120,6 +127,8 @@ class Prover:
             raise ProverError("the prover did not start")
 
     async def prove(self, inputs: dict) -> Proof:
+        if self._loop is not asyncio.get_running_loop():
+            await self.start()
         async with self._lock:
             if not self.running:
                 await self.start()

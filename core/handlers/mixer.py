@@ -58,7 +58,7 @@ async def mix(s: Services, cmd: Mix) -> Reply:
                          "/withdraw later says no deposit has this note, nothing was deposited.")
         else:
             lines += [
-                (f"Deposited {cmd.amount} from the treasury: leaf #{deposit.leaf_index}; the pool now holds ",
+                (f"Deposited {cmd.amount} from the bot's mixer wallet: leaf #{deposit.leaf_index}; the pool now holds ",
                  bold(str(deposit.anonymity_set)), " deposits."),
                 _tx(s, deposit.tx_hash),
             ]

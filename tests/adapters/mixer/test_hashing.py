@@ -85,3 +85,13 @@ def test_empty_tree_root_and_incremental_equals_batch():
         roots.append(one_by_one.root)
     assert CommitmentTree(leaves=leaves).root == roots[-1]
     assert len(set(roots)) == 5
+
+
+def test_bulk_extend_equals_one_by_one():
+    one = CommitmentTree()
+    for i in range(1, 40):
+        one.append(poseidon(i))
+    bulk = CommitmentTree(leaves=[poseidon(i) for i in range(1, 18)])
+    bulk.extend(poseidon(i) for i in range(18, 40))
+    assert bulk.root == one.root
+    assert all(bulk.path(i) == one.path(i) for i in range(39))

@@ -1,0 +1,152 @@
+"""core.ports.Mixer over real pools: notes, operator deposits, and withdrawals proved and relayed by the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from core.errors import TransientError, UserError
+from core.money import Amount, Token, format_units
+from core.ports import MixDeposit, MixNote, MixWithdrawal
+
+from .note import Note, NoteError, canonical_amount, parse_note
+from .pool import MixerPool, PoolRejected
+from .prover import Prover, PublicInputs, witness_input
+from .sync import TreeSync
+
+log = logging.getLogger("snowrail.mixer")
+
+SPENT = "This note has already been spent."
+
+
+def parse_pools_setting(text: str) -> list[tuple[str, int]]:
+    """MIXER_CONTRACT_ADDRESS: "0xPool[@block],0xPool[@block]" -> [(address, creation block)]. The block
+    (where the pool was deployed) saves scanning the chain's whole history for its deposits."""
+    out = []
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        address, _, block = part.partition("@")
+        out.append((address.strip(), int(block) if block.strip() else 0))
+    return out
+
+
+class MixerService:
+    """The pools of one chain, each of one denomination of the native token, relayed by one account."""
+
+    def __init__(self, pools: list[tuple[MixerPool, int]], token: Token, prover: Prover, *, chain_id: int,
+                 fee: int = 0) -> None:
+        self.token, self.prover, self.chain_id, self.fee = token, prover, chain_id, fee
+        self._pools: dict[str, MixerPool] = {}
+        self._denomination: dict[str, int] = {}
+        for pool, denomination in pools:
+            if fee > denomination:
+                raise ValueError(f"the relayer fee is larger than the {self._text(denomination)} pool")
+            key = self._text(denomination)
+            self._pools[key], self._denomination[key] = pool, denomination
+        self._syncs = {key: TreeSync(pool) for key, pool in self._pools.items()}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    async def connect(cls, node, pools: str | list[tuple[str, int]], relayer_key: str, *, token: Token,
+                      fee: int = 0, prover: Prover | None = None) -> MixerService:
+        """Reads each pool's denomination from the chain. `pools` as parse_pools_setting takes or returns."""
+        entries = parse_pools_setting(pools) if isinstance(pools, str) else pools
+        chain_id = await node.chain_id()
+        found = []
+        for address, block in entries:
+            pool = MixerPool(node, address, relayer_key, chain_id=chain_id, deployed_block=block)
+            found.append((pool, await pool.denomination()))
+        return cls(found, token, prover or Prover(), chain_id=chain_id, fee=fee)
+
+    def _text(self, units: int) -> str:
+        return canonical_amount(format_units(units, self.token.decimals))
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # locks belong to one event loop (RQ jobs each run a new one)
+            self._locks, self._loop = {}, loop
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def _pool(self, amount_text: str, *, part: str | None = None) -> tuple[str, MixerPool]:
+        key = canonical_amount(amount_text)
+        if key not in self._pools:
+            have = ", ".join(f"{k} {self.token.symbol}" for k in self._pools) or "none"
+            message = f"there is no {key} {self.token.symbol} pool on this chain; pools: {have}."
+            if part:
+                raise NoteError(part, f"this note is for a pool I do not serve: {message}")
+            raise UserError(f"mix: {message}", field="amount")
+        return key, self._pools[key]
+
+    # ------------------------------------------------------------ the port
+    def denominations(self) -> list[Amount]:
+        return [Amount(self._denomination[k], self.token) for k in self._pools]
+
+    def new_note(self, amount: Amount) -> MixNote:
+        if amount.token.symbol != self.token.symbol:
+            raise UserError(f"mix: the pools hold {self.token.symbol}, not {amount.token.symbol}.", field="token")
+        key, pool = self._pool(format_units(amount.units, amount.token.decimals))
+        note = Note.generate(self.token.symbol, key, self.chain_id)
+        commitment = note.commitment
+        uri = (f"ethereum:{pool.address}@{self.chain_id}/deposit?uint256={commitment}"
+               f"&value={self._denomination[key]}")
+        return MixNote(note.text, f"0x{commitment:064x}", pool.address, amount, uri)
+
+    async def deposit(self, commitment: str, amount: Amount) -> MixDeposit:
+        key, pool = self._pool(format_units(amount.units, amount.token.decimals))
+        sent, index = await pool.deposit(int(commitment, 16), self._denomination[key])
+        return MixDeposit(sent.tx_hash, index, index + 1)
+
+    async def withdraw(self, note: str, recipient: str) -> MixWithdrawal:
+        parsed = parse_note(note)
+        if parsed.chain_id != self.chain_id:
+            raise NoteError("chainId", f"this note is for chain {parsed.chain_id}, and I serve chain {self.chain_id}: "
+                                       "withdraw it with a bot on that chain.")
+        if parsed.token != self.token.symbol.lower():
+            raise NoteError("token", f"this note is for {parsed.token.upper()}; my pools hold {self.token.symbol}.")
+        key, pool = self._pool(parsed.amount, part="amount")
+        if await pool.is_spent(parsed.nullifier_hash):
+            raise UserError(SPENT)
+        for attempt in (1, 2):
+            public, inputs = await self._prepare(key, parsed, recipient, resync=attempt == 2)
+            proof = await self.prover.prove(inputs)
+            try:
+                sent = await pool.withdraw(proof, public)
+                break
+            except PoolRejected as e:
+                if e.reason == "NoteAlreadySpent":
+                    raise UserError(SPENT) from None
+                if e.reason == "UnknownRoot" and attempt == 1:
+                    continue  # our tree is behind or forked from the chain's: resync, prove again
+                if e.reason == "Gas":
+                    log.warning("mixer relayer %s is short of gas", pool.sender)
+                    raise UserError("The relayer is short of gas right now, so it cannot submit your withdrawal. "
+                                    "Nothing was spent and your note is still good: try again later.") from None
+                raise
+        denomination = self._denomination[key]
+        return MixWithdrawal(sent.tx_hash, public.recipient, Amount(denomination - self.fee, self.token),
+                             Amount(self.fee, self.token), len(self._syncs[key].tree))
+
+    async def _prepare(self, key: str, note: Note, recipient: str, *, resync: bool) -> tuple[PublicInputs, dict]:
+        """The public inputs and the witness for `note`'s leaf under a root the pool knows."""
+        sync = self._syncs[key]
+        async with self._lock(key):
+            try:
+                await (sync.resync() if resync else sync.sync())
+                if not await sync.check():
+                    await sync.resync()
+            except TransientError:
+                raise
+            except Exception as e:  # TreeOutOfSync, or the node's logs disagree with its state
+                log.warning("mixer tree for the %s pool out of sync (%s); rebuilding", key, type(e).__name__)
+                await sync.resync()
+            index = sync.tree.index_of(note.commitment)
+            if index is None:
+                raise UserError("No deposit with this note is in the pool yet. If you paid the deposit just now, "
+                                "wait until it is confirmed and try again.")
+            path = sync.tree.path(index)
+        pool = self._pools[key]
+        public = PublicInputs(path.root, note.nullifier_hash, recipient, pool.sender, self.fee)
+        return public, witness_input(note, path, public)
+
+    async def close(self) -> None:
+        await self.prover.close()

@@ -1,0 +1,109 @@
+"""/mix and /withdraw through the engine with the real mixer adapter on anvil: chat in, CRO out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from eth_account import Account
+
+from adapters.mixer.note import Note, parse_note
+from adapters.mixer.service import MixerService
+from core.commands import Actor
+from core.engine import Engine
+from core.services import Policy
+from tests.fakes import FakeChain, FakeClock, FakeDatabase, RecordingQueue
+
+from .conftest import DENOMINATION, fresh_address
+
+pytestmark = pytest.mark.anvil
+
+OP = Actor("telegram", "1", "Operator")
+BOB = Actor("telegram", "7", "Bob", "bob")
+FEE = 10**15
+
+
+@pytest.fixture
+async def service(mixer_stack, prover, anvil):
+    chain = FakeChain()
+    assert chain.chain_id == anvil.chain_id
+    pools = [(mixer_stack.deployment.mixer, mixer_stack.deployment.block_number)]
+    return await MixerService.connect(mixer_stack.node, pools, anvil.keys[8], token=chain.tokens.native, fee=FEE,
+                                      prover=prover)
+
+
+@pytest.fixture
+def engine(service):
+    return Engine(chain=FakeChain(), uow=FakeDatabase(), clock=FakeClock(), queue=RecordingQueue(),
+                  policy=Policy(operators=frozenset({OP.ref})), mixer=service)
+
+
+async def say(engine, text, actor=OP):
+    say.n = getattr(say, "n", 0) + 1
+    return await engine.handle_text(text, actor=actor, key=f"svc{say.n}")
+
+
+def note_in(reply) -> str:
+    return re.search(r"snowrail-\S+", reply.plain()).group(0)
+
+
+async def test_operator_mix_then_user_withdraw_over_chat(engine, mixer_stack):
+    mixed = await say(engine, "/mix 0.1")
+    assert mixed.kind == "ok", mixed.plain()
+    note = note_in(mixed)
+    assert "leaf #" in mixed.plain()
+    recipient = fresh_address()
+    done = await say(engine, f"/withdraw {note} {recipient}", actor=BOB)
+    assert done.kind == "ok" and done.private, done.plain()
+    assert await mixer_stack.node.balance(recipient) == DENOMINATION - FEE
+    again = await say(engine, f"/withdraw {note} {fresh_address()}", actor=BOB)
+    assert again.kind == "error" and "this note has already been spent" in again.plain().lower()
+
+
+async def test_user_pays_the_deposit_from_their_wallet(engine, mixer_stack):
+    reply = await say(engine, "/mix 0.1", actor=BOB)
+    (button,) = reply.buttons
+    m = re.fullmatch(r"ethereum:(0x[0-9a-fA-F]{40})@(\d+)/deposit\?uint256=(\d+)&value=(\d+)", button.url)
+    assert m and m.group(1) == mixer_stack.deployment.mixer and int(m.group(4)) == DENOMINATION
+    assert int(m.group(3)) == parse_note(note_in(reply)).commitment
+    # The wallet does what the link says.
+    await mixer_stack.depositor.deposit(int(m.group(3)), int(m.group(4)))
+    recipient = fresh_address()
+    done = await say(engine, f"/withdraw {note_in(reply)} {recipient}", actor=BOB)
+    assert done.kind == "ok", done.plain()
+    assert await mixer_stack.node.balance(recipient) == DENOMINATION - FEE
+
+
+async def test_notes_for_another_chain_pool_or_undeposited_are_explained(engine, mixer_stack):
+    other_chain = Note.generate("cro", "0.1", 25).text
+    assert "note chainId: this note is for chain 25" in (await say(engine, f"/withdraw {other_chain} {fresh_address()}")).plain()
+    other_pool = Note.generate("cro", "10", mixer_stack.chain_id).text
+    assert "note amount:" in (await say(engine, f"/withdraw {other_pool} {fresh_address()}")).plain()
+    unpaid = Note.generate("cro", "0.1", mixer_stack.chain_id).text
+    assert "No deposit with this note" in (await say(engine, f"/withdraw {unpaid} {fresh_address()}")).plain()
+    assert "no 0.5 CRO pool" in (await say(engine, "/mix 0.5")).plain()
+
+
+async def test_stale_tree_is_resynced_before_proving(engine, service, mixer_stack):
+    note = note_in(await say(engine, "/mix 0.1"))
+    sync = next(iter(service._syncs.values()))
+    await sync.sync()
+    sync.tree.append(12345)  # a leaf the chain never had: our root is now unknown to the pool
+    recipient = fresh_address()
+    done = await say(engine, f"/withdraw {note} {recipient}", actor=BOB)
+    assert done.kind == "ok", done.plain()
+    assert await mixer_stack.node.balance(recipient) == DENOMINATION - FEE
+
+
+async def test_relayer_short_of_gas(mixer_stack, prover, anvil):
+    chain = FakeChain()
+    rich = Engine(chain=chain, uow=FakeDatabase(), clock=FakeClock(), policy=Policy(operators=frozenset({OP.ref})),
+                  mixer=await MixerService.connect(mixer_stack.node, [(mixer_stack.deployment.mixer, 0)],
+                                                   anvil.keys[8], token=chain.tokens.native, prover=prover))
+    note = note_in(await say(rich, "/mix 0.1"))
+    poor = Engine(chain=chain, uow=FakeDatabase(), clock=FakeClock(), policy=Policy(),
+                  mixer=await MixerService.connect(mixer_stack.node, [(mixer_stack.deployment.mixer, 0)],
+                                                   Account.create().key.hex(), token=chain.tokens.native,
+                                                   prover=prover))
+    reply = await say(poor, f"/withdraw {note} {fresh_address()}", actor=BOB)
+    assert reply.kind == "error" and "short of gas" in reply.plain() and "still good" in reply.plain()
