@@ -203,3 +203,20 @@ async def test_slow_work_is_deferred_then_followed_up(fake, discord_bot):
     assert ack.payload["type"] == 5 and answer.kind == "followup" and "payment" in answer.content.lower()
     assert fake.of(private, "callback")[0].payload["data"]["flags"] == 64  # a private command defers privately
     assert challenge.ephemeral and "Nonce" in challenge.content
+
+
+async def test_link_by_signature_then_get_paid_by_mention_and_hear_of_it_by_dm(fake, discord_bot):
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    wallet = Account.create()
+    challenge = await ask(fake, "link", {"address": wallet.address}, who=MALLORY)
+    message = re.search(r"```\n(.*?)\n```", challenge.content, re.S).group(1)
+    signature = Account.sign_message(encode_defunct(text=message), wallet.key).signature.hex()
+    linked = await ask(fake, "link", {"signature": "0x" + signature.removeprefix("0x")}, who=MALLORY)
+    assert "Linked" in linked.content and linked.ephemeral
+    paid = await ask(fake, "pay", {"recipient": f"<@{MALLORY[0]}>", "amount": "0.2"})
+    tx = TX.search(paid.content).group(0)
+    assert wallet.address in paid.content
+    dm = await fake.wait_for(lambda e: e.kind == "dm" and e.payload["user_id"] == MALLORY[0])
+    assert "0.2 CRO" in dm.content and tx in dm.content
