@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import bulk_wiring
+from bot import bulk_wiring, mixer_wiring
 from bot.settings import ConfigError, Settings
 from core.engine import Engine
 from core.errors import UsageError
@@ -38,6 +38,7 @@ class App:
     timings: dict[str, float] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await mixer_wiring.close(self.engine.services.mixer)
         drain = getattr(self.queue, "drain", None)
         if drain is not None:
             await drain()
@@ -150,7 +151,8 @@ async def build(
     )
     if queue is None:
         queue = build_queue(settings)
-    engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue)
+    engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue,
+                    mixer=await mixer_wiring.build(settings, chain, notes))
     bulk_wiring.attach(engine, queue)
     return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes, timings)
 

@@ -1,0 +1,46 @@
+"""The privacy mixer in the composition root: MixerService from MIXER_* settings, or None when unset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.settings import ConfigError, Settings
+from core.errors import UsageError
+from core.money import parse_units
+from core.ports import Chain, Mixer
+
+
+async def build(settings: Settings, chain: Chain, notes: list[str]) -> Mixer | None:
+    """Pools from MIXER_CONTRACT_ADDRESS ("0xPool[@block],..."), relayed by MIXER_RELAYER_KEY taking
+    MIXER_RELAYER_FEE (whole units of the native token, default 0) per withdrawal."""
+    if not settings.mixer_contract_address:
+        return None
+    if not settings.rpc_url:
+        notes.append("The privacy pool needs RPC_URL (a real node or anvil); /mix and /withdraw are off.")
+        return None
+    if settings.mixer_relayer_key is None:
+        raise ConfigError("MIXER_RELAYER_KEY: the mixer's relayer needs its own key (not PRIVATE_KEY: the two "
+                          "would race for nonces); fund it with gas and the operator deposits.")
+    relayer_key = settings.mixer_relayer_key.get_secret_value()
+    if settings.private_key is not None and relayer_key == settings.private_key.get_secret_value():
+        raise ConfigError("MIXER_RELAYER_KEY must differ from PRIVATE_KEY: both would send with the same nonces.")
+    native = chain.tokens.native
+    try:
+        fee = parse_units(settings.mixer_relayer_fee, native) if settings.mixer_relayer_fee.strip() not in ("", "0") else 0
+    except UsageError as e:
+        raise ConfigError(f"MIXER_RELAYER_FEE: {e.message}") from None
+
+    from adapters.chain import HttpNode
+    from adapters.mixer import MixerService
+
+    try:
+        return await MixerService.connect(HttpNode(settings.rpc_url), settings.mixer_contract_address, relayer_key,
+                                          token=native, fee=fee)
+    except ValueError as e:
+        raise ConfigError(f"MIXER_RELAYER_FEE: {e}") from None
+
+
+async def close(mixer: Any) -> None:
+    closer = getattr(mixer, "close", None)
+    if closer is not None:
+        await closer()

@@ -1,0 +1,52 @@
+"""The privacy pool through the installed `snowrail console` on anvil: /mix as operator, /withdraw as anyone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from eth_account import Account
+
+from adapters.chain.rpc import HttpNode
+from adapters.mixer.deploy import deploy_mixer
+
+from .test_console import rpc, run_console, stack_env
+
+pytestmark = pytest.mark.anvil
+NOTE = re.compile(r"snowrail-cro-0\.1-\d+-0x[0-9a-f]{124}")
+
+
+@pytest.fixture
+async def pool_env(anvil_stack):
+    node = HttpNode(anvil_stack.url)
+    try:
+        deployment = await deploy_mixer(node, anvil_stack.anvil.keys[7], 10**17)
+    finally:
+        await node.close()
+    return stack_env(anvil_stack) | {
+        "MIXER_CONTRACT_ADDRESS": f"{deployment.mixer}@{deployment.block_number}",
+        "MIXER_RELAYER_KEY": anvil_stack.anvil.keys[6],
+        "MIXER_RELAYER_FEE": "0.002",
+    }
+
+
+def test_mix_then_withdraw_over_the_console(tmp_path, anvil_stack, pool_env):
+    mixed = run_console(tmp_path, "/mix 0.1\n", "--rpc", anvil_stack.url, env_extra=pool_env)
+    assert mixed.returncode == 0, mixed.stderr
+    note = NOTE.search(mixed.stdout)
+    assert note, mixed.stdout
+    assert "lost for good" in mixed.stdout and "leaf #0" in mixed.stdout
+    recipient = Account.create().address
+    done = run_console(tmp_path, f"/withdraw {note.group(0)} {recipient}\n/withdraw {note.group(0)} {recipient}\n",
+                       "--rpc", anvil_stack.url, env_extra=pool_env)
+    assert done.returncode == 0, done.stderr
+    assert "Withdrawn: 0.098 CRO" in done.stdout, done.stdout
+    assert "this note has already been spent" in done.stdout.lower()
+    assert int(rpc(anvil_stack.url, "eth_getBalance", [recipient, "latest"]), 16) == 98 * 10**15
+    assert note.group(0) not in done.stderr + mixed.stderr
+    # Nothing the bot wrote (SQLite database, logs) holds the note or its key.
+    key = note.group(0).rsplit("-", 1)[1][2:].encode()
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert key[:40] not in data and key[-40:] not in data, path
