@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations` here: discord.py reads these callbacks' annotations as real types.
 
+import re
 from typing import Optional
 
 import discord
@@ -16,8 +17,9 @@ BULK_ACTIONS = ("preview", "execute", "status", "cancel", "retry")
 
 
 def text(name: str, *words: Optional[str]) -> str:
-    """The chat text a slash command stands for; blank options are left out."""
-    return " ".join([f"/{name}", *(w.strip() for w in words if w and w.strip())])
+    """The chat text a slash command stands for; blank options are left out. An option stays one word, its
+    inner spaces shown as ␣, so the core's error names that option (`amount: 1␣000 …`), not the next one."""
+    return " ".join([f"/{name}", *(re.sub(r"\s+", "\u2423", w.strip()) for w in words if w and w.strip())])
 
 
 def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Command]:

@@ -67,6 +67,8 @@ async def test_bad_amount_and_bad_address_get_different_replies_naming_their_fie
     assert "amount:" in amount.content and "address:" not in amount.content.split("Usage")[0]
     assert "address:" in address.content
     assert "token:" in token.content
+    spaced = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "1 000", "token": "CRO"})
+    assert spaced.content.startswith("amount:"), spaced.content
     assert amount.content != address.content
 
 
