@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from bot.settings import ConfigError, Settings
+from core.engine import Engine
 from core.errors import UsageError
 from core.money import parse_units
 from core.ports import Chain, Mixer
@@ -38,6 +41,22 @@ async def build(settings: Settings, chain: Chain, notes: list[str]) -> Mixer | N
                                           token=native, fee=fee)
     except ValueError as e:
         raise ConfigError(f"MIXER_RELAYER_FEE: {e}") from None
+
+
+log = logging.getLogger("snowrail.mixer")
+WATCH_SECONDS = 5.0  # about one Cronos block
+
+
+async def watch_forever(engine: Engine, every: float = WATCH_SECONDS) -> None:
+    """The chain watcher: announce wallet deposits as they land. Run it as a task beside a platform."""
+    if engine.services.mixer is None:
+        return
+    while True:
+        try:
+            await engine.watch_mixer()
+        except Exception:
+            log.exception("mixer deposit watch failed")
+        await asyncio.sleep(every)
 
 
 async def close(mixer: Any) -> None:

@@ -155,6 +155,10 @@ class Engine:
     async def reconcile(self) -> int:
         return await payments.reconcile(self.services)
 
+    async def watch_mixer(self) -> int:
+        """Announce wallet deposits into the privacy pool that have reached the chain. Returns how many."""
+        return await mixer.announce_deposits(self.services)
+
     async def deliver_notifications(self, notifier: Notifier, *, platform: str | None = None, limit: int = 100) -> int:
         """Deliver pending outbox rows (at least once; dedup keys make repeats harmless). Returns sent count."""
         sent = 0

@@ -235,3 +235,9 @@ class Mixer(Protocol):
 
     async def withdraw(self, note: str, recipient: str) -> MixWithdrawal:
         """Proves and relays a withdrawal of `note` to `recipient`, paying gas, and waits for the receipt."""
+
+    def watch(self, commitment: str, user_ref: str) -> None:
+        """Remember, in memory only, whom to tell when a deposit of this commitment reaches the chain."""
+
+    async def landed(self) -> list[tuple[str, MixDeposit]]:
+        """Watched deposits that reached the chain since the last call, as (user_ref, deposit)."""

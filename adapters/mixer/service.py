@@ -43,6 +43,8 @@ class MixerService:
             key = self._text(denomination)
             self._pools[key], self._denomination[key] = pool, denomination
         self._syncs = {key: TreeSync(pool) for key, pool in self._pools.items()}
+        # commitment -> whom to tell when its wallet deposit lands. Memory only: a restart forgets it.
+        self._watched: dict[int, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -125,6 +127,29 @@ class MixerService:
         denomination = self._denomination[key]
         return MixWithdrawal(sent.tx_hash, public.recipient, Amount(denomination - self.fee, self.token),
                              Amount(self.fee, self.token), len(self._syncs[key].tree))
+
+    def watch(self, commitment: str, user_ref: str) -> None:
+        self._watched[int(commitment, 16)] = user_ref
+
+    async def landed(self) -> list[tuple[str, MixDeposit]]:
+        if not self._watched:
+            return []
+        out = []
+        for key, sync in self._syncs.items():
+            async with self._lock(key):
+                try:
+                    new = await sync.sync()
+                except TransientError:
+                    raise
+                except Exception as e:  # TreeOutOfSync: rebuild, and look at every deposit again
+                    log.warning("mixer tree for the %s pool out of sync (%s); rebuilding", key, type(e).__name__)
+                    await sync.resync()
+                    new = list(sync.events)
+            for event in new:
+                user_ref = self._watched.pop(event.commitment, None)
+                if user_ref is not None:
+                    out.append((user_ref, MixDeposit(event.tx_hash, event.leaf_index, len(sync.tree))))
+        return out
 
     async def _prepare(self, key: str, note: Note, recipient: str, *, resync: bool) -> tuple[PublicInputs, dict]:
         """The public inputs and the witness for `note`'s leaf under a root the pool knows."""

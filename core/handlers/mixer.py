@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.addresses import short
 from core.commands import Mix, Withdraw
 from core.errors import TransientError, UserError
-from core.model import ProcessedKey
+from core.model import Notification, NotificationType, ProcessedKey
 from core.ports import Mixer
 from core.replies import Button, Reply, bold, code, dumps, link
 from core.services import Services, log
@@ -69,6 +69,8 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             "Until that deposit is confirmed the note is worth nothing.",
         ]
         buttons = (Button("Pay the deposit from your wallet", url=note.payment_uri),)
+        mixer.watch(note.commitment, cmd.actor.ref)
+        lines.append("I will message you when the deposit is confirmed.")
     lines.append(("Later, from a private chat: ", code("/withdraw <note> <fresh address>"),
                   ". Waiting a while, and while others deposit, makes the withdrawal harder to link to you."))
     return Reply.of(*lines, private=True, kind="ok").with_buttons(*buttons)
@@ -100,3 +102,28 @@ async def _save_reply(s: Services, record: ProcessedKey, reply: Reply) -> None:
             stored.reply = dumps(reply)
             await uow.keys.save(stored)
             await uow.commit()
+
+
+async def announce_deposits(s: Services) -> int:
+    """The chain watcher's step: tell each user whose wallet deposit landed its leaf and the pool's size."""
+    if s.mixer is None:
+        return 0
+    landed = await s.mixer.landed()
+    if not landed:
+        return 0
+    now = s.clock.now()
+    async with s.uow() as uow:
+        for user_ref, deposit in landed:
+            reply = Reply.of(
+                ("Your deposit is confirmed: leaf #", bold(str(deposit.leaf_index)), "; the pool now holds ",
+                 bold(str(deposit.anonymity_set)), " deposits. The more deposits after yours, the harder a "
+                 "withdrawal is to link to you."),
+                _tx(s, deposit.tx_hash),
+                private=True,
+                kind="ok",
+            )
+            await uow.outbox.add(Notification(f"mixdep-{deposit.tx_hash}-{deposit.leaf_index}", user_ref,
+                                              NotificationType.DEPOSIT_CONFIRMED, dumps(reply), now))
+        await uow.commit()
+    s.notify_soon()
+    return len(landed)

@@ -31,6 +31,8 @@ class FakeMixer:
         self.issued: dict[str, str] = {}  # note text -> commitment
         self.spent: set[str] = set()
         self.refuse_deposit: Exception | None = None
+        self.watched: dict[str, str] = {}
+        self.on_chain: list[str] = []  # wallet deposits the chain has seen
 
     def denominations(self):
         return [Amount(10**17, self.cro)]
@@ -48,6 +50,16 @@ class FakeMixer:
             raise self.refuse_deposit
         self.deposits.append(commitment)
         return MixDeposit("0x" + "ab" * 32, len(self.deposits) - 1, len(self.deposits))
+
+    def watch(self, commitment, user_ref):
+        self.watched[commitment] = user_ref
+
+    async def landed(self):
+        out = []
+        for i, c in enumerate(self.on_chain):
+            if c in self.watched:
+                out.append((self.watched.pop(c), MixDeposit("0x" + "ef" * 32, i, len(self.on_chain))))
+        return out
 
     async def withdraw(self, note, recipient):
         if note not in self.issued:
@@ -167,3 +179,17 @@ async def test_stored_repeat_reply_is_private(world):
     engine, _, db = world
     await say(engine, "/mix 0.1", key="tg-1-9")
     assert loads(db.store.keys["tg-1-9"].reply).private
+
+
+async def test_wallet_deposit_is_announced_once_privately(world):
+    engine, mixer, db = world
+    note = note_in(await say(engine, "/mix 0.1", actor=BOB))
+    assert await engine.watch_mixer() == 0
+    mixer.on_chain += ["0x" + "00" * 32, mixer.issued[note]]
+    assert await engine.watch_mixer() == 1
+    assert await engine.watch_mixer() == 0
+    (n,) = [n for n in db.store.outbox if n.type.value == "deposit_confirmed"]
+    reply = loads(n.body)
+    assert n.user_ref == BOB.ref and reply.private
+    assert "leaf #1" in reply.plain() and "holds 2 deposits" in reply.plain()
+    assert note not in n.body

@@ -11,6 +11,7 @@ from adapters.mixer.note import Note, parse_note
 from adapters.mixer.service import MixerService
 from core.commands import Actor
 from core.engine import Engine
+from core.replies import loads
 from core.services import Policy
 from tests.fakes import FakeChain, FakeClock, FakeDatabase, RecordingQueue
 
@@ -66,8 +67,13 @@ async def test_user_pays_the_deposit_from_their_wallet(engine, mixer_stack):
     m = re.fullmatch(r"ethereum:(0x[0-9a-fA-F]{40})@(\d+)/deposit\?uint256=(\d+)&value=(\d+)", button.url)
     assert m and m.group(1) == mixer_stack.deployment.mixer and int(m.group(4)) == DENOMINATION
     assert int(m.group(3)) == parse_note(note_in(reply)).commitment
-    # The wallet does what the link says.
-    await mixer_stack.depositor.deposit(int(m.group(3)), int(m.group(4)))
+    assert await engine.watch_mixer() == 0
+    # The wallet does what the link says; the watcher tells Bob privately.
+    _, leaf = await mixer_stack.depositor.deposit(int(m.group(3)), int(m.group(4)))
+    assert await engine.watch_mixer() == 1
+    (told,) = [n for n in engine.services.uow.store.outbox if n.type.value == "deposit_confirmed"]
+    assert told.user_ref == BOB.ref and f"leaf #{leaf}" in loads(told.body).plain()
+    assert "snowrail-" not in told.body
     recipient = fresh_address()
     done = await say(engine, f"/withdraw {note_in(reply)} {recipient}", actor=BOB)
     assert done.kind == "ok", done.plain()
