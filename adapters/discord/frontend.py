@@ -16,6 +16,7 @@ from typing import Any
 import discord
 
 from adapters.discord.render import NO_MENTIONS, files, render
+from adapters.discord.retry import patient
 from core.commands import Actor
 from core.replies import Button, Reply
 
@@ -202,16 +203,20 @@ class Frontend:
         view = self.view(reply.buttons, interaction.user.id)
         last = len(out.texts) - 1
         for i, text in enumerate(out.texts):
-            extra: dict[str, Any] = {}
-            if i == last and out.files:
-                extra["files"] = files(out.files)
-            if i == last and view is not None:
-                extra["view"] = view
+
+            def extra(final: bool = i == last) -> dict[str, Any]:  # fresh files for each attempt
+                kw: dict[str, Any] = {"ephemeral": hidden, "allowed_mentions": NO_MENTIONS}
+                if final and out.files:
+                    kw["files"] = files(out.files)
+                if final and view is not None:
+                    kw["view"] = view
+                return kw
+
             if not interaction.response.is_done():
-                await interaction.response.send_message(text, ephemeral=hidden, allowed_mentions=NO_MENTIONS, **extra)
+                await patient(lambda: interaction.response.send_message(text, **extra()))  # noqa: B023
                 edit: Callable[..., Awaitable[object]] = interaction.edit_original_response
             else:
-                msg = await interaction.followup.send(text, ephemeral=hidden, allowed_mentions=NO_MENTIONS, wait=True, **extra)
+                msg = await patient(lambda: interaction.followup.send(text, wait=True, **extra()))  # noqa: B023
                 edit = msg.edit
             if i == last and isinstance(view, ReplyView) and view.timeout is not None:
                 view.expire = lambda edit=edit, view=view: edit(view=view.links())

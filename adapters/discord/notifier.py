@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from adapters.discord.render import NO_MENTIONS, files, render
+from adapters.discord.retry import patient, retry_after
 from core.ports import Delivery
 from core.replies import Reply
 
@@ -61,18 +62,22 @@ class DiscordDMNotifier:
             client = await self._login()
             channel = self._channels.get(int(uid))
             if channel is None:
-                channel = await client.create_dm(discord.Object(int(uid)))
+                channel = await patient(lambda: client.create_dm(discord.Object(int(uid))))
                 self._channels[int(uid)] = channel
             out = render(reply)
             links = _links(reply)
             for i, text in enumerate(out.texts):
                 last = i == len(out.texts) - 1
-                extra = {}
-                if last and out.files:
-                    extra["files"] = files(out.files)
-                if last and links is not None:
-                    extra["view"] = links
-                await channel.send(text, allowed_mentions=NO_MENTIONS, **extra)
+
+                def extra(final: bool = last) -> dict:  # fresh files for each attempt
+                    kw: dict = {"allowed_mentions": NO_MENTIONS}
+                    if final and out.files:
+                        kw["files"] = files(out.files)
+                    if final and links is not None:
+                        kw["view"] = links
+                    return kw
+
+                await patient(lambda: channel.send(text, **extra()))  # noqa: B023
             return Delivery(ok=True)
         except discord.LoginFailure:
             return Delivery(ok=False, error="the bot token was rejected")
@@ -85,6 +90,8 @@ class DiscordDMNotifier:
         except discord.NotFound as e:
             return Delivery(ok=False, undeliverable=True, error=f"unknown user (code {e.code})")
         except discord.HTTPException as e:
+            if e.status == 429:
+                return Delivery(ok=False, retry_after=retry_after(e), error="rate limited")
             return Delivery(ok=False, error=f"HTTP {e.status} (code {e.code})")
         except (OSError, TimeoutError) as e:
             return Delivery(ok=False, error=f"Discord unreachable: {type(e).__name__}")

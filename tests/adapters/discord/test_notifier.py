@@ -62,6 +62,13 @@ async def test_a_short_429_is_waited_out_and_a_long_one_handed_back(fake, notifi
     assert time.perf_counter() - started < 5
 
 
+async def test_a_429_without_via_is_still_waited_out(fake, notifier):
+    fake.limit_next("dm", 0.3, via=False)
+    started = time.perf_counter()
+    assert (await notifier.send(KNOWN, Reply.of("three"))).ok
+    assert time.perf_counter() - started >= 0.3
+
+
 async def test_the_token_stays_out_of_repr_and_errors(fake):
     sender = DiscordDMNotifier("wrong-token")
     try:

@@ -79,7 +79,7 @@ class FakeDiscord:
         self.closed_dms: set[int] = set()
         self.dm_users: set[int] = set()
         self._pressed: dict[int, dict] = {}  # component interaction id -> the message it came from
-        self.limits: dict[str, list[float]] = {}  # kind -> retry_after of the next 429s to answer
+        self.limits: dict[str, list[tuple[float, bool]]] = {}  # kind -> (retry_after, with Via) of the next 429s
         self._seq = 0
         self._changed = asyncio.Condition()
         self.runner: web.AppRunner | None = None
@@ -172,19 +172,21 @@ class FakeDiscord:
 
         return await self.wait_for(is_answer, timeout)
 
-    def limit_next(self, kind: str, *retry_after: float) -> None:
-        """Answer the next requests of `kind` (dm, followup, callback) with 429 and these retry_after values."""
-        self.limits.setdefault(kind, []).extend(retry_after)
+    def limit_next(self, kind: str, *retry_after: float, via: bool = True) -> None:
+        """Answer the next requests of `kind` (dm, followup, callback) with 429 and these retry_after values.
+        `via=False` leaves out Discord's Via header, as a proxy or Cloudflare answers (discord.py then raises)."""
+        self.limits.setdefault(kind, []).extend((r, via) for r in retry_after)
 
     async def _limited(self, kind: str, request: web.Request) -> web.Response | None:
         pending = self.limits.get(kind)
         if not pending:
             return None
-        retry_after = pending.pop(0)
+        retry_after, via = pending.pop(0)
         await self._record(Event("limited", time.perf_counter(), payload={"kind": kind, "retry_after": retry_after}, path=request.path))
-        headers = {"Via": "1.1 google", "Retry-After": str(max(1, int(retry_after))), "X-RateLimit-Scope": "user",
-                   "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": str(retry_after),
-                   "X-RateLimit-Bucket": f"fake-{kind}"}  # fmt: skip
+        headers = {"Retry-After": str(max(1, int(retry_after))), "X-RateLimit-Scope": "user", "X-RateLimit-Limit": "5",
+                   "X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": str(retry_after), "X-RateLimit-Bucket": f"fake-{kind}"}  # fmt: skip
+        if via:
+            headers["Via"] = "1.1 google"
         return _json({"message": "You are being rate limited.", "retry_after": retry_after, "global": False}, 429, headers)
 
     # ------------------------------------------------------------ driving the bot

@@ -191,6 +191,19 @@ async def test_a_429_on_an_interaction_response_is_retried_after_retry_after(fak
     assert time.perf_counter() - started < 5
 
 
+async def test_a_429_without_via_on_a_follow_up_is_retried_too(fake, discord_bot):
+    frontend = discord_bot.frontend
+    frontend.defer_after = 0.0
+    fake.limit_next("followup", 0.3, via=False)
+    try:
+        iid = await fake.send(fake.slash("help", {}, ALICE))
+        answer = await fake.answer(iid)
+    finally:
+        frontend.defer_after = 1.0
+    limited = await fake.wait_for(lambda e: e.kind == "limited" and e.payload["kind"] == "followup")
+    assert answer.kind == "followup" and "/pay" in answer.content and answer.at - limited.at >= 0.25
+
+
 async def test_slow_work_is_deferred_then_followed_up(fake, discord_bot):
     frontend = discord_bot.frontend
     frontend.defer_after = 0.0
