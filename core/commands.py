@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from core.money import Amount
@@ -55,7 +55,7 @@ class Deposit(Command):
 
 @dataclass(frozen=True)
 class Withdraw(Command):
-    note: str
+    note: str = field(repr=False)  # a bearer secret: never in a repr, log line or traceback
     address: str | None = None
 
 

@@ -193,3 +193,10 @@ async def test_wallet_deposit_is_announced_once_privately(world):
     assert n.user_ref == BOB.ref and reply.private
     assert "leaf #1" in reply.plain() and "holds 2 deposits" in reply.plain()
     assert note not in n.body
+
+
+def test_a_withdraw_command_never_shows_its_note():
+    from core.commands import Withdraw
+
+    cmd = Withdraw(BOB, "k", "snowrail-cro-0.1-25-0x" + "ab" * 62, FRESH)
+    assert "abab" not in repr(cmd) and "abab" not in str(cmd)
