@@ -67,3 +67,44 @@ async def deploy_mixer(node: Node, deployer_key: str, denomination: int, *, hash
             raise RuntimeError(f"deployment transaction {tx_hash} failed")
         block = max(block, receipt["block_number"])
     return MixerDeployment(chain_id, mixer, hasher, verifier, denomination, block)
+
+
+async def deploy_pools(node: Node, deployer_key: str, amounts: list[str] | tuple[str, ...] = DENOMINATIONS,
+                       decimals: int = 18) -> list[MixerDeployment]:
+    """One pool per amount (whole units of the native coin), sharing one hasher and one verifier."""
+    from core.money import Token, parse_units
+
+    native = Token("CRO", decimals, native=True)
+    out: list[MixerDeployment] = []
+    for amount in amounts:
+        shared = {"hasher": out[0].hasher, "verifier": out[0].verifier} if out else {}
+        out.append(await deploy_mixer(node, deployer_key, parse_units(amount, native), **shared))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m adapters.mixer --rpc URL [--amounts 0.1,1,10,100]; the key comes from the environment
+    variable MIXER_DEPLOYER_KEY (never from the command line, where other users could read it)."""
+    import argparse
+    import os
+
+    from adapters.chain.rpc import HttpNode
+
+    parser = argparse.ArgumentParser(prog="python -m adapters.mixer", description=main.__doc__)
+    parser.add_argument("--rpc", required=True)
+    parser.add_argument("--amounts", default=",".join(DENOMINATIONS))
+    args = parser.parse_args(argv)
+    key = os.environ.get("MIXER_DEPLOYER_KEY")
+    if not key:
+        parser.error("set MIXER_DEPLOYER_KEY to the deploying account's private key")
+
+    async def run() -> list[MixerDeployment]:
+        node = HttpNode(args.rpc)
+        try:
+            return await deploy_pools(node, key, [a.strip() for a in args.amounts.split(",") if a.strip()])
+        finally:
+            await node.close()
+
+    pools = asyncio.run(run())
+    print("MIXER_CONTRACT_ADDRESS=" + ",".join(f"{p.mixer}@{p.block_number}" for p in pools))
+    return 0

@@ -113,3 +113,22 @@ async def test_relayer_short_of_gas(mixer_stack, prover, anvil):
                                                    prover=prover))
     reply = await say(poor, f"/withdraw {note} {fresh_address()}", actor=BOB)
     assert reply.kind == "error" and "short of gas" in reply.plain() and "still good" in reply.plain()
+
+
+async def test_pools_of_several_denominations_share_hasher_and_verifier(mixer_stack, prover, anvil):
+    from adapters.mixer.deploy import deploy_pools
+
+    pools = await deploy_pools(mixer_stack.node, anvil.keys[7], ["1", "10"])
+    assert pools[0].hasher == pools[1].hasher and pools[0].verifier == pools[1].verifier
+    chain = FakeChain()
+    service = await MixerService.connect(
+        mixer_stack.node, ",".join(f"{p.mixer}@{p.block_number}" for p in pools), anvil.keys[8],
+        token=chain.tokens.native, prover=prover)
+    assert [str(a) for a in service.denominations()] == ["1 CRO", "10 CRO"]
+    engine = Engine(chain=chain, uow=FakeDatabase(), clock=FakeClock(), policy=Policy(operators=frozenset({OP.ref})),
+                    mixer=service)
+    reply = await say(engine, "/mix 1")
+    note = re.search(r"snowrail-cro-1-\d+-0x[0-9a-f]+", reply.plain()).group(0)
+    recipient = fresh_address()
+    assert (await say(engine, f"/withdraw {note} {recipient}", actor=BOB)).kind == "ok"
+    assert await mixer_stack.node.balance(recipient) == 10**18
