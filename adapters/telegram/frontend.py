@@ -23,7 +23,7 @@ from telegram.ext import (
 from adapters.telegram.callbacks import BadCallback, CallbackCodec
 from adapters.telegram.guard import secret_in
 from adapters.telegram.notifier import NO_PREVIEW
-from adapters.telegram.render import chunks, keyboard
+from adapters.telegram.render import chunks, html_to_text, keyboard
 from adapters.telegram.updates import (
     actor_of,
     addressed_elsewhere,
@@ -199,10 +199,18 @@ class TelegramFrontend:
                     if "not modified" in e.message.lower():
                         continue
                     log.info("could not edit message %s in %s (%s); sending a new one", edit, chat_id, e.message)
-            await bot.send_message(
-                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=buttons, link_preview_options=NO_PREVIEW,
-                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and i == 0 else None,
-            )
+            answer_to = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to and i == 0 else None
+            try:
+                await bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=buttons, link_preview_options=NO_PREVIEW,
+                    reply_parameters=answer_to,
+                )
+            except BadRequest as e:
+                if "parse" not in e.message.lower():
+                    raise
+                # Our markup was refused (it should not be): the words matter more than the styling.
+                log.error("telegram refused our HTML (%s); sending plain text", e.message)
+                await bot.send_message(chat_id, html_to_text(text), reply_markup=buttons, reply_parameters=answer_to)
         for f in reply.files:
             await bot.send_document(chat_id, document=f.content, filename=f.filename)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from html import escape
+from html import escape, unescape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -64,6 +64,11 @@ def chunks(reply: Reply, limit: int = MESSAGE_LIMIT - 96) -> list[str]:
     if current:
         out.append("\n".join(current))
     return out or ["…"]
+
+
+def html_to_text(html: str) -> str:
+    """Our own HTML back to plain text (tags dropped, entities decoded): the fallback if Telegram refuses it."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
 
 
 def keyboard(reply: Reply, codec: CallbackCodec, owner_id: int | str) -> InlineKeyboardMarkup | None:

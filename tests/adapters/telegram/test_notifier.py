@@ -10,6 +10,9 @@ from adapters.telegram import TelegramNotifier
 from core.replies import Button, Reply, code
 from tests.e2e.telegram.fake_bot_api import Failure, FakeBotApi
 
+# PTB reads RetryAfter.retry_after itself, which warns about the attribute's future type.
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after:DeprecationWarning")
+
 
 @pytest.fixture
 async def api():

@@ -129,3 +129,10 @@ def test_send_limiter_spaces_chats_and_overall():
     assert slots[-1] - slots[0] < 62 / 30
     limiter.push_back(3, 5.0)
     assert limiter.reserve(3) >= 105.0
+
+
+def test_plain_text_fallback_keeps_the_words():
+    from adapters.telegram.render import html_to_text
+
+    html = to_html(Reply.of(("Pay ", bold("<1 & 2>"), " to ", code(ADDRESS))))
+    assert html_to_text(html) == f"Pay <1 & 2> to 0x5aAe…eAed {ADDRESS}"

@@ -204,3 +204,10 @@ async def test_menu_is_registered(api, telegram, command):
     call = await api.wait_for(lambda c: c.method == "setMyCommands")
     names = {c["command"] for c in call.params["commands"]}
     assert command.lstrip("/") in names
+
+
+async def test_markup_refused_by_telegram_falls_back_to_plain_text(api, telegram):
+    api.failures.append(Failure("sendMessage", 400, "Bad Request: can't parse entities: unsupported start tag",
+                                when=lambda p: int(p.get("chat_id", 0)) == MEMBER.id and p.get("parse_mode") == "HTML"))
+    reply = await api.ask(MEMBER, MEMBER.dm, "/help pay")
+    assert "parse_mode" not in reply.params and "/pay <address" in reply.text
