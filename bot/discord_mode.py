@@ -11,10 +11,10 @@ import discord
 
 from adapters.discord import DiscordDMNotifier, Frontend, SnowRailClient, point_at
 from adapters.queue.inline import InlineQueue
+from bot import mixer_wiring
 from bot.bootstrap import App, build
 from bot.notifiers import used_the_bot
 from bot.settings import ConfigError, Settings
-from core.bulk import settle
 from core.commands import Actor
 from core.money import format_units
 from core.replies import Reply
@@ -105,10 +105,9 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
                 return await bot.deliver()
 
         inline.jobs["deliver_notifications"] = deliver_notifications
-        # ...and settles its own bulk payouts.
-        inline.jobs.setdefault(settle.JOB, lambda batch_id, index: settle.work(engine.services, batch_id, index))
         bot.tasks.append(asyncio.create_task(_sweep(deliver_notifications)))
     bot.tasks.append(asyncio.create_task(_reconcile(core)))
+    bot.tasks.append(asyncio.create_task(mixer_wiring.watch_forever(engine)))
     return bot
 
 

@@ -7,8 +7,6 @@ import copy
 import re
 import time
 
-import pytest
-
 from tests.e2e.discord.conftest import ALICE, MALLORY, OPERATOR, TREASURER
 
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
@@ -158,8 +156,6 @@ async def test_link_challenge_arrives_only_privately(fake, discord_bot):
 
 
 async def test_bulk_attachment_preview_execute_and_completion(fake, discord_bot):
-    if not hasattr(discord_bot.core.uow(), "batches"):
-        pytest.skip("adapters/db does not store bulk batches yet")
     second = "0x8617E340B3D01FA5F11F306F4090FD50E238070D"
     csv = f"recipient,amount\n{ADDRESS},1.5\n{second},2.000001\n".encode()
     preview = await ask(fake, "bulk", {}, attachment=("payouts.csv", csv))
@@ -169,9 +165,12 @@ async def test_bulk_attachment_preview_execute_and_completion(fake, discord_bot)
     assert "Only the person who asked" in stranger.content
     iid = await fake.send(fake.press(preview.message, execute, OPERATOR))
     started = await fake.wait_for(lambda e: e.interaction_id == iid and e.kind == "followup")
-    assert "batch-" in started.content
-    done = await fake.wait_for(lambda e: e.kind == "dm" and "3.500001" in e.content and TX.search(e.content), timeout=60)
-    assert done.payload["user_id"] == OPERATOR[0]
+    assert "Executing bulk payout" in started.content
+    batch = re.search(r"bulk-[a-z0-9]{8}", started.content).group(0)
+    done = await fake.wait_for(lambda e: e.kind == "dm" and f"{batch} finished" in e.content, timeout=60)
+    assert done.payload["user_id"] == OPERATOR[0] and "Paid: 2 of 2" in done.content and "3.500001 CRO" in done.content
+    (report,) = done.files.values()
+    assert len(TX.findall(report.decode())) == 2  # one paid row each, with its tx hash
 
 
 async def test_bulk_file_errors_and_size_limit(fake, discord_bot):
