@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .cache import EventCache
 from .pool import DepositEvent, MixerPool
 from .tree import CommitmentTree
 
@@ -20,13 +21,17 @@ class TreeSync:
     tree: CommitmentTree = field(default_factory=CommitmentTree)
     synced_block: int = -1
     events: list[DepositEvent] = field(default_factory=list)
+    cache: EventCache | None = None
 
-    @classmethod
-    def from_cache(cls, pool: MixerPool, events: list[DepositEvent], synced_block: int) -> TreeSync:
-        sync = cls(pool)
-        sync._apply(sorted(events, key=lambda e: e.leaf_index))
-        sync.synced_block = synced_block
-        return sync
+    def __post_init__(self) -> None:
+        cached = self.cache.load() if self.cache else None
+        if cached:
+            events, synced_block = cached
+            try:
+                self._apply(sorted(events, key=lambda e: e.leaf_index))
+                self.synced_block = synced_block
+            except TreeOutOfSync:
+                self.tree, self.events = CommitmentTree(), []
 
     async def sync(self) -> list[DepositEvent]:
         """Fetches deposits after `synced_block` and appends them; returns the new ones."""
@@ -37,6 +42,8 @@ class TreeSync:
         new = [e for e in new if e.leaf_index >= len(self.tree)]
         self._apply(new)
         self.synced_block = latest
+        if new and self.cache:
+            self.cache.save(self.events, latest)
         return new
 
     def _apply(self, events: list[DepositEvent]) -> None:
@@ -54,3 +61,5 @@ class TreeSync:
         """Forget everything and rebuild from the pool's creation block."""
         self.tree, self.synced_block, self.events = CommitmentTree(), -1, []
         await self.sync()
+        if self.cache:
+            self.cache.save(self.events, self.synced_block)
