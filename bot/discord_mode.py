@@ -38,24 +38,25 @@ class DiscordBot:
     async def deliver(self) -> int:
         return await self.core.engine.deliver_notifications(self.notifier, platform="discord")
 
-    async def stop(self) -> None:
+    async def stop(self, *, core: bool = True) -> None:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.client.close()
-        await self.core.close()  # drains queued deliveries first, so the notifier closes after them
+        if core:
+            await self.core.close()  # drains queued deliveries first, so the notifier closes after them
         await self.notifier.close()
 
 
-async def start(settings: Settings, *, extra_operators: frozenset[str] = frozenset(), app: App | None = None) -> DiscordBot:
+async def start(settings: Settings, *, extra_operators: frozenset[str] = frozenset()) -> DiscordBot:
     """Build everything, log in and connect; returns once the gateway said READY."""
     settings.require("discord_bot_token")
     assert settings.discord_bot_token is not None
     token = settings.discord_bot_token.get_secret_value()
     guild_ids = settings.discord_guilds()
     point_at(settings.discord_api_base_url, settings.discord_gateway_url)
-    core = app or await build(settings, extra_operators=extra_operators, queue=None if settings.redis_url else InlineQueue())
-    inline = core.queue if isinstance(core.queue, InlineQueue) else None
+    core = await build(settings, extra_operators=extra_operators)
+    inline = core.queue if isinstance(core.queue, InlineQueue) else None  # no Redis: this process does the jobs
     try:
         return await _start(settings, token, guild_ids, core, inline)
     except BaseException:
@@ -92,9 +93,10 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
     done, _ = await asyncio.wait({connection, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
     if ready not in done:
         ready.cancel()
-        await bot.stop()
-        if connection in done and connection.exception() is not None:
-            raise connection.exception()  # type: ignore[misc]
+        failure = connection.exception() if connection in done else None
+        await bot.stop(core=False)  # start() closes the core
+        if failure is not None:
+            raise failure
         raise ConfigError(f"the Discord gateway at {settings.discord_gateway_url} did not say READY within {READY_TIMEOUT:.0f}s")
     if inline is not None:
         # No worker without Redis: this process delivers its own notifications, one sweep at a time.
