@@ -200,6 +200,7 @@ class MixNote:
     pool: str  # the pool contract for this amount
     amount: Amount
     payment_uri: str  # EIP-681: call deposit(commitment) on the pool with exactly `amount`
+    payment_qr: bytes = field(default=b"", repr=False)  # PNG of payment_uri (public data), for phone wallets
 
 
 @dataclass(frozen=True)

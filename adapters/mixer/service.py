@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from pathlib import Path
+
+import segno
 
 from core.errors import TransientError, UserError
 from core.money import Amount, Token, format_units
@@ -19,6 +22,13 @@ from .sync import TreeSync
 log = logging.getLogger("snowrail.mixer")
 
 SPENT = "This note has already been spent."
+
+
+def payment_qr(uri: str) -> bytes:
+    """A PNG QR code of a payment link (public data only: the pool, the commitment and the value)."""
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(buffer, kind="png", scale=6, border=4)
+    return buffer.getvalue()
 
 
 def parse_pools_setting(text: str) -> list[tuple[str, int]]:
@@ -97,7 +107,7 @@ class MixerService:
         commitment = note.commitment
         uri = (f"ethereum:{pool.address}@{self.chain_id}/deposit?uint256={commitment}"
                f"&value={self._denomination[key]}")
-        return MixNote(note.text, f"0x{commitment:064x}", pool.address, amount, uri)
+        return MixNote(note.text, f"0x{commitment:064x}", pool.address, amount, uri, payment_qr(uri))
 
     async def deposit(self, commitment: str, amount: Amount) -> MixDeposit:
         key, pool = self._pool(format_units(amount.units, amount.token.decimals))

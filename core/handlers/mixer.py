@@ -7,7 +7,7 @@ from core.commands import Mix, Withdraw
 from core.errors import TransientError, UserError
 from core.model import Notification, NotificationType, ProcessedKey
 from core.ports import Mixer
-from core.replies import Button, Reply, bold, code, dumps, link
+from core.replies import Attachment, Button, Reply, bold, code, dumps, link
 from core.services import Services, log
 
 # What a repeat of a /mix message gets: the note went out in the first answer and is not kept anywhere.
@@ -44,6 +44,7 @@ async def mix(s: Services, cmd: Mix) -> Reply:
 
     lines: list = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING]
     buttons: tuple[Button, ...] = ()
+    files: tuple[Attachment, ...] = ()
     if s.policy.is_operator(cmd.actor):
         try:
             deposit = await mixer.deposit(note.commitment, cmd.amount)
@@ -69,11 +70,13 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             "Until that deposit is confirmed the note is worth nothing.",
         ]
         buttons = (Button("Pay the deposit from your wallet", url=note.payment_uri),)
+        if note.payment_qr:
+            files = (Attachment("snowrail-deposit-qr.png", note.payment_qr, "image/png"),)
         mixer.watch(note.commitment, cmd.actor.ref)
         lines.append("I will message you when the deposit is confirmed.")
     lines.append(("Later, from a private chat: ", code("/withdraw <note> <fresh address>"),
                   ". Waiting a while, and while others deposit, makes the withdrawal harder to link to you."))
-    return Reply.of(*lines, private=True, kind="ok").with_buttons(*buttons)
+    return Reply.of(*lines, files=files, private=True, kind="ok").with_buttons(*buttons)
 
 
 async def withdraw(s: Services, cmd: Withdraw) -> Reply:

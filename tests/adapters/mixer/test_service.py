@@ -67,6 +67,8 @@ async def test_user_pays_the_deposit_from_their_wallet(engine, mixer_stack):
     m = re.fullmatch(r"ethereum:(0x[0-9a-fA-F]{40})@(\d+)/deposit\?uint256=(\d+)&value=(\d+)", button.url)
     assert m and m.group(1) == mixer_stack.deployment.mixer and int(m.group(4)) == DENOMINATION
     assert int(m.group(3)) == parse_note(note_in(reply)).commitment
+    (qr,) = reply.files
+    assert qr.mime == "image/png" and qr.content.startswith(b"\x89PNG")
     assert await engine.watch_mixer() == 0
     # The wallet does what the link says; the watcher tells Bob privately.
     _, leaf = await mixer_stack.depositor.deposit(int(m.group(3)), int(m.group(4)))
