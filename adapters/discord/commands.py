@@ -19,7 +19,8 @@ BULK_ACTIONS = ("preview", "execute", "status", "cancel", "retry")
 def text(name: str, *words: Optional[str]) -> str:
     """The chat text a slash command stands for; blank options are left out. An option stays one word, its
     inner spaces shown as ␣, so the core's error names that option (`amount: 1␣000 …`), not the next one."""
-    return " ".join([f"/{name}", *(re.sub(r"\s+", "\u2423", w.strip()) for w in words if w and w.strip())])
+    kept = (str(w).strip() for w in words if w is not None)  # str(): a client may send a number for a text option
+    return " ".join([f"/{name}", *(re.sub(r"\s+", "\u2423", w) for w in kept if w)])
 
 
 def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Command]:

@@ -205,6 +205,7 @@ def test_commands_have_typed_options_and_token_choices_from_the_registry():
     assert {p.name: p for p in built["status"].parameters}["id"].autocomplete
     assert commands.text("history", None) == "/history" and commands.text("link", "", "0xsig") == "/link 0xsig"
     assert commands.text("pay", "0xabc", "1 000", "CRO") == "/pay 0xabc 1\u2423000 CRO"  # still three words
+    assert commands.text("pay", "0xabc", 0.5) == "/pay 0xabc 0.5"  # a number sent for a text option
 
 
 def test_custom_ids_fit_discord_and_the_template():
