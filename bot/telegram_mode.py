@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from telegram import BotCommand, Update
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from adapters.queue.inline import InlineQueue
@@ -138,10 +138,27 @@ async def _start(
     application.add_error_handler(frontend.on_error)
     try:
         await application.initialize()
-    except InvalidToken:
-        raise ConfigError("TELEGRAM_BOT_TOKEN was rejected by the Bot API server") from None
-    notifier = TelegramNotifier(bot=application.bot)
-    tg = TelegramBot(core, application, frontend, notifier)
+    except (InvalidToken, NetworkError) as e:
+        await application.bot.shutdown()
+        if isinstance(e, InvalidToken):  # its message quotes the token: never pass it on
+            raise ConfigError("TELEGRAM_BOT_TOKEN was rejected by the Bot API server") from None
+        raise ConfigError(f"the Bot API server at {settings.telegram_api_base_url} is not answering ({type(e).__name__})") from None
+    tg = TelegramBot(core, application, frontend, TelegramNotifier(bot=application.bot))
+    try:
+        await _receive(settings, tg, inline, poll_timeout)
+    except BaseException:
+        for task in tg.tasks:
+            task.cancel()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+        raise
+    return tg
+
+
+async def _receive(settings: Settings, tg: TelegramBot, inline: InlineQueue | None, poll_timeout: float) -> None:
+    """Menu, notification delivery, then updates: polling, or the webhook when TELEGRAM_WEBHOOK_URL is set."""
+    application, core = tg.application, tg.core
     if inline is not None:
         # No worker without Redis: this process delivers its own notifications, one sweep at a time.
         lock = asyncio.Lock()
@@ -168,7 +185,6 @@ async def _start(
     else:
         await application.updater.start_polling(timeout=poll_timeout, allowed_updates=UPDATES)
     tg.tasks.append(asyncio.create_task(_reconcile(core)))
-    return tg
 
 
 def _upload_entry(engine):

@@ -127,3 +127,15 @@ async def test_payment_notification_is_a_dm_sent_by_a_separate_worker(own_api, t
     dm = await own_api.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == OPERATOR.id and not c.params.get("reply_parameters"))
     assert tx in dm.text and dm.params["parse_mode"] == "HTML"
     assert own_api.token not in (out + err).decode()
+
+
+async def test_a_rejected_token_is_one_line_without_the_token(own_api, tmp_path):
+    env = bare_env(tmp_path, **{**own_api.env(), "TELEGRAM_BOT_TOKEN": "777:not-the-right-one"}, LOG_LEVEL="DEBUG")
+    proc = await asyncio.create_subprocess_exec(
+        SNOWRAIL, "run", "telegram", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = (out + err).decode()
+    assert proc.returncode == 2, text[-2000:]
+    assert "TELEGRAM_BOT_TOKEN was rejected" in text.splitlines()[-1]
+    assert "not-the-right-one" not in text
