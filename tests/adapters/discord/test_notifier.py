@@ -2,6 +2,7 @@
 
 import time
 
+import discord
 import pytest
 
 from adapters.discord import DiscordDMNotifier, point_at
@@ -13,11 +14,13 @@ KNOWN, CLOSED, STRANGER = "discord:111111111111111111", "discord:222222222222222
 
 @pytest.fixture
 async def fake():
+    saved = discord.http.Route.BASE
     server = await FakeDiscord().start()
     point_at(server.api_url, None)
     server.closed_dms.add(int(CLOSED.split(":")[1]))
     yield server
     await server.stop()
+    discord.http.Route.BASE = saved
 
 
 @pytest.fixture

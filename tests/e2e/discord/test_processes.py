@@ -11,7 +11,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import discord
 import pytest
+from discord.gateway import DiscordWebSocket
 
 from bot.discord_mode import start
 from tests.e2e.discord.conftest import OPERATOR, TREASURER, bot_settings
@@ -31,9 +33,12 @@ def bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 async def own_fake():
+    """A fake of the test's own. point_at() is process-wide: the session's bot gets its fake back afterwards."""
+    saved = discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     server = await FakeDiscord().start()
     yield server
     await server.stop()
+    discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 
 async def test_cold_start_from_an_empty_directory_syncs_and_pays(own_fake, tmp_path):
@@ -121,3 +126,14 @@ async def test_a_rejected_token_stops_with_one_line_that_does_not_quote_it(own_f
     assert bot.returncode == 2, err.decode()
     assert "DISCORD_BOT_TOKEN was rejected" in err.decode()
     assert "not-the-token-123" not in (out + err).decode() and "Traceback" not in err.decode()
+
+
+async def test_without_guild_ids_commands_sync_globally(own_fake, tmp_path):
+    bot = await start(bot_settings(own_fake, tmp_path, discord_guild_ids=""))
+    try:
+        sync = await own_fake.wait_for(lambda e: e.kind == "sync", timeout=30)
+        assert sync.payload["guild"] is None and "pay" in sync.payload["names"]
+        answer = await own_fake.answer(await own_fake.send(own_fake.slash("help", {}, OPERATOR, dm=True)))
+        assert "/pay" in answer.content
+    finally:
+        await bot.stop()
