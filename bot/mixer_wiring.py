@@ -39,8 +39,8 @@ async def build(settings: Settings, chain: Chain, notes: list[str]) -> Mixer | N
     try:
         return await MixerService.connect(HttpNode(settings.rpc_url), settings.mixer_contract_address, relayer_key,
                                           token=native, fee=fee, cache_dir=settings.data_dir / "mixer")
-    except ValueError as e:
-        raise ConfigError(f"MIXER_RELAYER_FEE: {e}") from None
+    except ValueError as e:  # a fee above a denomination, or two pools of one denomination
+        raise ConfigError(f"MIXER_CONTRACT_ADDRESS / MIXER_RELAYER_FEE: {e}") from None
 
 
 log = logging.getLogger("snowrail.mixer")

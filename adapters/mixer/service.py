@@ -53,6 +53,9 @@ class MixerService:
             if fee > denomination:
                 raise ValueError(f"the relayer fee is larger than the {self._text(denomination)} pool")
             key = self._text(denomination)
+            if key in self._pools:
+                raise ValueError(f"two pools of {key} {token.symbol} ({self._pools[key].address} and {pool.address}): "
+                                 "notes name only the amount, so serve one pool per denomination")
             self._pools[key], self._denomination[key] = pool, denomination
         self._syncs = {
             key: TreeSync(pool, cache=EventCache(cache_dir, chain_id, pool.address) if cache_dir else None)
@@ -62,6 +65,7 @@ class MixerService:
         self._watched: dict[int, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._in_flight: set[int] = set()  # nullifier hashes being withdrawn by this process
 
     @classmethod
     async def connect(cls, node, pools: str | list[tuple[str, int]], relayer_key: str, *, token: Token,
@@ -124,6 +128,15 @@ class MixerService:
         key, pool = self._pool(parsed.amount, part="amount")
         if await pool.is_spent(parsed.nullifier_hash):
             raise UserError(SPENT)
+        if parsed.nullifier_hash in self._in_flight:
+            raise UserError("This note is being withdrawn right now; wait for that withdrawal's answer.")
+        self._in_flight.add(parsed.nullifier_hash)
+        try:
+            return await self._withdraw(key, pool, parsed, recipient)
+        finally:
+            self._in_flight.discard(parsed.nullifier_hash)
+
+    async def _withdraw(self, key: str, pool: MixerPool, parsed: Note, recipient: str) -> MixWithdrawal:
         for attempt in (1, 2):
             public, inputs = await self._prepare(key, parsed, recipient, resync=attempt == 2)
             proof = await self.prover.prove(inputs)
@@ -135,6 +148,8 @@ class MixerService:
                     raise UserError(SPENT) from None
                 if e.reason == "UnknownRoot" and attempt == 1:
                     continue  # our tree is behind or forked from the chain's: resync, prove again
+                if e.reason == "Revert" and await pool.is_spent(parsed.nullifier_hash):
+                    raise UserError(SPENT) from None  # another submission of the same note won the race
                 if e.reason == "Gas":
                     log.warning("mixer relayer %s is short of gas", pool.sender)
                     raise UserError("The relayer is short of gas right now, so it cannot submit your withdrawal. "

@@ -134,3 +134,23 @@ async def test_pools_of_several_denominations_share_hasher_and_verifier(mixer_st
     recipient = fresh_address()
     assert (await say(engine, f"/withdraw {note} {recipient}", actor=BOB)).kind == "ok"
     assert await mixer_stack.node.balance(recipient) == 10**18
+
+
+async def test_the_same_note_twice_at_once_pays_once(engine, mixer_stack):
+    import asyncio
+
+    note = note_in(await say(engine, "/mix 0.1"))
+    a, b = fresh_address(), fresh_address()
+    replies = await asyncio.gather(say(engine, f"/withdraw {note} {a}", actor=BOB),
+                                   say(engine, f"/withdraw {note} {b}", actor=BOB))
+    assert sorted(r.kind for r in replies) == ["error", "ok"]
+    assert "being withdrawn right now" in next(r for r in replies if r.kind == "error").plain()
+    paid = [await mixer_stack.node.balance(x) for x in (a, b)]
+    assert sorted(paid) == [0, DENOMINATION - FEE]
+
+
+async def test_two_pools_of_one_denomination_are_a_configuration_error(mixer_stack, prover, anvil):
+    d = mixer_stack.deployment
+    with pytest.raises(ValueError, match="one pool per denomination"):
+        await MixerService.connect(mixer_stack.node, f"{d.mixer},{d.mixer}", anvil.keys[8],
+                                   token=FakeChain().tokens.native, prover=prover)
