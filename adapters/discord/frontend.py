@@ -125,7 +125,8 @@ class Frontend:
             content = await attachment.read()
             return await self._guarded(self.upload(content, attachment.filename, actor, key))
 
-        await self.answer(interaction, work())
+        # Downloading and checking up to 10,000 rows can take a while: acknowledge at once.
+        await self.answer(interaction, work(), patience=0.0)
 
     async def press(self, interaction: Any, press: Press) -> None:
         """A button: only its owner or an operator may press it, once, before it expires."""
@@ -170,23 +171,25 @@ class Frontend:
         ][:25]
 
     # ------------------------------------------------------------ answering
-    async def answer(self, interaction: Any, work: Awaitable[Reply], *, private: bool = False) -> None:
+    async def answer(
+        self, interaction: Any, work: Awaitable[Reply], *, private: bool = False, patience: float | None = None
+    ) -> None:
         """Answer at once when the work is quick; otherwise defer inside Discord's 3 s, then follow up.
         An interaction that was answered already (redelivered after a restart) or has expired gets no answer;
         its work still runs, and the engine's key makes it act at most once."""
         task = asyncio.ensure_future(work)
         try:
-            await self._answer(interaction, task, private)
+            await self._answer(interaction, task, private, self.defer_after if patience is None else patience)
         except discord.HTTPException as e:
             if e.code not in GONE:
                 raise
             log.info("interaction %s already answered or expired (code %s); reply dropped", interaction.id, e.code)
             await task
 
-    async def _answer(self, interaction: Any, task: asyncio.Future[Reply], private: bool) -> None:
+    async def _answer(self, interaction: Any, task: asyncio.Future[Reply], private: bool, patience: float) -> None:
         placeholder = False
         try:
-            reply = await asyncio.wait_for(asyncio.shield(task), self.defer_after)
+            reply = await asyncio.wait_for(asyncio.shield(task), patience)
         except TimeoutError:
             await interaction.response.defer(ephemeral=private, thinking=True)
             placeholder = not private
