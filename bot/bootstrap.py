@@ -153,6 +153,7 @@ async def build(
         queue = build_queue(settings)
     engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue,
                     mixer=await mixer_wiring.build(settings, chain, notes))
+    mixer_wiring.start_watch(engine)
     bulk_wiring.attach(engine, queue)
     return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes, timings)
 

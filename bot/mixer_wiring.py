@@ -47,7 +47,7 @@ log = logging.getLogger("snowrail.mixer")
 WATCH_SECONDS = 5.0  # about one Cronos block
 
 
-async def watch_forever(engine: Engine, every: float = WATCH_SECONDS) -> None:
+async def watch_forever(engine: Engine, every: float | None = None) -> None:
     """The chain watcher: announce wallet deposits as they land. Run it as a task beside a platform."""
     if engine.services.mixer is None:
         return
@@ -56,10 +56,21 @@ async def watch_forever(engine: Engine, every: float = WATCH_SECONDS) -> None:
             await engine.watch_mixer()
         except Exception:
             log.exception("mixer deposit watch failed")
-        await asyncio.sleep(every)
+        await asyncio.sleep(WATCH_SECONDS if every is None else every)
+
+
+def start_watch(engine: Engine) -> None:
+    """Runs the deposit watcher beside whatever mode built the app; close() stops it."""
+    mixer = engine.services.mixer
+    if mixer is not None:
+        mixer.watch_task = asyncio.get_running_loop().create_task(watch_forever(engine))  # type: ignore[attr-defined]
 
 
 async def close(mixer: Any) -> None:
+    task = getattr(mixer, "watch_task", None)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     closer = getattr(mixer, "close", None)
     if closer is not None:
         await closer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -50,3 +51,35 @@ def test_mix_then_withdraw_over_the_console(tmp_path, anvil_stack, pool_env):
         if path.is_file():
             data = path.read_bytes()
             assert key[:40] not in data and key[-40:] not in data, path
+
+
+async def test_bootstrap_runs_the_deposit_watcher(tmp_path, anvil_stack, pool_env, monkeypatch):
+    """Built from settings, the app watches the pool: a wallet deposit from a /mix link is announced."""
+    from bot import mixer_wiring
+    from bot.bootstrap import build
+    from bot.settings import Settings
+    from core.commands import Actor
+    from core.replies import loads
+
+    monkeypatch.setattr(mixer_wiring, "WATCH_SECONDS", 0.2)
+    env = {k.lower(): v for k, v in pool_env.items()}
+    app = await build(Settings(rpc_url=anvil_stack.url, data_dir=tmp_path, **env))
+    try:
+        bob = Actor("telegram", "7", "Bob")
+        reply = await app.engine.handle_text("/mix 0.1", actor=bob, key="tg-7-1")
+        commitment = re.search(r"uint256=(\d+)", reply.buttons[0].url).group(1)
+        mixer = app.engine.services.mixer
+        pool = next(iter(mixer._pools.values()))
+        depositor = type(pool)(pool.node, pool.address, anvil_stack.anvil.keys[5], chain_id=pool.chain_id)
+        await depositor.deposit(int(commitment), 10**17)
+        for _ in range(50):
+            async with app.uow() as uow:
+                pending = [n for n in await uow.outbox.pending() if n.type.value == "deposit_confirmed"]
+            if pending:
+                break
+            await asyncio.sleep(0.1)
+        assert pending and pending[0].user_ref == bob.ref
+        assert "is confirmed: leaf #" in loads(pending[0].body).plain()
+    finally:
+        await app.close()
+    assert mixer.watch_task.cancelled() or mixer.watch_task.done()
