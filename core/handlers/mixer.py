@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.addresses import short
 from core.commands import Mix, Withdraw
-from core.errors import TransientError, UserError
+from core.errors import UserError
 from core.model import Notification, NotificationType, ProcessedKey
 from core.ports import Mixer
 from core.replies import Attachment, Button, Reply, bold, code, dumps, link
