@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import discord
 import yarl
@@ -11,13 +12,14 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord import commands
-from adapters.discord.frontend import CommandButton, Frontend
+from adapters.discord.frontend import CUSTOM_ID, CommandButton, Frontend, Press
 from adapters.discord.render import NO_MENTIONS
 
 log = logging.getLogger("snowrail.discord")
 
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg"
+BUTTON = re.compile(CUSTOM_ID)
 
 
 def point_at(api_base_url: str = DISCORD_API, gateway_url: str | None = DISCORD_GATEWAY) -> None:
@@ -61,6 +63,17 @@ class SnowRailClient(discord.Client):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CommandButton)
 
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """discord.py hands a press to CommandButton only when the message it carries still shows that button;
+        a press that arrives with a partial message is routed here instead, so it is never left unanswered."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        match = BUTTON.fullmatch(custom_id)
+        if match is None or _shows(interaction.message, custom_id) or not self.frontend.first_delivery(interaction.id):
+            return
+        await self.frontend.press(interaction, Press(int(match["owner"]), int(match["exp"]), match["cmd"]))
+
     async def on_ready(self) -> None:
         if self._sync_task is None:
             self._sync_task = asyncio.create_task(self.sync_commands())
@@ -80,3 +93,8 @@ class SnowRailClient(discord.Client):
         except discord.HTTPException as e:
             log.error("could not sync slash commands: HTTP %s (code %s)", e.status, e.code)
             self._sync_task = None  # the next READY tries again
+
+
+def _shows(message: discord.Message | None, custom_id: str) -> bool:
+    rows = getattr(message, "components", None) or []
+    return any(getattr(c, "custom_id", None) == custom_id for row in rows for c in getattr(row, "children", []))

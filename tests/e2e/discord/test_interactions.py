@@ -135,6 +135,16 @@ async def test_buttons_expire_cleanly(fake, discord_bot):
     assert note.ephemeral and "expired" in note.content and "/confirm pay-" in note.content
 
 
+async def test_a_press_whose_message_comes_without_its_buttons_is_still_answered(fake, discord_bot):
+    asked = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "120"})
+    cancel = next(c for c in asked.custom_ids if "/cancel" in c)
+    partial = {k: v for k, v in copy.deepcopy(asked.message).items() if k != "components"}
+    iid = await fake.send(fake.press(partial, cancel, OPERATOR))
+    done = await fake.wait_for(lambda e: e.interaction_id == iid and e.kind == "followup")
+    assert "Cancelled" in done.content
+    assert len(fake.of(iid, "callback")) == 1  # handled once, not by two routes
+
+
 async def test_autocomplete_offers_your_own_payment_ids(fake, discord_bot):
     paid = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "0.3"})
     pay_id = re.search(r"pay-[a-z0-9]{8}", paid.content).group(0)
