@@ -11,7 +11,6 @@ import discord
 
 from adapters.discord import DiscordDMNotifier, Frontend, SnowRailClient, point_at
 from adapters.queue.inline import InlineQueue
-from bot import mixer_wiring
 from bot.bootstrap import App, build
 from bot.notifiers import used_the_bot
 from bot.settings import ConfigError, Settings
@@ -109,7 +108,6 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
         inline.jobs["deliver_notifications"] = deliver_notifications
         bot.tasks.append(asyncio.create_task(_sweep(deliver_notifications)))
     bot.tasks.append(asyncio.create_task(_reconcile(core)))
-    bot.tasks.append(asyncio.create_task(mixer_wiring.watch_forever(engine)))
     return bot
 
 
