@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from dataclasses import dataclass
 
 from eth_abi import decode as abi_decode
@@ -66,6 +67,16 @@ class Sent:
     fee_paid: int  # wei the sender paid for gas
 
 
+# One lock per sending account and event loop: pools of several denominations share the relayer's account,
+# and two of them reading the same pending nonce would send two transactions with one nonce.
+_SEND_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+def _sender_lock(address: str) -> asyncio.Lock:
+    locks = _SEND_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(address.lower(), asyncio.Lock())
+
+
 def _selector(signature: str) -> bytes:
     return keccak(text=signature)[:4]
 
@@ -90,7 +101,6 @@ class MixerPool:
         self._account = Account.from_key(key)
         self.chain_id = chain_id
         self.deployed_block = deployed_block
-        self._send_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"MixerPool({self.address} on chain {self.chain_id})"
@@ -180,7 +190,7 @@ class MixerPool:
         """Simulates (a revert becomes PoolRejected with a plain sentence), signs, sends and waits."""
         if simulate:
             await self.simulate(data, value=value, gas=gas)
-        async with self._send_lock:
+        async with _sender_lock(self.sender):
             base_fee, tip = await self.node.base_fee(), await self.node.priority_fee()
             max_fee = 2 * base_fee + tip
             if await self.node.balance(self.sender) < gas * max_fee + value:

@@ -154,3 +154,19 @@ async def test_two_pools_of_one_denomination_are_a_configuration_error(mixer_sta
     with pytest.raises(ValueError, match="one pool per denomination"):
         await MixerService.connect(mixer_stack.node, f"{d.mixer},{d.mixer}", anvil.keys[8],
                                    token=FakeChain().tokens.native, prover=prover)
+
+
+async def test_pools_sharing_the_relayer_never_reuse_a_nonce(mixer_stack, prover, anvil):
+    """Operator deposits into two pools at once, both sent by the relayer account: both land."""
+    import asyncio
+
+    from adapters.mixer.deploy import deploy_pools
+
+    pools = await deploy_pools(mixer_stack.node, anvil.keys[7], ["0.2", "0.3"])
+    chain = FakeChain()
+    service = await MixerService.connect(mixer_stack.node, [(p.mixer, p.block_number) for p in pools],
+                                         anvil.keys[8], token=chain.tokens.native, prover=prover)
+    engine = Engine(chain=chain, uow=FakeDatabase(), clock=FakeClock(), policy=Policy(operators=frozenset({OP.ref})),
+                    mixer=service)
+    replies = await asyncio.gather(*(say(engine, f"/mix {a}") for a in ("0.2", "0.3", "0.2", "0.3")))
+    assert all("leaf #" in r.plain() for r in replies), [r.plain() for r in replies]
