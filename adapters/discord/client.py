@@ -31,6 +31,8 @@ def point_at(api_base_url: str = DISCORD_API, gateway_url: str | None = DISCORD_
 
 
 class Tree(app_commands.CommandTree):
+    """Drops a redelivered interaction before any command sees it; apologises for a command that failed."""
+
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         return self.client.frontend.first_delivery(interaction.id)  # type: ignore[attr-defined]
 
