@@ -134,7 +134,8 @@ class TelegramFrontend:
             return
         await _answer(query, "Working on it…")
         chat = message.chat
-        reply = await self.handle(press.command, actor, press_key(chat.id, message.message_id, press.command))
+        edited = int(message.edit_date.timestamp()) if message.edit_date else None
+        reply = await self.handle(press.command, actor, press_key(chat.id, message.message_id, press.command, edited))
         await self.respond(context.bot, chat, user, reply, edit=message.message_id)
 
     async def on_group_secret(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

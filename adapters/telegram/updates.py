@@ -20,11 +20,12 @@ def message_key(chat_id: int, message_id: int) -> str:
     return f"tg-{chat_id}-{message_id}"
 
 
-def press_key(chat_id: int, message_id: int, command: str) -> str:
-    """A button press is keyed on the message that carries the button and the verb pressed, so a
-    redelivered or double-tapped press is the same request."""
+def press_key(chat_id: int, message_id: int, command: str, edited: int | None = None) -> str:
+    """A button press is keyed on the message that carries the button, the verb pressed and the message's
+    version (its edit time): a redelivered or double-tapped press is the same request, while a button on a
+    later edit of the message (a second step such as "Execute anyway") is a new one."""
     verb = command.split(maxsplit=1)[0].lstrip("/").lower() if command.strip() else "press"
-    return f"tg-{chat_id}-{message_id}-{verb}"
+    return f"tg-{chat_id}-{message_id}-{verb}" + (f"-e{edited}" if edited else "")
 
 
 def command_name(text: str) -> str | None:

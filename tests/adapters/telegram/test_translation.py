@@ -93,6 +93,7 @@ def test_long_commands_are_held_in_memory_and_go_stale_on_restart():
 def test_keys_and_refs():
     assert message_key(-100123, 45) == "tg--100123-45"
     assert press_key(-100123, 46, "/confirm pay-abcdefgh") == "tg--100123-46-confirm"
+    assert press_key(-100123, 46, "/bulk execute b-1", 1790000000) == "tg--100123-46-bulk-e1790000000"
     assert user_ref_chat_id("telegram:1001") == 1001
     with pytest.raises(ValueError):
         user_ref_chat_id("discord:1001")

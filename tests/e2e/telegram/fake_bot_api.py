@@ -242,8 +242,8 @@ class FakeBotApi:
 
     async def _m_editMessageText(self, p):
         chat_id = int(p["chat_id"])
-        return {"message_id": int(p["message_id"]), "date": int(time.time()), "chat": self._chat(chat_id),
-                "from": self._me(), "text": p.get("text", "")}
+        return {"message_id": int(p["message_id"]), "date": int(time.time()), "edit_date": int(time.time()),
+                "chat": self._chat(chat_id), "from": self._me(), "text": p.get("text", "")}
 
     async def _m_sendDocument(self, p):
         chat_id = int(p["chat_id"])

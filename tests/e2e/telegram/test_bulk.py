@@ -13,13 +13,16 @@ from tests.e2e.telegram.fake_bot_api import group
 
 RECIPIENT = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
 OTHER = "0x00000000000000000000000000000000000000aa"
+THIRD = "0x00000000000000000000000000000000000000bb"
 GROUP = group(-1009077, "Bulk payouts")
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after:DeprecationWarning")
 
 
 @pytest.fixture
-def bulk_ready(telegram):
-    if not hasattr(telegram.core.uow(), "batches"):
+async def bulk_ready(telegram):
+    async with telegram.core.uow() as uow:
+        wired = hasattr(uow, "batches")
+    if not wired:
         pytest.skip("the bootstrap's unit of work has no bulk repositories yet (core bulk is not wired in)")
 
 
@@ -29,7 +32,7 @@ async def answer_to(api, update) -> dict:
 
 
 async def test_preview_buttons_refuse_a_stranger_and_execute_for_the_uploader(api, telegram, bulk_ready):
-    rows = f"recipient,amount\\n{RECIPIENT},1\\n{RECIPIENT},2.5\\n{OTHER},0.125\\n".encode()
+    rows = f"recipient,amount\n{RECIPIENT},1\n{THIRD},2.5\n{OTHER},0.125\n".encode()
     preview = await api.reply_to(await api.upload(OPERATOR, GROUP, "payroll.csv", rows))
     assert "3" in preview.text and "3.625" in preview.text
     labels = [b["text"] for b in preview.buttons()]
@@ -41,6 +44,8 @@ async def test_preview_buttons_refuse_a_stranger_and_execute_for_the_uploader(ap
 
     before = len(api.calls)
     await answer_to(api, await api.press(OPERATOR, preview, "Execute"))
+    started = await api.wait_for(lambda c: c.method == "editMessageText" and c.params["message_id"] == preview.result["message_id"], after=before)
+    assert "Executing" in started.text
     report = await api.wait_for(lambda c: c.method == "sendDocument" and c.chat_id == OPERATOR.id, timeout=60, after=before)
     content = report.params["document"]["content"].decode()
     table = list(csv.DictReader(io.StringIO(content)))
@@ -48,7 +53,20 @@ async def test_preview_buttons_refuse_a_stranger_and_execute_for_the_uploader(ap
 
 
 async def test_a_file_with_a_bad_row_is_refused_with_its_line_and_no_button(api, telegram, bulk_ready):
-    rows = f"recipient,amount\\n{RECIPIENT},1\\n0x1234,2\\n".encode()
+    rows = f"recipient,amount\n{RECIPIENT},1\n0x1234,2\n".encode()
     refused = await api.reply_to(await api.upload(OPERATOR, OPERATOR.dm, "bad.csv", rows))
     assert "line 3" in refused.text
     assert not refused.buttons()
+
+
+async def test_a_warning_step_needs_a_second_press_which_is_not_a_replay(api, telegram, bulk_ready):
+    rows = f"recipient,amount\n{RECIPIENT},1\n{RECIPIENT},1\n".encode()  # a duplicate: Execute asks once more
+    preview = await api.reply_to(await api.upload(OPERATOR, OPERATOR.dm, "twice.csv", rows))
+    before = len(api.calls)
+    await answer_to(api, await api.press(OPERATOR, preview, "Execute"))
+    warning = await api.wait_for(lambda c: c.method == "editMessageText", after=before)
+    assert "confirm" in warning.text.lower()
+    before = len(api.calls)
+    await answer_to(api, await api.press(OPERATOR, warning, "Execute anyway"))
+    started = await api.wait_for(lambda c: c.method == "editMessageText", after=before)
+    assert "Executing" in started.text
