@@ -475,6 +475,7 @@ class FakeDiscord:
                 elif op == 6:
                     self._seq += 1
                     await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}}))
+                    await self._record(Event("resumed", time.perf_counter(), payload={"session_id": frame["d"].get("session_id")}))
         finally:
             if ws in self.sockets:
                 self.sockets.remove(ws)

@@ -137,3 +137,17 @@ async def test_without_guild_ids_commands_sync_globally(own_fake, tmp_path):
         assert "/pay" in answer.content
     finally:
         await bot.stop()
+
+
+async def test_after_the_gateway_drops_the_bot_resumes_and_answers(own_fake, tmp_path):
+    bot = await start(bot_settings(own_fake, tmp_path))
+    try:
+        await own_fake.wait_for(lambda e: e.kind == "sync", timeout=30)
+        for ws in list(own_fake.sockets):
+            await ws.close(code=4000, message=b"try again")
+        resumed = await own_fake.wait_for(lambda e: e.kind == "resumed", timeout=20)
+        assert resumed.payload["session_id"] == "fake-session"
+        answer = await own_fake.answer(await own_fake.send(own_fake.slash("help", {}, OPERATOR)), 20)
+        assert "/pay" in answer.content
+    finally:
+        await bot.stop()
