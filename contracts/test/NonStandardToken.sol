@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: UNLICENSED
+// SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity 0.8.24;
 
 /// @title A USDT-style token for tests: `transfer` returns nothing, and can be told to fail (return false)

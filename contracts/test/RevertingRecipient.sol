@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: UNLICENSED
+// SPDX-License-Identifier: GPL-3.0-or-later
 pragma solidity 0.8.24;
 
 /// @title Test recipients that refuse native payouts: one reverts, one burns every unit of gas it is given.
