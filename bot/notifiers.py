@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 
 from adapters.console import ConsoleNotifier
 from bot.settings import Settings
@@ -19,6 +19,7 @@ def notifiers_for(settings: Settings, uow: UnitOfWorkFactory | None = None) -> d
             settings.telegram_bot_token.get_secret_value(),
             base_url=settings.telegram_api_base_url,
             base_file_url=settings.telegram_file_base_url,
+            slots=RedisSlots(settings.redis_url) if settings.redis_url else None,
         )
     if settings.discord_bot_token:
         from adapters.discord import DiscordDMNotifier, point_at
@@ -39,3 +40,33 @@ def used_the_bot(uow: UnitOfWorkFactory) -> Callable[[str], Awaitable[bool]]:
         return user is not None and not user.dm_blocked
 
     return may_dm
+
+
+class RedisSlots(MutableMapping[str, int]):
+    """Which message shows a progress slot, shared by every worker process (each RQ job is a new one)."""
+
+    PREFIX = "snowrail:progress-message:"
+    TTL = 7 * 24 * 3600
+
+    def __init__(self, redis_url: str) -> None:
+        from redis import Redis
+
+        self.redis = Redis.from_url(redis_url)
+
+    def __getitem__(self, slot: str) -> int:
+        value = self.redis.get(self.PREFIX + slot)
+        if value is None:
+            raise KeyError(slot)
+        return int(value)
+
+    def __setitem__(self, slot: str, message_id: int) -> None:
+        self.redis.set(self.PREFIX + slot, int(message_id), ex=self.TTL)
+
+    def __delitem__(self, slot: str) -> None:
+        self.redis.delete(self.PREFIX + slot)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k.decode()[len(self.PREFIX) :] for k in self.redis.scan_iter(self.PREFIX + "*"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

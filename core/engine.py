@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from core.bulk.settle import progress_slot
 from core.commands import (
     MUTATING,
     Actor,
@@ -167,7 +168,11 @@ class Engine:
         for n in pending:
             if platform and not n.user_ref.startswith(platform + ":"):
                 continue
-            result = await notifier.send(n.user_ref, loads(n.body))
+            # Bulk progress shares one message per batch: a notifier that can edit in place does so.
+            slot = progress_slot(n)
+            in_place = getattr(notifier, "send_in_place", None) if slot else None
+            body = loads(n.body)
+            result = await (in_place(n.user_ref, body, slot) if in_place else notifier.send(n.user_ref, body))
             async with self.services.uow() as uow:
                 n.attempts += 1
                 if result.ok:

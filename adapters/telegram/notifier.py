@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dtm
 import logging
 import warnings
+from collections.abc import MutableMapping
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -52,6 +52,7 @@ class TelegramNotifier:
         limiter: SendLimiter | None = None,
         max_wait: float = 30.0,
         attempts: int = 3,
+        slots: MutableMapping[str, int] | None = None,
     ) -> None:
         if bot is None and not token:
             raise ValueError("TelegramNotifier needs the bot token or a Bot")
@@ -60,6 +61,8 @@ class TelegramNotifier:
         self.codec = CallbackCodec.for_token(self.bot.token)
         self.limiter = limiter or SendLimiter()
         self.max_wait, self.attempts = max_wait, attempts
+        # slot -> id of the message that shows it; shared (e.g. in Redis) when several processes deliver
+        self.slots: MutableMapping[str, int] = slots if slots is not None else {}
         self._ready = False
 
     async def _start(self) -> None:
@@ -92,7 +95,7 @@ class TelegramNotifier:
         markup = keyboard(reply, self.codec, chat_id)
         for i, text in enumerate(texts):
             last = i == len(texts) - 1
-            result = await self._send_one(chat_id, text, markup if last else None)
+            result, _ = await self._send_one(chat_id, text, markup if last else None)
             if not result.ok:
                 return result
         for f in reply.files:
@@ -103,29 +106,57 @@ class TelegramNotifier:
                 return Delivery(ok=False, error=f"document not sent: {type(e).__name__}")
         return Delivery(ok=True)
 
-    async def _send_one(self, chat_id: int, text: str, markup) -> Delivery:
+    async def send_in_place(self, user_ref: str, reply: Reply, slot: str) -> Delivery:
+        """Progress that replaces itself: edit the message last sent for `slot`, or send the first one."""
+        try:
+            chat_id = user_ref_chat_id(user_ref)
+            await self._start()
+        except ValueError as e:
+            return Delivery(ok=False, undeliverable=True, error=str(e))
+        except TelegramError as e:
+            return Delivery(ok=False, error=f"telegram unavailable: {type(e).__name__}")
+        text, markup = chunks(reply)[0], keyboard(reply, self.codec, chat_id)
+        message_id = self.slots.get(slot)
+        if message_id is not None:
+            await self.limiter.wait(chat_id)
+            try:
+                await self.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=int(message_id), parse_mode=ParseMode.HTML,
+                    reply_markup=markup, link_preview_options=NO_PREVIEW,
+                )
+                return Delivery(ok=True)
+            except BadRequest as e:
+                if "not modified" in e.message.lower():
+                    return Delivery(ok=True)
+                log.info("progress message %s could not be edited (%s); sending a new one", message_id, e.message)
+            except TelegramError as e:
+                return Delivery(ok=False, error=f"edit failed: {type(e).__name__}")
+        result, sent_id = await self._send_one(chat_id, text, markup)
+        if sent_id is not None:
+            self.slots[slot] = sent_id
+        return result
+
+    async def _send_one(self, chat_id: int, text: str, markup) -> tuple[Delivery, int | None]:
         retry_after: float | None = None
         for _ in range(self.attempts):
             await self.limiter.wait(chat_id)
             try:
-                await self.bot.send_message(
+                sent = await self.bot.send_message(
                     chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
                 )
-                return Delivery(ok=True)
+                return Delivery(ok=True), sent.message_id
             except RetryAfter as e:
                 retry_after = wait_of(e)
                 log.info("telegram asked to wait %.1fs before messaging %s", retry_after, chat_id)
                 if retry_after > self.max_wait:
-                    return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram")
+                    return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram"), None
                 self.limiter.push_back(chat_id, retry_after)
             except Forbidden:
-                return Delivery(ok=False, undeliverable=True, error="the user blocked the bot or never started it")
+                return Delivery(ok=False, undeliverable=True, error="the user blocked the bot or never started it"), None
             except BadRequest as e:
                 if any(g in e.message.lower() for g in _GONE):
-                    return Delivery(ok=False, undeliverable=True, error=e.message[:200])
-                return Delivery(ok=False, error=f"rejected by Telegram: {e.message[:200]}")
+                    return Delivery(ok=False, undeliverable=True, error=e.message[:200]), None
+                return Delivery(ok=False, error=f"rejected by Telegram: {e.message[:200]}"), None
             except NetworkError as e:
-                return Delivery(ok=False, error=f"network: {type(e).__name__}")
-            except asyncio.CancelledError:
-                raise
-        return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram")
+                return Delivery(ok=False, error=f"network: {type(e).__name__}"), None
+        return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram"), None

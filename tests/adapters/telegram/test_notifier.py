@@ -54,3 +54,16 @@ async def test_one_message_a_second_per_chat(api):
             assert (await notifier.send("telegram:11", Reply.of(f"n{i}"))).ok
     times = [c.at for c in api.sent_to(11)]
     assert times[2] - times[0] >= 1.9
+
+
+async def test_progress_in_a_slot_edits_one_message(api):
+    slots: dict[str, int] = {}
+    async with TelegramNotifier(api.token, base_url=api.base_url, slots=slots) as notifier:
+        for done in (1, 2, 3):
+            assert (await notifier.send_in_place("telegram:11", Reply.of(f"{done}/3 paid"), "bulk-x:progress")).ok
+    sent, edits = api.sent_to(11), [c for c in api.calls if c.method == "editMessageText"]
+    assert len(sent) == 1 and [c.text for c in edits] == ["2/3 paid", "3/3 paid"]
+    assert {c.params["message_id"] for c in edits} == {sent[0].result["message_id"]} == set(slots.values())
+    async with TelegramNotifier(api.token, base_url=api.base_url, slots=slots) as another_process:
+        await another_process.send_in_place("telegram:11", Reply.of("done"), "bulk-x:progress")
+    assert len(api.sent_to(11)) == 1  # the slot store is what lets a second worker edit the same message
