@@ -15,6 +15,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from adapters.queue.inline import InlineQueue
 from adapters.telegram import CallbackCodec, TelegramFrontend, TelegramNotifier
+from adapters.telegram.guard import redact as redact_pasted
 from bot.bootstrap import App, build
 from bot.settings import ConfigError, Settings
 from core.commands import Actor
@@ -29,7 +30,7 @@ SWEEP_SECONDS = 5.0  # how often the bot process looks for undelivered notificat
 
 class RedactSecrets(logging.Filter):
     """Replaces secrets in every record a handler emits. PTB and httpx log request URLs, and the Bot API puts
-    the token in the URL path; an InvalidToken message quotes it too."""
+    the token in the URL path; an InvalidToken message quotes it too. Pasted keys and notes are masked as well."""
 
     def __init__(self, *secrets_: str) -> None:
         super().__init__()
@@ -38,7 +39,7 @@ class RedactSecrets(logging.Filter):
     def redact(self, text: str) -> str:
         for s in self.secrets:
             text = text.replace(s, "***")
-        return text
+        return redact_pasted(text)  # PTB at DEBUG quotes updates, which may hold a pasted key or note
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = self.redact(record.getMessage()), None

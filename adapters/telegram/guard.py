@@ -24,3 +24,8 @@ def secret_in(text: str) -> str | None:
     if _PREFIXED_KEY.search(text) and _KEY_WORDS.search(text):
         return "private key"
     return None
+
+
+def redact(text: str) -> str:
+    """The text with mixer notes and bare private keys masked: for logs, which may quote updates."""
+    return _BARE_KEY.sub("[key withheld]", _NOTE.sub("[note withheld]", text))

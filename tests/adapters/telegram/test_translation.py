@@ -137,3 +137,17 @@ def test_plain_text_fallback_keeps_the_words():
 
     html = to_html(Reply.of(("Pay ", bold("<1 & 2>"), " to ", code(ADDRESS))))
     assert html_to_text(html) == f"Pay <1 & 2> to 0x5aAe…eAed {ADDRESS}"
+
+
+def test_logs_never_carry_the_token_or_a_pasted_secret():
+    import logging
+
+    from bot.telegram_mode import RedactSecrets
+
+    note = "snowrail-cro-0.1-31337-0x" + "e5" * 62
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "POST %s/getUpdates body=%s tx=%s", (
+        "https://api.telegram.org/bot123:SECRET-token", f"key {'ab' * 32} note {note}", "0x" + "cd" * 32), None)
+    RedactSecrets("123:SECRET-token").filter(record)
+    line = record.getMessage()
+    assert "SECRET" not in line and "ab" * 32 not in line and note not in line
+    assert "0x" + "cd" * 32 in line  # tx hashes stay readable
