@@ -34,6 +34,7 @@ from tests.e2e.telegram.fake_bot_api import FakeBotApi, Person  # noqa: E402
 RECIPIENT = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
 CHATTY = ["/help", "/wallet", "/history", "/status pay-nothere", "/start", "/help pay", "/pay 0x12 1", "/history 5"]
 BASELINE_CHAT = 99
+FAILURE_WORDS = ("Sorry, something went wrong", "is not answering", "already being handled")
 INTENT = re.compile(r"pay-[a-z0-9]{8}")
 
 
@@ -54,6 +55,7 @@ class Traffic:
         self.sent: dict[tuple[int, int], float] = {}
         self.seen = 0
         self.replied: dict[tuple[int, int], float] = {}
+        self.texts: dict[tuple[int, int], str] = {}
 
     async def say(self, person: Person, text: str) -> None:
         update = await self.api.say(person, person.dm, text)
@@ -64,6 +66,7 @@ class Traffic:
             ref = (call.params.get("reply_parameters") or {}).get("message_id")
             if call.method == "sendMessage" and ref is not None and call.status == 200:
                 self.replied.setdefault((call.chat_id, ref), call.at)
+                self.texts.setdefault((call.chat_id, ref), call.text)
         self.seen = len(self.api.calls)
 
     async def settle(self, keys: list[tuple[int, int]], timeout: float = 600) -> list[float]:
@@ -77,6 +80,10 @@ class Traffic:
         if missing:
             raise RuntimeError(f"{len(missing)} messages got no reply within {timeout}s")
         return [self.replied[k] - self.sent[k] for k in keys]
+
+    def failures(self, keys: list[tuple[int, int]]) -> int:
+        """Replies that are an apology or an outage notice rather than the command's answer."""
+        return sum(1 for k in keys if any(w in self.texts.get(k, "") for w in FAILURE_WORDS))
 
 
 async def paced(traffic: Traffic, jobs: list[tuple[Person, str]], rate: float) -> list[tuple[int, int]]:
@@ -165,6 +172,7 @@ async def main(users: int, pays: int, per_user: int, rate: float, pay_rate: floa
                     for c in api.calls if c.method == "sendMessage" and c.params.get("reply_parameters")}
         intents = [m.group(0) for k in pay_keys if (m := INTENT.search(reply_of.get(k, "")))]
         notify = await notification_latency(tg, api, intents)
+        failed = {"burst": traffic.failures(burst), "steady": traffic.failures(steady), "pay": traffic.failures(pay_keys)}
     finally:
         await tg.stop()
         await api.stop()
@@ -179,6 +187,7 @@ async def main(users: int, pays: int, per_user: int, rate: float, pay_rate: floa
         "pay": {"offered_per_s": pay_rate, "payments": len(pay_keys), "seconds": round(pay_s, 2),
                 "paid_per_s": round(len(pay_keys) / pay_s, 1), **ms(pay_lat)},
         "notification_commit_to_send": {**ms(notify), "target_ms": 100},
+        "failed_replies": failed,
     }
 
 
@@ -197,6 +206,7 @@ def _print(r: dict) -> None:
     n = r["notification_commit_to_send"]
     print(f"notifications, outbox commit -> sendMessage: p50 {n['p50_ms']} ms, p95 {n['p95_ms']} ms (n={n['n']}; "
           f"target < {n['target_ms']} ms; baseline p50 {b['p50_ms']} ms)")
+    print(f"replies that were an apology or outage notice: {r['failed_replies']}")
 
 
 if __name__ == "__main__":
