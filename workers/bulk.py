@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 
 from bot.bootstrap import build
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-resume", action="store_true")
     args = p.parse_args(argv)
     settings = load_settings()
+    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.require("redis_url")
     assert settings.redis_url
     if not args.no_resume:

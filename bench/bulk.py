@@ -1,0 +1,268 @@
+"""Bulk payout benchmark: a fresh anvil, a generated file, validate, preview, execute on RQ workers, verify on chain.
+
+The baseline is the one-transaction-per-recipient path (/pay, one Settlement.execute each) in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.addresses import to_checksum
+from core.bulk.file import check_file
+from core.commands import Actor
+from core.money import TokenRegistry, format_units
+
+REPO = Path(__file__).resolve().parents[1]
+OPERATOR = Actor("console", "bench", "Bench")
+
+
+@dataclass
+class Stack:
+    anvil: object
+    url: str
+    settlement: str
+    executor_key: str
+    chain_id: int
+
+
+def payout_file(rows: int, seed: int = 7) -> tuple[bytes, dict[str, int]]:
+    """CSV of `rows` native payouts to fresh addresses (the costliest case: each creates an account)."""
+    rnd = random.Random(seed)
+    lines, expected = ["recipient,amount,token,memo"], {}
+    for i in range(rows):
+        address = to_checksum("0x" + rnd.getrandbits(160).to_bytes(20, "big").hex())
+        units = rnd.randint(1, 10**6) * 10**12  # 0.000001 .. 1 CRO
+        expected[address] = expected.get(address, 0) + units
+        lines.append(f"{address},{format_units(units, 18)},CRO,bench {i + 1}")
+    return ("\n".join(lines) + "\n").encode(), expected
+
+
+async def start_stack(treasury_cro: int) -> Stack:
+    from eth_account import Account
+
+    from adapters.chain.deploy import anvil_keys, deploy_stack, start_anvil
+    from adapters.chain.rpc import HttpNode
+
+    # Mixed mining: a block per transaction as it arrives (automine), plus one every second. Automine alone
+    # leaves transactions pending for ever when they arrive out of nonce order and do not fit the block
+    # that was being mined; a real chain makes blocks on a clock, and so does this.
+    anvil = start_anvil(extra_args=("--balance", str(10 * treasury_cro), "--mixed-mining", "--block-time", "1"))
+    keys = anvil_keys(2)
+    node = HttpNode(anvil.url)
+    try:
+        deployment = await deploy_stack(node, keys[0], executor=Account.from_key(keys[1]).address,
+                                        treasury_native=treasury_cro * 10**18)
+    finally:
+        await node.close()
+    return Stack(anvil, anvil.url, deployment.settlement, keys[1], deployment.chain_id)
+
+
+async def fresh_postgres(server: str) -> str | None:
+    """A new empty database on the PostgreSQL server at `server`, or None if it cannot be reached."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = make_url(server).set(drivername="postgresql+asyncpg")
+    name = f"snowrail_bench_{os.getpid()}_{int(time.time())}"
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as c:
+            await c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        return None
+    finally:
+        await engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def redis_ok(url: str) -> bool:
+    try:
+        from redis import Redis
+
+        r = Redis.from_url(url, socket_connect_timeout=1)
+        r.ping()
+        r.flushdb()  # the benchmark's own database number
+        return True
+    except Exception:
+        return False
+
+
+def env_for(stack: Stack, database_url: str, redis_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "TOKENS", "CHAIN_ID")}
+    env.update(
+        RPC_URL=stack.url, PRIVATE_KEY=stack.executor_key, SETTLEMENT_CONTRACT_ADDRESS=stack.settlement,
+        CHAIN_ID=str(stack.chain_id), DATABASE_URL=database_url, OPERATORS=OPERATOR.ref, LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def start_workers(n: int, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen]:
+    procs = []
+    for i in range(n):
+        log = open(log_dir / f"worker-{i}.log", "wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", "workers.bulk", "--simple", "--no-resume"],
+                                      cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    return procs
+
+
+def peak_rss_mb(procs: list[subprocess.Popen]) -> float:
+    peak = 0
+    for p in procs:
+        try:
+            for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+    return round(peak / 1024, 1)
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+async def wait_done(app, batch_id: str, timeout: float) -> object:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        async with app.uow() as u:
+            batch = await u.batches.get(batch_id)
+        if batch.status.value == "done":
+            return batch
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"batch {batch_id} not done after {timeout:.0f} s ({batch.settled} of {batch.rows} settled)")
+
+
+async def verify_on_chain(url: str, expected: dict[str, int]) -> bool:
+    from adapters.chain.rpc import HttpNode
+
+    node = HttpNode(url)
+    try:
+        items = list(expected.items())
+        for start in range(0, len(items), 1000):
+            part = items[start : start + 1000]
+            got = await node.batch([("eth_getBalance", [a, "latest"]) for a, _ in part])
+            if any(int(g, 16) != units for g, (_, units) in zip(got, part)):
+                return False
+        return True
+    finally:
+        await node.close()
+
+
+async def baseline(app, count: int) -> float:
+    """Payouts per second on the /pay path: one Settlement.execute per recipient, each waited for."""
+    rnd = random.Random(99)
+    start = time.perf_counter()
+    for i in range(count):
+        address = to_checksum("0x" + rnd.getrandbits(160).to_bytes(20, "big").hex())
+        reply = await app.engine.handle_text(f"/pay {address} 0.001", actor=OPERATOR, key=f"bench-pay-{i}")
+        if reply.kind != "ok":
+            raise RuntimeError(f"baseline payment failed: {reply.plain()[:200]}")
+    return count / (time.perf_counter() - start)
+
+
+async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, log=print) -> dict:
+    from bot.bootstrap import build
+    from bot.settings import load_settings
+
+    data, expected = payout_file(rows)
+    tokens = TokenRegistry.standard()
+    t = time.perf_counter()
+    checked = check_file(data, tokens, filename="bench.csv")
+    validate_seconds = time.perf_counter() - t
+    assert checked.exit_code == 0, checked.errors[:3]
+
+    stack = await start_stack(treasury_cro=rows + baseline_rows + 1000)
+    procs: list[subprocess.Popen] = []
+    app = None
+    try:
+        database_url = os.environ.get("BENCH_DATABASE_URL") or await fresh_postgres(
+            os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+        redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+        if database_url is None or not redis_ok(redis_url):
+            raise SystemExit("the bulk benchmark needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379)")
+        env = env_for(stack, database_url, redis_url)
+        settings = load_settings(**{k.lower(): v for k, v in env.items()
+                                    if k in ("RPC_URL", "PRIVATE_KEY", "SETTLEMENT_CONTRACT_ADDRESS", "CHAIN_ID",
+                                             "DATABASE_URL", "REDIS_URL", "OPERATORS")})
+        app = await build(settings)
+        log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
+        procs = start_workers(workers, env, log_dir)
+
+        base = await baseline(app, min(rows, baseline_rows))
+        log(f"baseline: {base:.1f} payouts/s over {min(rows, baseline_rows)} /pay payments (one tx each)")
+
+        t = time.perf_counter()
+        preview = await app.engine.bulk_upload(OPERATOR, "bench-upload", "bench.csv", data)
+        upload_seconds = time.perf_counter() - t
+        batch_id = next(b.command.split()[-1] for b in preview.buttons if b.command.startswith("/bulk execute"))
+        log(f"upload+preview: {upload_seconds:.2f} s; " + " | ".join(preview.plain().splitlines()[1:5]))
+
+        t = time.perf_counter()
+        reply = await app.engine.handle_text(f"/bulk execute {batch_id}", actor=OPERATOR, key="bench-execute")
+        if "Executing" not in reply.plain():
+            raise RuntimeError(reply.plain())
+        batch = await wait_done(app, batch_id, timeout=max(120, rows / 20))
+        seconds = time.perf_counter() - t
+        rss = peak_rss_mb(procs)
+        verified = await verify_on_chain(stack.url, expected)
+        log(f"executed {batch.paid} paid / {batch.failed} failed in {seconds:.2f} s on {workers} workers; "
+            f"{batch.gas_used:,} gas; verified on chain: {verified}")
+        if batch.paid != rows or not verified:
+            raise RuntimeError(f"not every row was paid exactly: {batch.paid} of {rows}, on chain ok: {verified}")
+        rate = rows / seconds
+        return {
+            "rows": rows,
+            "seconds": round(seconds, 3),
+            "payouts_per_s": round(rate, 1),
+            "baseline_payouts_per_s": round(base, 1),
+            "speedup": round(rate / base, 1),
+            "gas_per_payout": round(batch.gas_used / rows),
+            "validate_seconds": round(validate_seconds, 3),
+            "peak_rss_mb": rss,
+        }
+    finally:
+        stop(procs)
+        if app is not None:
+            await app.close()
+        stack.anvil.stop()
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="snowrail bench bulk")
+    p.add_argument("--rows", type=int, default=10_000)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--baseline-rows", type=int, default=200)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    out = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    result = asyncio.run(run(args.rows, workers=args.workers, baseline_rows=args.baseline_rows, log=out))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+        print("Disperse (NOTES): disperseToken 17.8k–32.9k gas per transfer vs 36.9k–51.9k for plain transfer; "
+              "Safe CSV airdrop models 21k per native transfer")
+    return 0
