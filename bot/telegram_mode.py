@@ -16,6 +16,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from adapters.queue.inline import InlineQueue
 from adapters.telegram import CallbackCodec, TelegramFrontend, TelegramNotifier
 from adapters.telegram.guard import redact as redact_pasted
+from adapters.telegram.ordering import PerChatOrder
 from bot.bootstrap import App, build
 from bot.settings import ConfigError, Settings
 from core.commands import Actor
@@ -91,7 +92,7 @@ def build_application(settings: Settings, token: str, *, rate_limit: bool = True
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-        .concurrent_updates(64)
+        .concurrent_updates(PerChatOrder(64))
     )
     if rate_limit:  # off only to measure the engine's own capacity (bench/telegram.py)
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # a 429 is waited out and retried

@@ -211,3 +211,11 @@ async def test_markup_refused_by_telegram_falls_back_to_plain_text(api, telegram
                                 when=lambda p: int(p.get("chat_id", 0)) == MEMBER.id and p.get("parse_mode") == "HTML"))
     reply = await api.ask(MEMBER, MEMBER.dm, "/help pay")
     assert "parse_mode" not in reply.params and "/pay <address" in reply.text
+
+
+async def test_messages_of_one_chat_are_answered_in_order(api, telegram):
+    pay = await api.say(OPERATOR, OPERATOR.dm, f"/pay {RECIPIENT} 0.2")
+    history = await api.say(OPERATOR, OPERATOR.dm, "/history 1")  # sent before the payment is answered
+    paid, listed = await api.reply_to(pay), await api.reply_to(history)
+    assert paid.at < listed.at
+    assert TX.search(paid.text).group(0) in listed.text
