@@ -46,7 +46,7 @@ async def _batch(app, batch_id):
 async def test_workers_killed_mid_batch_pay_every_row_exactly_once(new_postgres_database, tmp_path) -> None:
     if not redis_ok(REDIS_URL):
         pytest.fail(f"Redis is not reachable at {REDIS_URL}", pytrace=False)
-    rows = 2_500
+    rows = 3_000
     data, expected = payout_file(rows, seed=11)
     stack = await start_stack(treasury_cro=rows + 100)
     env = env_for(stack, new_postgres_database(), REDIS_URL)
@@ -63,21 +63,23 @@ async def test_workers_killed_mid_batch_pay_every_row_exactly_once(new_postgres_
         reply = await app.engine.handle_text(f"/bulk execute {batch_id}", actor=OPERATOR, key="kill-execute")
         assert "Executing" in reply.plain(), reply.plain()
 
+        # Kill at progress thresholds (so every kill lands mid-batch however fast the machine), each after a
+        # random extra delay so it hits signing, sending, waiting or recording alike.
         rnd, kills, mid_batch, deadline = random.Random(5), 0, 0, time.monotonic() + 240
+        thresholds = [rows * k // 10 for k in range(1, 9)]
         while time.monotonic() < deadline:
             batch, _, _ = await _batch(app, batch_id)
             if batch.status is BatchStatus.DONE:
                 break
-            if kills < 8:
-                await asyncio.sleep(rnd.uniform(0.2, 1.2))
+            if thresholds and batch.settled >= thresholds[0]:
+                thresholds.pop(0)
+                await asyncio.sleep(rnd.uniform(0, 0.15))
                 victim = rnd.randrange(len(workers))
                 _kill(workers[victim])
                 kills += 1
-                settled = (await _batch(app, batch_id))[0].settled
-                mid_batch += 0 < settled < rows
+                mid_batch += (await _batch(app, batch_id))[0].status is BatchStatus.RUNNING
                 workers[victim] = _worker(env, tmp_path / f"w{victim}.log")  # resumes running batches
-            else:
-                await asyncio.sleep(0.2)
+            await asyncio.sleep(0.02)
         batch, stored, chunks = await _batch(app, batch_id)
         logs = "\n".join(p.read_text(errors="replace")[-1500:] for p in tmp_path.glob("w*.log"))
         assert batch.status is BatchStatus.DONE, f"{batch.settled}/{batch.rows} after {kills} kills\n{logs}"
