@@ -14,6 +14,7 @@ class BulkPolicy:
     lease: timedelta = timedelta(seconds=4)  # a SIGNED chunk untouched this long is re-sent by anyone
     receipt_wait: float = 4.0  # seconds to wait for receipts before looking at other chunks again
     idle_limit: float = 120.0  # a job gives up (and is retried by RQ) after this long without progress
+    outage_limit: float = 600.0  # how long a job waits out an unavailable node or database before failing
     progress_every: timedelta = timedelta(seconds=2)
     gas_per_payout: int = 62_000  # measured: native payout to a fresh account inside executeBatch
     gas_per_chunk: int = 60_000

@@ -52,12 +52,25 @@ def plan_chunks(batch: Batch, rows: list[BatchRow], size: int, first_index: int)
     return chunks
 
 
-def enqueue(s: Services, batch_id: str, chunks: list[Chunk]) -> None:
-    """One job per parallel slot, named after the chunk it starts with; each then claims whatever is open."""
+def enqueue(s: Services, batch_id: str, chunks: list[Chunk]) -> bool:
+    """One job per parallel slot, named after the chunk it starts with; each then claims whatever is open.
+    False when the queue is unreachable: the batch is stored as running, and resume() picks it up later."""
     if s.queue is None:
-        return
-    for chunk in chunks[: policy_of(s).parallel_jobs]:
-        s.queue.enqueue(JOB, batch_id, chunk.index, job_id=job_id(batch_id, chunk.index))
+        return True
+    try:
+        for chunk in chunks[: policy_of(s).parallel_jobs]:
+            s.queue.enqueue(JOB, batch_id, chunk.index, job_id=job_id(batch_id, chunk.index))
+    except Exception:  # the queue's own connection errors; nothing is lost, the batch waits in the database
+        log.warning("bulk %s: could not enqueue its jobs; a worker resumes it when it starts", batch_id, exc_info=True)
+        return False
+    return True
+
+
+def _notify_soon(s: Services) -> None:
+    try:
+        s.notify_soon()
+    except Exception:  # the outbox row is committed; a later delivery run sends it
+        log.warning("could not enqueue notification delivery", exc_info=True)
 
 
 async def resume(s: Services) -> list[str]:
@@ -78,19 +91,30 @@ async def work(s: Services, batch_id: str, index: int = 0) -> int:
     policy = policy_of(s)
     settled = 0
     idle_since = time.monotonic()
+    outage_since: float | None = None
     while True:
-        group = await _claim_and_sign(s, batch_id, policy.in_flight)
-        if not group:
-            group = await _take_stale(s, batch_id, policy.in_flight)
-        if not group:
-            if await _finish_if_complete(s, batch_id):
-                return settled
-            if time.monotonic() - idle_since > policy.idle_limit:
-                raise TransientError(f"batch {batch_id} has chunks nobody settled for a while", service="chain")
-            await asyncio.sleep(0.2)
-            continue
-        settled += await _send_and_record(s, batch_id, group)
-        idle_since = time.monotonic()
+        try:
+            group = await _claim_and_sign(s, batch_id, policy.in_flight)
+            if not group:
+                group = await _take_stale(s, batch_id, policy.in_flight)
+            if not group:
+                if await _finish_if_complete(s, batch_id):
+                    return settled
+                if time.monotonic() - idle_since > policy.idle_limit:
+                    raise TransientError(f"batch {batch_id} has chunks nobody settled for a while", service="chain")
+                await asyncio.sleep(0.2)
+                continue
+            settled += await _send_and_record(s, batch_id, group)
+            idle_since, outage_since = time.monotonic(), None
+        except TransientError as e:
+            # The node or the database is away: everything done so far is committed, so wait and carry on.
+            # Past `outage_limit` the job fails, and RQ's retries (or resume() at a worker's start) take over.
+            outage_since = outage_since or time.monotonic()
+            waited = time.monotonic() - outage_since
+            if waited > policy.outage_limit or "nobody settled" in e.message:
+                raise
+            log.warning("bulk %s: %s unavailable (%s); waiting", batch_id, e.service, e.message)
+            await asyncio.sleep(min(0.2 * 2 ** min(int(waited), 5), 5.0))
 
 
 async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
@@ -236,7 +260,7 @@ async def _record(s: Services, chunk: Chunk, receipt: Receipt) -> None:
         await uow.batches.save_chunk(current)
         await _progress(s, uow, batch)
         await uow.commit()
-    s.notify_soon()
+    _notify_soon(s)
 
 
 async def _progress(s: Services, uow: BulkUnitOfWork, batch: Batch, *, force: bool = False) -> None:
@@ -275,6 +299,6 @@ async def _finish_if_complete(s: Services, batch_id: str) -> bool:
         await uow.outbox.add(Notification(f"{batch.id}:done:{batch.round}", batch.actor_ref,
                                           NotificationType.BATCH_COMPLETE, dumps(body), now))
         await uow.commit()
-    s.notify_soon()
+    _notify_soon(s)
     log.info("bulk %s done: %s paid, %s failed", batch_id, batch.paid, batch.failed)
     return True

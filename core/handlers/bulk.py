@@ -161,10 +161,11 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
         await uow.batches.add_chunks(chunks)
         await uow.batches.save(batch)
         await uow.commit()
-    enqueue(s, batch.id, chunks)
+    queued = enqueue(s, batch.id, chunks)
     return Reply.of(
         (f"Executing bulk payout ", code(batch.id), f": {batch.rows:,} payouts in {len(chunks):,} transactions."),
-        "I will keep one progress message up to date and send you the report when it is done.",
+        "I will keep one progress message up to date and send you the report when it is done."
+        if queued else "The job queue is not answering right now; the batch is saved and starts when a worker is back.",
         buttons=(Button("Status", f"/bulk status {batch.id}"), Button("Cancel the rest", f"/bulk cancel {batch.id}", "danger")),
     )
 
@@ -219,7 +220,10 @@ async def cancel(s: Services, cmd: Bulk) -> Reply:
         await uow.batches.save(batch)
         await uow.commit()
     if s.queue is not None:
-        s.queue.enqueue(JOB, batch.id, -1, job_id=None)  # someone closes the batch and sends the report
+        try:
+            s.queue.enqueue(JOB, batch.id, -1, job_id=None)  # someone closes the batch and sends the report
+        except Exception:  # noqa: BLE001 - running jobs close it anyway; resume() does when none runs
+            pass
     return Reply.of(("Stopped ", code(batch.id), f": {stopped:,} payouts not yet sent are cancelled; "
                      "transactions already sent will still settle, and the report follows."))
 

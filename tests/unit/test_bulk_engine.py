@@ -1,5 +1,6 @@
 """/bulk through the engine on fakes: preview, refusals, confirmation, settling in chunks, recovery, cancel, retry."""
 
+import asyncio
 import csv
 import io
 from datetime import timedelta
@@ -196,3 +197,38 @@ def test_spreadsheet_cells_are_escaped():
     assert [safe_cell(x) for x in ["=1+1", "+1", "-1", "@x", "\tx", "ok", None, 5]] == [
         "'=1+1", "'+1", "'-1", "'@x", "'\tx", "ok", "", "5"
     ]
+
+
+async def test_node_and_database_outages_are_waited_out(world):
+    engine, chain, db, _, queue = world
+    bid = batch_id_of(await engine.bulk_upload(OP, "k1", "pay.csv", payout_csv(10)))
+    await engine.handle_text(f"/bulk execute {bid}", actor=OP, key="k2")
+    chain.down = True
+    db.down = True
+
+    async def come_back():
+        await asyncio.sleep(0.3)
+        chain.down = False
+        await asyncio.sleep(0.3)
+        db.down = False
+
+    await asyncio.gather(settle.work(engine.services, bid, 0), come_back())
+    batch = db.store.batches[bid]
+    assert (batch.status, batch.paid) == (BatchStatus.DONE, 10) and len(chain.paid) == 10
+
+
+class _DeadQueue:
+    def enqueue(self, *a, **k):
+        raise ConnectionError("redis is down")
+
+
+async def test_execute_with_the_queue_down_keeps_the_batch_for_resume(world):
+    engine, chain, db, _, _ = world
+    engine.services.queue = _DeadQueue()
+    bid = batch_id_of(await engine.bulk_upload(OP, "k1", "pay.csv", payout_csv(3)))
+    reply = await engine.handle_text(f"/bulk execute {bid}", actor=OP, key="k2")
+    assert "starts when a worker is back" in reply.plain() and reply.kind == "info"
+    engine.services.queue = queue = RecordingQueue()
+    assert await settle.resume(engine.services) == [bid]
+    await run_jobs(engine, queue)
+    assert db.store.batches[bid].paid == 3
