@@ -51,6 +51,9 @@ def run_worker(settings: Settings, *, burst: bool = False) -> int:
 
     settings.require("redis_url")
     assert settings.redis_url
+    from workers.bulk import resume
+
+    resume()  # bulk batches left running by workers that died: enqueue their work again
     connection = Redis.from_url(settings.redis_url)
     worker = Worker([Queue("snowrail", connection=connection)], connection=connection)
     worker.work(burst=burst, with_scheduler=True)
