@@ -101,7 +101,8 @@ def env_for(stack: Stack, database_url: str, redis_url: str | None) -> dict[str,
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "TOKENS", "CHAIN_ID")}
     env.update(
         RPC_URL=stack.url, PRIVATE_KEY=stack.executor_key, SETTLEMENT_CONTRACT_ADDRESS=stack.settlement,
-        CHAIN_ID=str(stack.chain_id), DATABASE_URL=database_url, OPERATORS=OPERATOR.ref, LOG_LEVEL="WARNING",
+        CHAIN_ID=str(stack.chain_id), DATABASE_URL=database_url, OPERATORS=OPERATOR.ref,
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
         PYTHONPATH=str(REPO),
     )
     if redis_url:

@@ -10,7 +10,8 @@ from datetime import timedelta
 class BulkPolicy:
     chunk_size: int = 160  # payouts per executeBatch; the chain adapter's batch_capacity() when known
     parallel_jobs: int = 4  # jobs enqueued per batch; each keeps claiming chunks until none are left
-    in_flight: int = 4  # chunks one job signs (consecutive nonces) and sends in one JSON-RPC batch
+    in_flight: int = 4  # chunks one lane signs (consecutive nonces) and sends in one JSON-RPC batch
+    lanes: int = 3  # claim-sign-send-record loops running side by side in one job
     lease: timedelta = timedelta(seconds=4)  # a SIGNED chunk untouched this long is re-sent by anyone
     receipt_wait: float = 4.0  # seconds to wait for receipts before looking at other chunks again
     idle_limit: float = 120.0  # a job gives up (and is retried by RQ) after this long without progress

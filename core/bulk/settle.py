@@ -87,7 +87,13 @@ async def resume(s: Services) -> list[str]:
 # ---------------------------------------------------------------- the job
 async def work(s: Services, batch_id: str, index: int = 0) -> int:
     """Settle chunks of the batch until none is left; returns how many this call settled.
-    Safe to run in any number of processes at once, and to kill at any instant."""
+    Safe to run in any number of processes at once, and to kill at any instant. Runs `lanes` loops side by
+    side, so one worker process keeps several groups of chunks in flight while others are being recorded."""
+    lanes = max(1, policy_of(s).lanes)
+    return sum(await asyncio.gather(*(_lane(s, batch_id) for _ in range(lanes))))
+
+
+async def _lane(s: Services, batch_id: str) -> int:
     policy = policy_of(s)
     settled = 0
     idle_since = time.monotonic()

@@ -37,7 +37,7 @@ def payout_csv(n: int, amount: str = "0.5", extra: str = "") -> bytes:
 def world():
     chain, db, clock, queue = FakeBatchChain(), FakeBulkDatabase(), FakeClock(), RecordingQueue()
     engine = Engine(chain=chain, uow=db, clock=clock, queue=queue, policy=Policy(operators=frozenset({OP.ref})))
-    engine.services.bulk = BulkPolicy(chunk_size=4, lease=timedelta(0), receipt_wait=0.01, idle_limit=5)
+    engine.services.bulk = BulkPolicy(chunk_size=4, lease=timedelta(0), receipt_wait=0.01, idle_limit=5, lanes=1)
     return engine, chain, db, clock, queue
 
 
