@@ -125,6 +125,9 @@ async def _get(s: Services, batch_id: str | None) -> Batch:
 
 async def preview(s: Services, cmd: Bulk) -> Reply:
     batch = await _get(s, cmd.batch_id)
+    if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor.ref):
+        # Someone else's payroll: answer exactly as for an unknown id.
+        raise UserError(f"id: no bulk payout {cmd.batch_id} was found; upload a file with /bulk to start one.", field="id")
     async with _uow(s) as uow:
         rows = await uow.batches.rows(batch.id)
     return views.status(batch, len(rows), s.chain.tokens)

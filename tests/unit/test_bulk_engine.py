@@ -232,3 +232,13 @@ async def test_execute_with_the_queue_down_keeps_the_batch_for_resume(world):
     assert await settle.resume(engine.services) == [bid]
     await run_jobs(engine, queue)
     assert db.store.batches[bid].paid == 3
+
+
+async def test_a_batch_is_visible_only_to_its_uploader_and_operators(world):
+    engine, *_ = world
+    bid = batch_id_of(await engine.bulk_upload(OP, "k1", "pay.csv", payout_csv(2)))
+    other = await engine.handle_text(f"/bulk status {bid}", actor=BOB, key="k2")
+    assert other.kind == "error" and "no bulk payout" in other.plain()
+    mine = batch_id_of(await engine.bulk_upload(BOB, "k3", "pay.csv", payout_csv(2)))
+    assert "preview" in (await engine.handle_text(f"/bulk status {mine}", actor=BOB, key="k4")).plain()
+    assert "preview" in (await engine.handle_text(f"/bulk status {mine}", actor=OP, key="k5")).plain()
