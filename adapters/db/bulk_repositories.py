@@ -21,38 +21,45 @@ _ROW_FIELDS = [c.name for c in _R.columns]
 _CHUNK_FIELDS = [c.name for c in _C.columns]
 
 
-def _batch_values(b: Batch) -> dict[str, Any]:
-    values = {name: getattr(b, name) for name in _BATCH_FIELDS if name != "totals"}
-    values["status"] = b.status.value
-    values["totals"] = json.dumps({sym: str(units) for sym, units in b.totals.items()})
+def _values(obj: Any, fields: list[str]) -> dict[str, Any]:
+    """A dataclass -> column values; enums are stored by value and totals as JSON of decimal strings."""
+    values = {name: getattr(obj, name) for name in fields}
+    values["status"] = obj.status.value
+    if "totals" in values:
+        values["totals"] = json.dumps({sym: str(units) for sym, units in obj.totals.items()})
     return values
 
 
+def _load(cls: type, status: type, row: Any, fields: list[str]) -> Any:
+    values = {name: getattr(row, name) for name in fields}
+    values["status"] = status(values["status"])
+    if "totals" in values:
+        values["totals"] = {sym: int(units) for sym, units in json.loads(values["totals"]).items()}
+    return cls(**values)
+
+
+def _batch_values(b: Batch) -> dict[str, Any]:
+    return _values(b, _BATCH_FIELDS)
+
+
 def _batch(row: Any) -> Batch:
-    values = {name: getattr(row, name) for name in _BATCH_FIELDS}
-    values["status"] = BatchStatus(values["status"])
-    values["totals"] = {sym: int(units) for sym, units in json.loads(values["totals"]).items()}
-    return Batch(**values)
+    return _load(Batch, BatchStatus, row, _BATCH_FIELDS)
 
 
 def _row_values(r: BatchRow) -> dict[str, Any]:
-    return {**{name: getattr(r, name) for name in _ROW_FIELDS}, "status": r.status.value}
+    return _values(r, _ROW_FIELDS)
 
 
 def _row(row: Any) -> BatchRow:
-    values = {name: getattr(row, name) for name in _ROW_FIELDS}
-    values["status"] = RowStatus(values["status"])
-    return BatchRow(**values)
+    return _load(BatchRow, RowStatus, row, _ROW_FIELDS)
 
 
 def _chunk_values(c: Chunk) -> dict[str, Any]:
-    return {**{name: getattr(c, name) for name in _CHUNK_FIELDS}, "status": c.status.value}
+    return _values(c, _CHUNK_FIELDS)
 
 
 def _chunk(row: Any) -> Chunk:
-    values = {name: getattr(row, name) for name in _CHUNK_FIELDS}
-    values["status"] = ChunkStatus(values["status"])
-    return Chunk(**values)
+    return _load(Chunk, ChunkStatus, row, _CHUNK_FIELDS)
 
 
 class SqlBatchRepository:
