@@ -150,7 +150,7 @@ async def build(
         receipt_timeout=float(settings.receipt_timeout_seconds),
     )
     if queue is None:
-        queue = build_queue(settings)
+        queue = build_queue(settings, shareable=not embedded and bool(settings.database_url))
     engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue,
                     mixer=await mixer_wiring.build(settings, chain, notes))
     mixer_wiring.start_watch(engine)
@@ -158,8 +158,10 @@ async def build(
     return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes, timings)
 
 
-def build_queue(settings: Settings) -> JobQueue:
-    if settings.redis_url:
+def build_queue(settings: Settings, *, shareable: bool = True) -> JobQueue:
+    """RQ when Redis is configured and workers elsewhere can see the same chain and database; otherwise
+    jobs run inline (an in-process chain or a local SQLite file cannot be shared with a worker)."""
+    if settings.redis_url and shareable:
         from adapters.queue.rq_queue import RqQueue
 
         return RqQueue(settings.redis_url)

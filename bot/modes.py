@@ -49,8 +49,10 @@ def run_worker(settings: Settings, *, burst: bool = False) -> int:
     from redis import Redis
     from rq import Queue, Worker
 
-    settings.require("redis_url")
+    # A worker shares the bot's chain and database: the embedded ones live inside the bot's process.
+    settings.require("redis_url", "database_url", "rpc_url")
     assert settings.redis_url
+    import workers.jobs  # noqa: F401  loaded once here, so each forked job starts warm
     from workers.bulk import resume
 
     resume()  # bulk batches left running by workers that died: enqueue their work again

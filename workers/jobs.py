@@ -6,7 +6,14 @@ import asyncio
 
 from bot.bootstrap import build
 from bot.notifiers import notifiers_for
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
+
+
+def worker_settings() -> Settings:
+    """A job works on the bot's own chain and database, never on an embedded default of its own."""
+    settings = load_settings()
+    settings.require("database_url", "rpc_url")
+    return settings
 
 
 def deliver_notifications(limit: int = 200) -> int:
@@ -15,7 +22,7 @@ def deliver_notifications(limit: int = 200) -> int:
 
 
 async def _deliver(limit: int) -> int:
-    settings = load_settings()
+    settings = worker_settings()
     app = await build(settings, migrate=False)
     try:
         sent = 0
@@ -38,7 +45,7 @@ def reconcile() -> int:
 
 
 async def _reconcile() -> int:
-    app = await build(load_settings(), migrate=False)
+    app = await build(worker_settings(), migrate=False)
     try:
         return await app.engine.reconcile()
     finally:

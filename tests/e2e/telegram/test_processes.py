@@ -103,13 +103,21 @@ def _redis_up() -> bool:
 
 @pytest.mark.redis
 @pytest.mark.skipif(not _redis_up(), reason="needs Redis at 127.0.0.1:6379")
-async def test_payment_notification_is_a_dm_sent_by_a_separate_worker(own_api, tmp_path):
+async def test_payment_notification_is_a_dm_sent_by_a_separate_worker(own_api, tmp_path, anvil_stack):
     from redis import Redis
     from rq import Queue
 
     Queue("snowrail", connection=Redis.from_url(REDIS)).empty()
     database = f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
-    tg = await start(bot_settings(own_api, tmp_path, redis_url=REDIS, database_url=database))
+    # A worker shares the bot's chain and database, so neither may be the bot's embedded one.
+    chain = {
+        "RPC_URL": anvil_stack.url,
+        "PRIVATE_KEY": anvil_stack.executor_key,
+        "SETTLEMENT_CONTRACT_ADDRESS": anvil_stack.deployment.settlement,
+        "TOKENS": ",".join(f"{s}={a}" for s, a in anvil_stack.deployment.tokens.items()),
+    }
+    tg = await start(bot_settings(own_api, tmp_path, redis_url=REDIS, database_url=database,
+                                  **{k.lower(): v for k, v in chain.items()}))
     try:
         paid = await own_api.ask(OPERATOR, OPERATOR.dm, f"/pay {RECIPIENT} 0.25")
         tx = TX.search(paid.text).group(0)
@@ -117,7 +125,7 @@ async def test_payment_notification_is_a_dm_sent_by_a_separate_worker(own_api, t
         assert own_api.sent_to(OPERATOR.id) == [paid], "the bot process itself sends no notification"
     finally:
         await tg.stop()
-    env = bare_env(tmp_path, **own_api.env(), REDIS_URL=REDIS, DATABASE_URL=database)
+    env = bare_env(tmp_path, **own_api.env(), REDIS_URL=REDIS, DATABASE_URL=database, **chain)
     worker = await asyncio.create_subprocess_exec(
         SNOWRAIL, "run", "worker", "--burst", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
