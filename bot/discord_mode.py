@@ -11,6 +11,7 @@ import discord
 
 from adapters.discord import DiscordDMNotifier, Frontend, SnowRailClient, point_at
 from adapters.queue.inline import InlineQueue
+from bot.background import RECONCILE_SECONDS, every
 from bot.bootstrap import App, build
 from bot.notifiers import used_the_bot
 from bot.settings import ConfigError, Settings
@@ -106,8 +107,8 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
                 return await bot.deliver()
 
         inline.jobs["deliver_notifications"] = deliver_notifications
-        bot.tasks.append(asyncio.create_task(_sweep(deliver_notifications)))
-    bot.tasks.append(asyncio.create_task(_reconcile(core)))
+        bot.tasks.append(asyncio.create_task(every(SWEEP_SECONDS, deliver_notifications, "notification sweep")))
+    bot.tasks.append(asyncio.create_task(every(RECONCILE_SECONDS, core.engine.reconcile, "reconcile")))
     return bot
 
 
@@ -125,22 +126,6 @@ def recent_ids(core: App):
         return out
 
     return ids
-
-
-async def _sweep(deliver) -> None:
-    while True:
-        try:
-            await deliver()
-        except Exception:
-            log.exception("notification sweep failed")
-        await asyncio.sleep(SWEEP_SECONDS)
-
-
-async def _reconcile(core: App) -> None:
-    try:
-        await core.engine.reconcile()
-    except Exception:
-        log.exception("reconcile at start failed")
 
 
 async def _main(settings: Settings) -> int:

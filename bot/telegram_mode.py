@@ -17,6 +17,7 @@ from adapters.queue.inline import InlineQueue
 from adapters.telegram import CallbackCodec, TelegramFrontend, TelegramNotifier
 from adapters.telegram.guard import redact as redact_pasted
 from adapters.telegram.ordering import PerChatOrder
+from bot.background import RECONCILE_SECONDS, every
 from bot.bootstrap import App, build
 from bot.settings import ConfigError, Settings
 from core.commands import Actor
@@ -170,7 +171,7 @@ async def _receive(settings: Settings, tg: TelegramBot, inline: InlineQueue | No
                 return await tg.deliver()
 
         inline.jobs["deliver_notifications"] = deliver_notifications
-        tg.tasks.append(asyncio.create_task(_sweep(deliver_notifications)))
+        tg.tasks.append(asyncio.create_task(every(SWEEP_SECONDS, deliver_notifications, "notification sweep")))
     await application.bot.set_my_commands([BotCommand(name, summary[:256]) for name, summary in SUMMARY.items()])
     await application.start()
     if settings.telegram_webhook_url:
@@ -186,7 +187,7 @@ async def _receive(settings: Settings, tg: TelegramBot, inline: InlineQueue | No
         )
     else:
         await application.updater.start_polling(timeout=poll_timeout, allowed_updates=UPDATES)
-    tg.tasks.append(asyncio.create_task(_reconcile(core)))
+    tg.tasks.append(asyncio.create_task(every(RECONCILE_SECONDS, core.engine.reconcile, "reconcile")))
 
 
 def _upload_entry(engine):
@@ -199,22 +200,6 @@ def _upload_entry(engine):
         return await upload(actor, key, filename, content)
 
     return call
-
-
-async def _sweep(deliver) -> None:
-    while True:
-        try:
-            await deliver()
-        except Exception:
-            log.exception("notification sweep failed")
-        await asyncio.sleep(SWEEP_SECONDS)
-
-
-async def _reconcile(core: App) -> None:
-    try:
-        await core.engine.reconcile()
-    except Exception:
-        log.exception("reconcile at start failed")
 
 
 async def serve(settings: Settings) -> int:

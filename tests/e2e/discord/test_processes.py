@@ -77,14 +77,22 @@ def _redis_up() -> bool:
 
 @pytest.mark.redis
 @pytest.mark.skipif(not _redis_up(), reason="needs Redis at 127.0.0.1:6379")
-async def test_dms_come_from_a_worker_process_through_429s_and_closed_dms(own_fake, tmp_path):
+async def test_dms_come_from_a_worker_process_through_429s_and_closed_dms(own_fake, tmp_path, anvil_stack):
     from redis import Redis
     from rq import Queue
 
     Queue("snowrail", connection=Redis.from_url(REDIS)).empty()
     db_file = tmp_path / "shared.sqlite3"
     database = f"sqlite+aiosqlite:///{db_file}"
-    bot = await start(bot_settings(own_fake, tmp_path / "data", redis_url=REDIS, database_url=database))
+    # A worker shares the bot's chain and database, so neither may be the bot's embedded one.
+    chain = {
+        "RPC_URL": anvil_stack.url,
+        "PRIVATE_KEY": anvil_stack.executor_key,
+        "SETTLEMENT_CONTRACT_ADDRESS": anvil_stack.deployment.settlement,
+        "TOKENS": ",".join(f"{s}={a}" for s, a in anvil_stack.deployment.tokens.items()),
+    }
+    bot = await start(bot_settings(own_fake, tmp_path / "data", redis_url=REDIS, database_url=database,
+                                   **{k.lower(): v for k, v in chain.items()}))
     try:
         paid = await own_fake.answer(await own_fake.send(own_fake.slash("pay", {"recipient": ADDRESS, "amount": "0.25"}, OPERATOR)))
         tx = TX.search(paid.content).group(0)
@@ -98,7 +106,7 @@ async def test_dms_come_from_a_worker_process_through_429s_and_closed_dms(own_fa
         await bot.stop()
     own_fake.closed_dms.add(TREASURER[0])
     own_fake.limit_next("dm", 0.5)
-    env = bare_env(tmp_path, **own_fake.env(), REDIS_URL=REDIS, DATABASE_URL=database)
+    env = bare_env(tmp_path, **own_fake.env(), REDIS_URL=REDIS, DATABASE_URL=database, **chain)
     worker = await asyncio.create_subprocess_exec(
         SNOWRAIL, "run", "worker", "--burst", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
