@@ -264,13 +264,15 @@ async def _record(s: Services, chunk: Chunk, receipt: Receipt) -> None:
         batch.gas_used += receipt.gas_used
         await uow.batches.save_rows(rows)
         await uow.batches.save_chunk(current)
-        await _progress(s, uow, batch)
+        wrote = await _progress(s, uow, batch)
         await uow.commit()
-    _notify_soon(s)
+    if wrote:
+        _notify_soon(s)  # one delivery job per progress update, not one per chunk
 
 
-async def _progress(s: Services, uow: BulkUnitOfWork, batch: Batch, *, force: bool = False) -> None:
-    """Save the batch; write a progress update when the last one is at least `progress_every` old."""
+async def _progress(s: Services, uow: BulkUnitOfWork, batch: Batch, *, force: bool = False) -> bool:
+    """Save the batch; write a progress update when the last one is at least `progress_every` old.
+    Returns whether it wrote one."""
     now = s.clock.now()
     due = force or batch.progress_at is None or now - batch.progress_at >= policy_of(s).progress_every
     if due:
@@ -281,6 +283,7 @@ async def _progress(s: Services, uow: BulkUnitOfWork, batch: Batch, *, force: bo
             dumps(progress(batch, batch.rows)), now,
         ))
     await uow.batches.save(batch)
+    return due
 
 
 async def _finish_if_complete(s: Services, batch_id: str) -> bool:
