@@ -10,6 +10,7 @@ import sys
 from bot.bootstrap import build
 from bot.settings import load_settings
 from core.bulk import settle as bulk_settle
+from workers.jobs import worker_settings
 
 
 def settle(batch_id: str, index: int) -> int:
@@ -18,7 +19,7 @@ def settle(batch_id: str, index: int) -> int:
 
 
 async def _settle(batch_id: str, index: int) -> int:
-    app = await build(load_settings(), migrate=False)
+    app = await build(worker_settings(), migrate=False)
     try:
         return await bulk_settle.work(app.engine.services, batch_id, index)
     finally:
@@ -31,7 +32,7 @@ def resume() -> list[str]:
 
 
 async def _resume() -> list[str]:
-    app = await build(load_settings(), migrate=False)
+    app = await build(worker_settings(), migrate=False)
     try:
         return await bulk_settle.resume(app.engine.services)
     finally:
