@@ -32,21 +32,23 @@ class Stack:
     settlement: str
     executor_key: str
     chain_id: int
+    tokens: dict[str, str]
 
 
-def payout_file(rows: int, seed: int = 7) -> tuple[bytes, dict[str, int]]:
+def payout_file(rows: int, seed: int = 7, token: str = "CRO") -> tuple[bytes, dict[str, int]]:
     """CSV of `rows` native payouts to fresh addresses (the costliest case: each creates an account)."""
     rnd = random.Random(seed)
     lines, expected = ["recipient,amount,token,memo"], {}
     for i in range(rows):
         address = to_checksum("0x" + rnd.getrandbits(160).to_bytes(20, "big").hex())
-        units = rnd.randint(1, 10**6) * 10**12  # 0.000001 .. 1 CRO
+        decimals = 18 if token in ("CRO", "WCRO") else 6
+        units = rnd.randint(1, 10**6) * 10 ** (decimals - 6)  # 0.000001 .. 1 whole unit
         expected[address] = expected.get(address, 0) + units
-        lines.append(f"{address},{format_units(units, 18)},CRO,bench {i + 1}")
+        lines.append(f"{address},{format_units(units, decimals)},{token},bench {i + 1}")
     return ("\n".join(lines) + "\n").encode(), expected
 
 
-async def start_stack(treasury_cro: int) -> Stack:
+async def start_stack(treasury_cro: int, *, dev_tokens: bool = False) -> Stack:
     from eth_account import Account
 
     from adapters.chain.deploy import anvil_keys, deploy_stack, start_anvil
@@ -60,10 +62,10 @@ async def start_stack(treasury_cro: int) -> Stack:
     node = HttpNode(anvil.url)
     try:
         deployment = await deploy_stack(node, keys[0], executor=Account.from_key(keys[1]).address,
-                                        treasury_native=treasury_cro * 10**18)
+                                        treasury_native=treasury_cro * 10**18, dev_tokens=dev_tokens)
     finally:
         await node.close()
-    return Stack(anvil, anvil.url, deployment.settlement, keys[1], deployment.chain_id)
+    return Stack(anvil, anvil.url, deployment.settlement, keys[1], deployment.chain_id, deployment.tokens)
 
 
 async def fresh_postgres(server: str) -> str | None:
@@ -107,6 +109,8 @@ def env_for(stack: Stack, database_url: str, redis_url: str | None) -> dict[str,
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
+    if stack.tokens:
+        env["TOKENS"] = ",".join(f"{s}={a}" for s, a in stack.tokens.items())
     return env
 
 
@@ -153,7 +157,7 @@ async def wait_done(app, batch_id: str, timeout: float) -> object:
     raise TimeoutError(f"batch {batch_id} not done after {timeout:.0f} s ({batch.settled} of {batch.rows} settled)")
 
 
-async def verify_on_chain(url: str, expected: dict[str, int]) -> bool:
+async def verify_on_chain(url: str, expected: dict[str, int], token_address: str | None = None) -> bool:
     from adapters.chain.rpc import HttpNode
 
     node = HttpNode(url)
@@ -161,7 +165,11 @@ async def verify_on_chain(url: str, expected: dict[str, int]) -> bool:
         items = list(expected.items())
         for start in range(0, len(items), 1000):
             part = items[start : start + 1000]
-            got = await node.batch([("eth_getBalance", [a, "latest"]) for a, _ in part])
+            if token_address is None:
+                got = await node.batch([("eth_getBalance", [a, "latest"]) for a, _ in part])
+            else:  # balanceOf(address)
+                got = await node.batch([("eth_call", [{"to": token_address, "data": "0x70a08231" + a[2:].lower().rjust(64, "0")},
+                                                      "latest"]) for a, _ in part])
             if any(int(g, 16) != units for g, (_, units) in zip(got, part)):
                 return False
         return True
@@ -169,30 +177,30 @@ async def verify_on_chain(url: str, expected: dict[str, int]) -> bool:
         await node.close()
 
 
-async def baseline(app, count: int) -> float:
+async def baseline(app, count: int, token: str = "CRO") -> float:
     """Payouts per second on the /pay path: one Settlement.execute per recipient, each waited for."""
     rnd = random.Random(99)
     start = time.perf_counter()
     for i in range(count):
         address = to_checksum("0x" + rnd.getrandbits(160).to_bytes(20, "big").hex())
-        reply = await app.engine.handle_text(f"/pay {address} 0.001", actor=OPERATOR, key=f"bench-pay-{i}")
+        reply = await app.engine.handle_text(f"/pay {address} 0.001 {token}", actor=OPERATOR, key=f"bench-pay-{i}")
         if reply.kind != "ok":
             raise RuntimeError(f"baseline payment failed: {reply.plain()[:200]}")
     return count / (time.perf_counter() - start)
 
 
-async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, log=print) -> dict:
+async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: str = "CRO", log=print) -> dict:
     from bot.bootstrap import build
     from bot.settings import load_settings
 
-    data, expected = payout_file(rows)
+    data, expected = payout_file(rows, token=token)
     tokens = TokenRegistry.standard()
     t = time.perf_counter()
     checked = check_file(data, tokens, filename="bench.csv")
     validate_seconds = time.perf_counter() - t
     assert checked.exit_code == 0, checked.errors[:3]
 
-    stack = await start_stack(treasury_cro=rows + baseline_rows + 1000)
+    stack = await start_stack(treasury_cro=rows + baseline_rows + 1000, dev_tokens=token != "CRO")
     procs: list[subprocess.Popen] = []
     app = None
     try:
@@ -204,12 +212,12 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, log=prin
         env = env_for(stack, database_url, redis_url)
         settings = load_settings(**{k.lower(): v for k, v in env.items()
                                     if k in ("RPC_URL", "PRIVATE_KEY", "SETTLEMENT_CONTRACT_ADDRESS", "CHAIN_ID",
-                                             "DATABASE_URL", "REDIS_URL", "OPERATORS")})
+                                             "DATABASE_URL", "REDIS_URL", "OPERATORS", "TOKENS")})
         app = await build(settings)
         log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
         procs = start_workers(workers, env, log_dir)
 
-        base = await baseline(app, min(rows, baseline_rows))
+        base = await baseline(app, min(rows, baseline_rows), token)
         log(f"baseline: {base:.1f} payouts/s over {min(rows, baseline_rows)} /pay payments (one tx each)")
 
         t = time.perf_counter()
@@ -225,7 +233,7 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, log=prin
         batch = await wait_done(app, batch_id, timeout=max(120, rows / 20))
         seconds = time.perf_counter() - t
         rss = peak_rss_mb(procs)
-        verified = await verify_on_chain(stack.url, expected)
+        verified = await verify_on_chain(stack.url, expected, stack.tokens.get(token))
         log(f"executed {batch.paid} paid / {batch.failed} failed in {seconds:.2f} s on {workers} workers; "
             f"{batch.gas_used:,} gas; verified on chain: {verified}")
         if batch.paid != rows or not verified:
@@ -255,10 +263,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("--rows", type=int, default=10_000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--baseline-rows", type=int, default=200)
+    p.add_argument("--token", default="CRO", choices=["CRO", "WCRO", "USDC", "USDT"],
+                   help="pay this token (ERC-20s are the dev tokens deployed on the fresh anvil)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     out = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    result = asyncio.run(run(args.rows, workers=args.workers, baseline_rows=args.baseline_rows, log=out))
+    result = asyncio.run(run(args.rows, workers=args.workers, baseline_rows=args.baseline_rows, token=args.token,
+                             log=out))
     if args.json:
         print(json.dumps(result))
     else:
