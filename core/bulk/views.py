@@ -85,7 +85,7 @@ def preview(
     *,
     recipients: int,
     fee_text: str,
-    shortfalls: dict[str, tuple[int, int]],
+    shortfalls: dict[str, tuple[int, int]] | None,
 ) -> Reply:
     """A valid file: what will be paid, what it costs, whether the treasury can, and the buttons."""
     lines: list[tuple[Span | str, ...]] = [
@@ -94,7 +94,9 @@ def preview(
         ("Total: ", bold(totals_text(batch.totals, tokens))),
         (f"Estimated network fee: {fee_text}",),
     ]
-    if shortfalls:
+    if shortfalls is None:
+        lines.append(("Treasury: its balance cannot be read right now; Execute checks it again.",))
+    elif shortfalls:
         for sym, (held, needed) in shortfalls.items():
             d = tokens.get(sym).decimals
             lines.append((f"Treasury: holds {format_units(held, d)} {sym}, short by {format_units(needed - held, d)} {sym}; "

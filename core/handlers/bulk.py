@@ -90,8 +90,9 @@ def _safe_name(filename: str) -> str:
     return "".join(c for c in base if c.isprintable())[:100] or "payouts"
 
 
-async def _money_check(s: Services, batch: Batch) -> tuple[dict[str, tuple[int, int]], str]:
-    """Shortfalls per token (held, needed) and the estimated fee, both from the chain right now."""
+async def _money_check(s: Services, batch: Batch, *, strict: bool = False) -> tuple[dict[str, tuple[int, int]] | None, str]:
+    """Shortfalls per token (held, needed) and the estimated fee, both from the chain right now. With the
+    node away: (None, why), or ChainUnavailable when `strict` (executing needs the real balances)."""
     policy = policy_of(s)
     chain = cast(BatchChain, s.chain)
     shortfalls: dict[str, tuple[int, int]] = {}
@@ -104,7 +105,9 @@ async def _money_check(s: Services, batch: Batch) -> tuple[dict[str, tuple[int, 
         gas = batch.rows * policy.gas_per_payout + chunks * policy.gas_per_chunk
         price = await chain.fee_per_gas()
     except ChainUnavailable:
-        return {}, "unknown right now (the chain node is not answering)"
+        if strict:
+            raise
+        return None, "unknown right now (the chain node is not answering)"
     native = s.chain.tokens.native
     return shortfalls, f"~{_round_units(gas * price, native.decimals)} {native.symbol} ({chunks:,} transaction{'s' if chunks != 1 else ''}, ~{gas:,} gas)"
 
@@ -145,7 +148,7 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
         raise UserError(f"{batch.id} is {batch.status.value}; only a previewed batch can be executed (/bulk status {batch.id}).")
     if batch.needs_warning and batch.warned_at is None:
         return await _warn(s, batch)
-    shortfalls, _ = await _money_check(s, batch)
+    shortfalls, _ = await _money_check(s, batch, strict=True)
     if shortfalls:
         sym, (held, needed) = next(iter(shortfalls.items()))
         d = s.token(sym).decimals

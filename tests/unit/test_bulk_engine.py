@@ -242,3 +242,13 @@ async def test_a_batch_is_visible_only_to_its_uploader_and_operators(world):
     mine = batch_id_of(await engine.bulk_upload(BOB, "k3", "pay.csv", payout_csv(2)))
     assert "preview" in (await engine.handle_text(f"/bulk status {mine}", actor=BOB, key="k4")).plain()
     assert "preview" in (await engine.handle_text(f"/bulk status {mine}", actor=OP, key="k5")).plain()
+
+
+async def test_with_the_node_away_preview_says_so_and_execute_pays_nothing(world):
+    engine, chain, db, _, queue = world
+    chain.down = True
+    preview = await engine.bulk_upload(OP, "k1", "pay.csv", payout_csv(2))
+    assert "cannot be read right now" in preview.plain() and "holds enough" not in preview.plain()
+    refused = await engine.handle_text(f"/bulk execute {batch_id_of(preview)}", actor=OP, key="k2")
+    assert refused.kind == "error" and "Nothing was paid" in refused.plain() and not queue.jobs
+    assert db.store.batches[batch_id_of(preview)].status is BatchStatus.PREVIEW
