@@ -41,6 +41,10 @@ class _Batches:
     async def running(self):
         return [copy.deepcopy(b) for b in self.s.batches.values() if b.status.value == "running"]
 
+    async def committed(self, token):
+        running = {b for b, x in self.s.batches.items() if x.status.value == "running"}
+        return sum(r.amount for b in running for r in self.s.batch_rows[b] if r.token == token and r.status.value == "pending")
+
     async def rows(self, batch_id, *, status=None, chunk=None):
         return [copy.deepcopy(r) for r in self.s.batch_rows.get(batch_id, [])
                 if (status is None or r.status is status) and (chunk is None or r.chunk == chunk)]

@@ -96,6 +96,15 @@ class SqlBatchRepository:
         query = select(_B).where(_B.c.status == BatchStatus.RUNNING.value).order_by(_B.c.created_at)
         return [_batch(r) for r in await self._all(query)]
 
+    async def committed(self, token: str) -> int:
+        # Summed here, not in SQL: SQLite keeps uint256 amounts as text.
+        query = (
+            select(_R.c.amount)
+            .join(_B, _B.c.id == _R.c.batch_id)
+            .where(_B.c.status == BatchStatus.RUNNING.value, _R.c.token == token, _R.c.status == RowStatus.PENDING.value)
+        )
+        return sum(int(amount) for (amount,) in await self._all(query))
+
     async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
         query = select(_R).where(_R.c.batch_id == batch_id)
         if status is not None:

@@ -17,6 +17,8 @@ class BatchRepository(Protocol):
     async def with_hash(self, content_hash: str) -> list[Batch]:
         """Earlier batches of the same file, newest first."""
     async def running(self) -> list[Batch]: ...
+    async def committed(self, token: str) -> int:
+        """Base units of `token` in rows of running batches that are not settled yet."""
     async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
         """Rows in file order, optionally only those with this status or in this chunk."""
     async def save_rows(self, rows: list[BatchRow]) -> None:

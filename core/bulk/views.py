@@ -99,7 +99,7 @@ def preview(
     elif shortfalls:
         for sym, (held, needed) in shortfalls.items():
             d = tokens.get(sym).decimals
-            lines.append((f"Treasury: holds {format_units(held, d)} {sym}, short by {format_units(needed - held, d)} {sym}; "
+            lines.append((f"Treasury: can spend {format_units(held, d)} {sym} (after payments already on their way), short by {format_units(needed - held, d)} {sym}; "
                           "top it up before executing.",))
     else:
         lines.append(("Treasury: holds enough ✓",))

@@ -99,8 +99,10 @@ async def _money_check(s: Services, batch: Batch, *, strict: bool = False) -> tu
     try:
         for symbol, needed in batch.totals.items():
             held = await chain.balance(chain.treasury, s.token(symbol))
+            async with _uow(s) as uow:  # what payments and batches already on their way will take from it
+                held -= await uow.intents.in_flight(symbol) + await uow.batches.committed(symbol)
             if held < needed:
-                shortfalls[symbol] = (held, needed)
+                shortfalls[symbol] = (max(held, 0), needed)
         chunks = -(-batch.rows // policy.chunk_size)
         gas = batch.rows * policy.gas_per_payout + chunks * policy.gas_per_chunk
         price = await chain.fee_per_gas()
@@ -152,7 +154,7 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
     if shortfalls:
         sym, (held, needed) = next(iter(shortfalls.items()))
         d = s.token(sym).decimals
-        raise UserError(f"balance: the treasury holds {format_units(held, d)} {sym}; this batch needs "
+        raise UserError(f"balance: the treasury can spend {format_units(held, d)} {sym} (after payments already on their way); this batch needs "
                         f"{format_units(needed, d)} {sym}. Nothing was paid.", field="balance")
     now = s.clock.now()
     async with _uow(s) as uow:

@@ -252,3 +252,11 @@ async def test_with_the_node_away_preview_says_so_and_execute_pays_nothing(world
     refused = await engine.handle_text(f"/bulk execute {batch_id_of(preview)}", actor=OP, key="k2")
     assert refused.kind == "error" and "Nothing was paid" in refused.plain() and not queue.jobs
     assert db.store.batches[batch_id_of(preview)].status is BatchStatus.PREVIEW
+
+
+async def test_rows_of_running_batches_count_against_the_treasury(world):
+    engine, chain, db, _, queue = world
+    first = batch_id_of(await engine.bulk_upload(OP, "k1", "a.csv", payout_csv(2, amount="30")))
+    await engine.handle_text(f"/bulk execute {first}", actor=OP, key="k2")  # 60 of 100 CRO, not yet sent
+    second = await engine.bulk_upload(OP, "k3", "b.csv", payout_csv(2, amount="25"))
+    assert "can spend 40 CRO" in second.plain() and "short by 10 CRO" in second.plain()
