@@ -154,7 +154,7 @@ async def build(
     engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue,
                     mixer=await mixer_wiring.build(settings, chain, notes))
     mixer_wiring.start_watch(engine)
-    bulk_wiring.attach(engine, queue)
+    bulk_wiring.attach(engine, queue, chunk_size=settings.bulk_chunk_size)
     return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes, timings)
 
 

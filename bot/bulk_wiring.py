@@ -22,9 +22,12 @@ def batching(chain: Any) -> Any:
     return chain if hasattr(chain, "fee_per_gas") else BatchingChain(chain)
 
 
-def attach(engine: Engine, queue: Any, **overrides: Any) -> None:
-    """Size chunks from the chain's gas cap and let the inline queue (no Redis) run bulk jobs in-process."""
+def attach(engine: Engine, queue: Any, *, chunk_size: int | None = None, **overrides: Any) -> None:
+    """Size chunks from the chain's gas cap (or BULK_CHUNK_SIZE, when smaller) and let the inline queue
+    (no Redis) run bulk jobs in-process."""
     capacity = getattr(engine.chain, "batch_capacity", None) or BulkPolicy.chunk_size
+    if chunk_size:
+        capacity = min(capacity, chunk_size)
     engine.services.bulk = BulkPolicy(chunk_size=capacity, **overrides)  # type: ignore[attr-defined]
     jobs = getattr(queue, "jobs", None)
     if isinstance(jobs, dict):

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     explorer_url: str | None = None
     pay_confirm_above: str = ""
     receipt_timeout_seconds: int = 30
+    bulk_chunk_size: int | None = None  # payouts per on-chain batch; unset = as many as the gas cap allows
     data_dir: Path = Path(".snowrail")
     log_level: str = "WARNING"
 
@@ -47,7 +48,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "database_url", "redis_url", "rpc_url", "settlement_contract_address", "mixer_contract_address",
-        "explorer_url", "telegram_webhook_url", mode="before",
+        "explorer_url", "telegram_webhook_url", "chain_id", "bulk_chunk_size", "private_key", "mixer_relayer_key",
+        "telegram_bot_token", "telegram_webhook_secret", "discord_bot_token", mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, v):

@@ -49,8 +49,9 @@ async def test_workers_killed_mid_batch_pay_every_row_exactly_once(new_postgres_
     rows = 3_000
     data, expected = payout_file(rows, seed=11)
     stack = await start_stack(treasury_cro=rows + 100)
-    env = env_for(stack, new_postgres_database(), REDIS_URL)
-    settings = load_settings(rpc_url=env["RPC_URL"], private_key=env["PRIVATE_KEY"], chain_id=env["CHAIN_ID"],
+    # Small chunks make the batch last long enough for every kill to land mid-batch, even on a fast machine.
+    env = {**env_for(stack, new_postgres_database(), REDIS_URL), "BULK_CHUNK_SIZE": "25"}
+    settings = load_settings(bulk_chunk_size=25, rpc_url=env["RPC_URL"], private_key=env["PRIVATE_KEY"], chain_id=env["CHAIN_ID"],
                              settlement_contract_address=env["SETTLEMENT_CONTRACT_ADDRESS"],
                              database_url=env["DATABASE_URL"], redis_url=REDIS_URL, operators=OPERATOR.ref)
     app = await build(settings)
