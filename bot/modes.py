@@ -12,7 +12,8 @@ from bot.settings import Settings
 
 async def run_console(settings: Settings, *, started: float) -> int:
     app = await build(settings, extra_operators=frozenset({OPERATOR.ref}))
-    notifier = ConsoleNotifier()
+    files = settings.data_dir.resolve() / "files"  # reports and other attachments land here
+    notifier = ConsoleNotifier(files_dir=files)
     try:
         await app.engine.reconcile()
 
@@ -25,7 +26,7 @@ async def run_console(settings: Settings, *, started: float) -> int:
             await app.engine.deliver_notifications(notifier, platform="console")
 
         where = "the in-process dev chain (gone when you exit)" if app.embedded_chain else f"chain {app.chain.chain_id}"
-        chat = ConsoleChat(handle, after_each=deliver)
+        chat = ConsoleChat(handle, after_each=deliver, files_dir=files)
         banner = (
             f"SnowRail console — you are an operator on {where}. Treasury {app.chain.treasury}.\n"
             f"Send /help for commands{', /quit to leave' if chat.interactive else ''}. "
@@ -46,17 +47,11 @@ async def reconcile_once(settings: Settings) -> int:
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> int:
-    from redis import Redis
-    from rq import Queue, Worker
-
     # A worker shares the bot's chain and database: the embedded ones live inside the bot's process.
     settings.require("redis_url", "database_url", "rpc_url")
     assert settings.redis_url
     import workers.jobs  # noqa: F401  loaded once here, so each forked job starts warm
-    from workers.bulk import resume
+    from workers.bulk import serve
 
-    resume()  # bulk batches left running by workers that died: enqueue their work again
-    connection = Redis.from_url(settings.redis_url)
-    worker = Worker([Queue("snowrail", connection=connection)], connection=connection)
-    worker.work(burst=burst, with_scheduler=True)
-    return 0
+    # Resumes bulk batches left running by workers that died, and again whenever Redis was away.
+    return serve(settings.redis_url, burst=burst, with_scheduler=True)

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO
 
 from core.commands import Actor
@@ -17,24 +18,31 @@ OPERATOR = Actor("console", "operator", "Console operator")
 Handle = Callable[[str, Actor, str], Awaitable[Reply]]
 
 
-def render(reply: Reply) -> str:
-    """Plain text; buttons become the command you can type instead."""
+def render(reply: Reply, files_dir: Path | None = None) -> str:
+    """Plain text; buttons become the command you can type instead; files are saved under `files_dir`."""
     lines = [reply.plain()]
     for b in reply.buttons:
         lines.append(f"  [{b.label}] {b.url}" if b.url else f"  [{b.label}] type: {b.command}")
     for f in reply.files:
-        lines.append(f"  (file {f.filename}, {len(f.content)} bytes)")
+        if files_dir is None:
+            lines.append(f"  (file {f.filename}, {len(f.content)} bytes)")
+            continue
+        files_dir.mkdir(parents=True, exist_ok=True)
+        path = files_dir / Path(f.filename).name  # a file name from a reply never picks the directory
+        path.write_bytes(f.content)
+        lines.append(f"  file saved: {path}")
     return "\n".join(lines)
 
 
 class ConsoleNotifier:
     """Delivers notifications for console users by printing them."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, files_dir: Path | None = None) -> None:
         self.out = out or sys.stdout
+        self.files_dir = files_dir
 
     async def send(self, user_ref: str, reply: Reply) -> Delivery:
-        body = render(reply).replace("\n", "\n   ")
+        body = render(reply, self.files_dir).replace("\n", "\n   ")
         print(f"🔔 {body}", file=self.out, flush=True)
         return Delivery(ok=True)
 
@@ -50,10 +58,12 @@ class ConsoleChat:
         inp: TextIO | None = None,
         out: TextIO | None = None,
         after_each: Callable[[], Awaitable[None]] | None = None,
+        files_dir: Path | None = None,
     ) -> None:
         self.handle, self.actor = handle, actor
         self.inp, self.out = inp or sys.stdin, out or sys.stdout
         self.after_each = after_each
+        self.files_dir = files_dir
         self.session = secrets.token_hex(4)
         self.interactive = self.inp.isatty()
 
@@ -79,7 +89,7 @@ class ConsoleChat:
             if not self.interactive:
                 self.say(f"> {text}")
             reply = await self.handle(text, self.actor, f"console-{self.session}-{n}")
-            self.say(render(reply))
+            self.say(render(reply, self.files_dir))
             if self.after_each is not None:
                 await self.after_each()
             self.say("")
