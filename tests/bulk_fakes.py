@@ -38,6 +38,11 @@ class _Batches:
         found = [b for b in self.s.batches.values() if b.content_hash == content_hash]
         return [copy.deepcopy(b) for b in sorted(found, key=lambda b: b.created_at, reverse=True)]
 
+    async def for_actor(self, actor_ref, limit):
+        found = [b for b in self.s.batches.values() if b.actor_ref == actor_ref]
+        found.sort(key=lambda b: (b.created_at, b.id), reverse=True)
+        return [copy.deepcopy(b) for b in found[:limit]]
+
     async def running(self):
         return [copy.deepcopy(b) for b in self.s.batches.values() if b.status.value == "running"]
 

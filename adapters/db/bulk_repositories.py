@@ -92,6 +92,15 @@ class SqlBatchRepository:
         query = select(_B).where(_B.c.content_hash == content_hash).order_by(desc(_B.c.created_at))
         return [_batch(r) for r in await self._all(query)]
 
+    async def for_actor(self, actor_ref: str, limit: int) -> list[Batch]:
+        query = (
+            select(_B)
+            .where(_B.c.actor_ref == actor_ref)
+            .order_by(desc(_B.c.created_at), desc(_B.c.id))
+            .limit(limit)
+        )
+        return [_batch(r) for r in await self._all(query)]
+
     async def running(self) -> list[Batch]:
         query = select(_B).where(_B.c.status == BatchStatus.RUNNING.value).order_by(_B.c.created_at)
         return [_batch(r) for r in await self._all(query)]

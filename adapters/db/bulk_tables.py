@@ -15,6 +15,7 @@ class BulkBatchRow(Table, table=True):
     """One uploaded payout file waiting for Execute, running, done or cancelled."""
 
     __tablename__ = "bulk_batches"
+    __table_args__ = (Index("ix_bulk_batches_actor_ref_created_at", "actor_ref", "created_at"),)
 
     id: str = Field(sa_type=String(64), primary_key=True)
     key: str = Field(sa_type=String(200), unique=True)

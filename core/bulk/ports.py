@@ -16,6 +16,8 @@ class BatchRepository(Protocol):
     async def save(self, batch: Batch) -> None: ...
     async def with_hash(self, content_hash: str) -> list[Batch]:
         """Earlier batches of the same file, newest first."""
+    async def for_actor(self, actor_ref: str, limit: int) -> list[Batch]:
+        """The batches this person uploaded, newest first, at most `limit` of them."""
     async def running(self) -> list[Batch]: ...
     async def committed(self, token: str) -> int:
         """Base units of `token` in rows of running batches that are not settled yet."""

@@ -14,7 +14,7 @@ from core.engine import Engine
 from core.services import Policy
 from tests.bulk_fakes import FakeBatchChain
 from tests.fakes import FakeClock, RecordingQueue
-from tests.unit.test_bulk_engine import OP, addr, batch_id_of, payout_csv
+from tests.unit.test_bulk_engine import BOB, OP, addr, batch_id_of, payout_csv
 
 
 async def test_bulk_flow_on_the_real_database(migrated_url: str) -> None:
@@ -48,5 +48,25 @@ async def test_bulk_flow_on_the_real_database(migrated_url: str) -> None:
         failed = [r for r in rows if r.status is RowStatus.FAILED]
         assert [r.recipient for r in failed] == [addr(4)] and "refused" in failed[0].error
         assert len(chain.paid) == 7 and len(chain.batches_signed) == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_batches_of_one_uploader_newest_first(migrated_url: str) -> None:
+    engine = create_engine_for(migrated_url)
+    try:
+        uow = make_bulk_uow_factory(engine)
+        clock = FakeClock()
+        app = Engine(chain=FakeBatchChain(), uow=uow, clock=clock, policy=Policy(operators=frozenset({OP.ref})))
+        mine = []
+        for i in range(3):
+            mine.append(batch_id_of(await app.bulk_upload(OP, f"mine-{i}", "pay.csv", payout_csv(2 + i))))
+            clock.advance(seconds=1)
+        theirs = batch_id_of(await app.bulk_upload(BOB, "theirs", "pay.csv", payout_csv(5)))
+        async with uow() as u:
+            assert [b.id for b in await u.batches.for_actor(OP.ref, 10)] == mine[::-1]
+            assert [b.id for b in await u.batches.for_actor(OP.ref, 2)] == mine[:0:-1]
+            assert [b.id for b in await u.batches.for_actor(BOB.ref, 10)] == [theirs]
+            assert await u.batches.for_actor("discord:1", 10) == []
     finally:
         await engine.dispose()
