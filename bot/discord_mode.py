@@ -76,6 +76,7 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
         operator_role=settings.discord_operator_role or None,
         upload=lambda content, filename, actor, key: engine.bulk_upload(actor, key, filename, content),
         recent_ids=recent_ids(core),
+        recent_batches=recent_batches(core),
     )
     client = SnowRailClient(frontend, token_symbols=engine.chain.tokens.symbols(), guild_ids=guild_ids)
     try:
@@ -123,6 +124,22 @@ def recent_ids(core: App):
         for i in intents:
             decimals = chain.tokens.get(i.token).decimals
             out.append((i.id, f"{i.id} · {format_units(i.amount, decimals)} {i.token} · {i.status.value}"))
+        return out
+
+    return ids
+
+
+def recent_batches(core: App):
+    """Autocomplete for /bulk batch ids: the asker's own uploads, labelled with file, size, total and status."""
+    chain = core.chain
+
+    async def ids(actor_ref: str, limit: int) -> list[tuple[str, str]]:
+        async with core.uow() as uow:  # type: ignore[operator]
+            batches = await uow.batches.for_actor(actor_ref, limit)
+        out = []
+        for b in batches:
+            totals = ", ".join(f"{format_units(units, chain.tokens.get(sym).decimals)} {sym}" for sym, units in b.totals.items())
+            out.append((b.id, f"{b.id} · {b.status.value} · {b.rows} rows · {totals or '-'} · {b.filename}"))
         return out
 
     return ids

@@ -31,6 +31,9 @@ def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Com
     async def own_ids(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await frontend.complete_ids(interaction, current)
 
+    async def own_batches(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await frontend.complete_batches(interaction, current)
+
     async def run(interaction: discord.Interaction, name: str, *words: Optional[str]) -> None:
         await frontend.command(interaction, text(name, *words), private=name in PRIVATE)
 
@@ -115,6 +118,8 @@ def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Com
         command = app_commands.Command(name=name, description=SUMMARY[name][:100], callback=callback)
         if name in ("status", "confirm", "cancel", "deposit"):
             command.autocomplete("id")(own_ids)
+        if name == "bulk":
+            command.autocomplete("batch")(own_batches)
         out.append(command)
     return out
 

@@ -26,7 +26,7 @@ log = logging.getLogger("snowrail.discord")
 Handle = Callable[[str, Actor, str], Awaitable[Reply]]
 # (file bytes, file name, actor, key) -> Reply: the core's entry point for an uploaded bulk file.
 Upload = Callable[[bytes, str, Actor, str], Awaitable[Reply]]
-# (actor ref, how many) -> [(id, label)]: the actor's own payment (or batch) ids, newest first.
+# (actor ref, how many) -> [(id, label)]: the actor's own payment ids (or bulk batch ids), newest first.
 RecentIds = Callable[[str, int], Awaitable[list[tuple[str, str]]]]
 
 MAX_UPLOAD = 5_000_000  # our limit for /bulk files (core.bulk); Discord itself allows 10 MiB
@@ -80,11 +80,12 @@ class Frontend:
         operator_role: str | None = None,
         upload: Upload | None = None,
         recent_ids: RecentIds | None = None,
+        recent_batches: RecentIds | None = None,
         defer_after: float = 1.0,
         button_ttl: float = BUTTON_TTL,
         max_upload: int = MAX_UPLOAD,
     ) -> None:
-        self.handle, self.upload, self.recent_ids = handle, upload, recent_ids
+        self.handle, self.upload, self.recent_ids, self.recent_batches = handle, upload, recent_ids, recent_batches
         self.is_operator, self.operator_role = is_operator, operator_role
         self.defer_after, self.button_ttl, self.max_upload = defer_after, button_ttl, max_upload
         self._seen: OrderedDict[int, None] = OrderedDict()
@@ -156,10 +157,18 @@ class Frontend:
         await self.deliver(interaction, reply, ephemeral=ephemeral)
 
     async def complete_ids(self, interaction: Any, current: str) -> list[discord.app_commands.Choice[str]]:
-        if self.recent_ids is None:
+        """Autocomplete of a payment id: the asker's own payments."""
+        return await self._complete(self.recent_ids, interaction, current)
+
+    async def complete_batches(self, interaction: Any, current: str) -> list[discord.app_commands.Choice[str]]:
+        """Autocomplete of a bulk batch id: the batches the asker uploaded (an operator too sees only theirs)."""
+        return await self._complete(self.recent_batches, interaction, current)
+
+    async def _complete(self, source: RecentIds | None, interaction: Any, current: str) -> list[discord.app_commands.Choice[str]]:
+        if source is None:
             return []
         try:
-            items = await self.recent_ids(self.actor(interaction).ref, 25)
+            items = await source(self.actor(interaction).ref, 25)
         except Exception:
             log.exception("autocomplete failed")
             return []

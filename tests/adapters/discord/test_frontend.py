@@ -194,6 +194,23 @@ async def test_autocomplete_lists_the_askers_ids_matching_what_they_typed():
     assert await Frontend(FakeEngine()).complete_ids(FakeInteraction(), "") == []
 
 
+async def test_batch_autocomplete_asks_for_the_askers_own_batches_even_for_an_operator():
+    asked = []
+
+    async def batches(ref, n):
+        asked.append((ref, n))
+        return [("bulk-aaaa2222", "bulk-aaaa2222 · done · 3 rows · 1.5 CRO · a.csv"),
+                ("bulk-bbbb3333", "bulk-bbbb3333 · preview · 2 rows · 4 CRO · b.csv")]  # fmt: skip
+
+    async def payments(ref, n):
+        raise AssertionError("a batch id is not a payment id")
+
+    front = Frontend(FakeEngine(), recent_ids=payments, recent_batches=batches, is_operator=lambda actor: True)
+    choices = await front.complete_batches(FakeInteraction(person(7, "olga")), "B.CSV")
+    assert [c.value for c in choices] == ["bulk-bbbb3333"] and asked == [("discord:7", 25)]
+    assert await Frontend(FakeEngine()).complete_batches(FakeInteraction(), "") == []
+
+
 def test_commands_have_typed_options_and_token_choices_from_the_registry():
     front = Frontend(FakeEngine())
     built = {c.name: c for c in commands.build(front, ["CRO", "USDC"])}
@@ -204,6 +221,7 @@ def test_commands_have_typed_options_and_token_choices_from_the_registry():
     bulk = {p.name: p for p in built["bulk"].parameters}
     assert bulk["file"].type is discord.AppCommandOptionType.attachment
     assert {p.name: p for p in built["status"].parameters}["id"].autocomplete
+    assert bulk["batch"].autocomplete and [c.value for c in bulk["action"].choices][1:] == ["execute", "status", "cancel", "retry"]
     assert commands.text("history", None) == "/history" and commands.text("link", "", "0xsig") == "/link 0xsig"
     assert commands.text("pay", "0xabc", "1 000", "CRO") == "/pay 0xabc 1\u2423000 CRO"  # still three words
     assert commands.text("pay", "0xabc", 0.5) == "/pay 0xabc 0.5"  # a number sent for a text option

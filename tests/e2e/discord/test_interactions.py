@@ -183,6 +183,28 @@ async def test_bulk_attachment_preview_execute_and_completion(fake, discord_bot)
     assert len(TX.findall(report.decode())) == 2  # one paid row each, with its tx hash
 
 
+async def test_bulk_batch_autocomplete_offers_only_your_own_batches_newest_first(fake, discord_bot):
+    csv = f"recipient,amount\n{ADDRESS},0.75\n".encode()
+    mine = []
+    for name in ("first.csv", "second.csv"):
+        preview = await ask(fake, "bulk", {}, attachment=(name, csv))
+        mine.append(re.search(r"bulk-[a-z0-9]{8}", preview.content).group(0))
+    theirs = await ask(fake, "bulk", {}, who=TREASURER, operator=True, attachment=("theirs.csv", csv))
+    their_batch = re.search(r"bulk-[a-z0-9]{8}", theirs.content).group(0)
+
+    iid = await fake.send(fake.slash("bulk", {"action": "status", "batch": ""}, OPERATOR, focused="batch"))
+    choices = (await fake.answer(iid)).payload["data"]["choices"]
+    values = [c["value"] for c in choices]
+    assert values.index(mine[1]) < values.index(mine[0]) and their_batch not in values  # an operator too: own only
+    assert "second.csv" in choices[values.index(mine[1])]["name"] and "0.75 CRO" in choices[0]["name"]
+    typed = await fake.answer(await fake.send(fake.slash("bulk", {"action": "cancel", "batch": mine[0][5:9]}, OPERATOR, focused="batch")))
+    assert [c["value"] for c in typed.payload["data"]["choices"]] == [mine[0]]
+    stranger = await fake.answer(await fake.send(fake.slash("bulk", {"batch": ""}, MALLORY, focused="batch")))
+    assert stranger.payload["data"]["choices"] == []
+    status = await ask(fake, "bulk", {"action": "status", "batch": mine[0]})
+    assert mine[0] in status.content
+
+
 async def test_bulk_file_errors_and_size_limit(fake, discord_bot):
     bad = await ask(fake, "bulk", {}, attachment=("bad.csv", b"recipient,amount\n0x1234,1\n"))
     assert "line 2" in bad.content and not bad.custom_ids
