@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
 from adapters.discord import DiscordDMNotifier, Frontend, SnowRailClient, point_at
+from adapters.discord.frontend import RecentIds
 from adapters.queue.inline import InlineQueue
 from bot.background import RECONCILE_SECONDS, every
 from bot.bootstrap import App, build
@@ -113,36 +116,36 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
     return bot
 
 
-def recent_ids(core: App):
+def recent_ids(core: App) -> RecentIds:
     """Autocomplete for ids: the asker's latest payments, labelled with amount and status."""
-    chain = core.chain
 
+    def label(i) -> str:
+        return f"{i.id} · {_amount(core, i.amount, i.token)} · {i.status.value}"
+
+    return _own(core, lambda uow, ref, n: uow.intents.for_actor(ref, n), label)
+
+
+def recent_batches(core: App) -> RecentIds:
+    """Autocomplete for /bulk batch ids: the asker's own uploads, labelled with status, size, total and file."""
+
+    def label(b) -> str:
+        totals = ", ".join(_amount(core, units, sym) for sym, units in b.totals.items()) or "-"
+        return f"{b.id} · {b.status.value} · {b.rows} rows · {totals} · {b.filename}"
+
+    return _own(core, lambda uow, ref, n: uow.batches.for_actor(ref, n), label)
+
+
+def _own(core: App, fetch: Callable[[Any, str, int], Awaitable[list]], label: Callable[[Any], str]) -> RecentIds:
     async def ids(actor_ref: str, limit: int) -> list[tuple[str, str]]:
         async with core.uow() as uow:  # type: ignore[operator]
-            intents = await uow.intents.for_actor(actor_ref, limit)
-        out = []
-        for i in intents:
-            decimals = chain.tokens.get(i.token).decimals
-            out.append((i.id, f"{i.id} · {format_units(i.amount, decimals)} {i.token} · {i.status.value}"))
-        return out
+            found = await fetch(uow, actor_ref, limit)
+        return [(x.id, label(x)) for x in found]
 
     return ids
 
 
-def recent_batches(core: App):
-    """Autocomplete for /bulk batch ids: the asker's own uploads, labelled with file, size, total and status."""
-    chain = core.chain
-
-    async def ids(actor_ref: str, limit: int) -> list[tuple[str, str]]:
-        async with core.uow() as uow:  # type: ignore[operator]
-            batches = await uow.batches.for_actor(actor_ref, limit)
-        out = []
-        for b in batches:
-            totals = ", ".join(f"{format_units(units, chain.tokens.get(sym).decimals)} {sym}" for sym, units in b.totals.items())
-            out.append((b.id, f"{b.id} · {b.status.value} · {b.rows} rows · {totals or '-'} · {b.filename}"))
-        return out
-
-    return ids
+def _amount(core: App, units: int, symbol: str) -> str:
+    return f"{format_units(units, core.chain.tokens.get(symbol).decimals)} {symbol}"
 
 
 async def _main(settings: Settings) -> int:
