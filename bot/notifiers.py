@@ -26,7 +26,9 @@ def notifiers_for(settings: Settings, uow: UnitOfWorkFactory | None = None) -> d
 
         point_at(settings.discord_api_base_url, None)  # REST only: workers never open the gateway
         out["discord"] = DiscordDMNotifier(
-            settings.discord_bot_token.get_secret_value(), may_dm=used_the_bot(uow) if uow is not None else None
+            settings.discord_bot_token.get_secret_value(),
+            may_dm=used_the_bot(uow) if uow is not None else None,
+            slots=RedisSlots(settings.redis_url) if settings.redis_url else None,
         )
     return out
 
@@ -43,7 +45,8 @@ def used_the_bot(uow: UnitOfWorkFactory) -> Callable[[str], Awaitable[bool]]:
 
 
 class RedisSlots(MutableMapping[str, int]):
-    """Which message shows a progress slot, shared by every worker process (each RQ job is a new one)."""
+    """Which message shows a progress slot, shared by every worker process (each RQ job is a new one). One
+    store for every platform: a slot names one batch, and a batch reports to its one uploader."""
 
     PREFIX = "snowrail:progress-message:"
     TTL = 7 * 24 * 3600

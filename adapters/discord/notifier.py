@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 
 import discord
 
@@ -29,8 +29,11 @@ class DiscordDMNotifier:
         *,
         may_dm: Callable[[str], Awaitable[bool]] | None = None,
         max_wait: float = MAX_WAIT,
+        slots: MutableMapping[str, int] | None = None,
     ) -> None:
         self._token = token
+        # progress slot -> id of the DM that shows it; shared (e.g. in Redis) when several processes deliver
+        self.slots: MutableMapping[str, int] = slots if slots is not None else {}
         self.may_dm = may_dm
         self.max_wait = max_wait
         self._client: discord.Client | None = None
@@ -53,17 +56,7 @@ class DiscordDMNotifier:
         return self._client
 
     async def send(self, user_ref: str, reply: Reply) -> Delivery:
-        platform, _, uid = user_ref.partition(":")
-        if platform != "discord" or not uid.isdigit():
-            return Delivery(ok=False, undeliverable=True, error=f"{user_ref} is not a Discord user")
-        if self.may_dm is not None and not await self.may_dm(user_ref):
-            return Delivery(ok=False, undeliverable=True, error="has not used the bot; no cold DMs")
-        try:
-            client = await self._login()
-            channel = self._channels.get(int(uid))
-            if channel is None:
-                channel = await patient(lambda: client.create_dm(discord.Object(int(uid))))
-                self._channels[int(uid)] = channel
+        async def post(channel: discord.DMChannel) -> None:
             out = render(reply)
             links = _links(reply)
             for i, text in enumerate(out.texts):
@@ -78,6 +71,44 @@ class DiscordDMNotifier:
                     return kw
 
                 await patient(lambda: channel.send(text, **extra()))  # noqa: B023
+
+        return await self._deliver(user_ref, post)
+
+    async def send_in_place(self, user_ref: str, reply: Reply, slot: str) -> Delivery:
+        """Progress that replaces itself: edit the DM last sent for `slot` (PATCH), or send the first one and
+        remember its id. A message that is gone is sent again, once, as a new one."""
+
+        async def edit_or_post(channel: discord.DMChannel) -> None:
+            text = render(reply).texts[0]
+            links = _links(reply)
+            kw: dict = {"allowed_mentions": NO_MENTIONS, **({"view": links} if links is not None else {})}
+            message_id = self.slots.get(slot)
+            if message_id is not None:
+                shown = channel.get_partial_message(int(message_id))
+                try:
+                    await patient(lambda: shown.edit(content=text, **kw))
+                    return
+                except discord.NotFound:
+                    log.info("progress message %s is gone; sending a new one", message_id)
+            sent = await patient(lambda: channel.send(text, **kw))
+            self.slots[slot] = sent.id
+
+        return await self._deliver(user_ref, edit_or_post)
+
+    async def _deliver(self, user_ref: str, act: Callable[[discord.DMChannel], Awaitable[None]]) -> Delivery:
+        """Open (or reuse) the DM channel and act on it; Discord's answers become a Delivery."""
+        platform, _, uid = user_ref.partition(":")
+        if platform != "discord" or not uid.isdigit():
+            return Delivery(ok=False, undeliverable=True, error=f"{user_ref} is not a Discord user")
+        if self.may_dm is not None and not await self.may_dm(user_ref):
+            return Delivery(ok=False, undeliverable=True, error="has not used the bot; no cold DMs")
+        try:
+            client = await self._login()
+            channel = self._channels.get(int(uid))
+            if channel is None:
+                channel = await patient(lambda: client.create_dm(discord.Object(int(uid))))
+                self._channels[int(uid)] = channel
+            await act(channel)
             return Delivery(ok=True)
         except discord.LoginFailure:
             return Delivery(ok=False, error="the bot token was rejected")

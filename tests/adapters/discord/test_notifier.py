@@ -79,3 +79,73 @@ async def test_the_token_stays_out_of_repr_and_errors(fake):
     finally:
         await sender.close()
     assert not result.ok and "wrong-token" not in (result.error or "") and "wrong-token" not in repr(sender)
+
+
+async def test_progress_in_a_slot_is_one_dm_edited_in_place(fake, notifier):
+    for done in (1, 2, 3):
+        assert (await notifier.send_in_place(KNOWN, Reply.of(f"{done}/3 paid @everyone"), "bulk-x:progress")).ok
+    (dm,) = [e for e in fake.events if e.kind == "dm"]
+    edits = [e for e in fake.events if e.kind == "dm_edit"]
+    assert [e.payload["content"] for e in edits] == ["2/3 paid @\u200beveryone", "3/3 paid @\u200beveryone"]
+    assert {e.message["id"] for e in edits} == {dm.message["id"]} == {str(notifier.slots["bulk-x:progress"])}
+    assert all(e.payload["allowed_mentions"] == {"parse": []} for e in edits)
+    # Another worker process, sharing the slot store (Redis in production), edits the same message.
+    other = DiscordDMNotifier(fake.token, slots=notifier.slots)
+    try:
+        assert (await other.send_in_place(KNOWN, Reply.of("done"), "bulk-x:progress")).ok
+    finally:
+        await other.close()
+    assert len([e for e in fake.events if e.kind == "dm"]) == 1 and fake.messages[int(dm.message["id"])]["content"] == "done"
+
+
+async def test_a_progress_message_that_is_gone_is_sent_again(fake, notifier):
+    assert (await notifier.send_in_place(KNOWN, Reply.of("1/2 paid"), "bulk-y:progress")).ok
+    first = notifier.slots["bulk-y:progress"]
+    del fake.messages[first]
+    assert (await notifier.send_in_place(KNOWN, Reply.of("2/2 paid"), "bulk-y:progress")).ok
+    dms = [e for e in fake.events if e.kind == "dm"]
+    assert [e.payload["content"] for e in dms] == ["1/2 paid", "2/2 paid"] and notifier.slots["bulk-y:progress"] != first
+    closed = await notifier.send_in_place(CLOSED, Reply.of("1/2 paid"), "bulk-z:progress")
+    assert closed.undeliverable and "bulk-z:progress" not in notifier.slots
+
+
+async def test_a_batchs_progress_through_the_engine_is_one_dm_plus_edits(fake, notifier):
+    from datetime import UTC, datetime
+
+    from core.engine import Engine
+    from core.model import Notification, NotificationType
+    from core.replies import dumps
+    from core.services import Policy
+    from tests.fakes import FakeChain, FakeClock, FakeDatabase
+
+    db = FakeDatabase()
+    engine = Engine(chain=FakeChain(), uow=db, clock=FakeClock(), policy=Policy())
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    async with db() as uow:
+        for seq in (1, 2, 3, 4):
+            body = dumps(Reply.of(f"bulk-abcd1234 {'█' * seq}{'░' * (4 - seq)} {seq * 25}%"))
+            await uow.outbox.add(Notification(f"bulk-abcd1234:progress:{seq}", KNOWN, NotificationType.BATCH_PROGRESS, body, at))
+        await uow.outbox.add(Notification("bulk-abcd1234:done", KNOWN, NotificationType.BATCH_COMPLETE, dumps(Reply.of("bulk-abcd1234 finished")), at))
+        await uow.commit()
+    assert await engine.deliver_notifications(notifier, platform="discord") == 5
+    dms = [e for e in fake.events if e.kind == "dm"]
+    edits = [e for e in fake.events if e.kind == "dm_edit"]
+    assert [d.payload["content"] for d in dms] == ["bulk-abcd1234 █░░░ 25%", "bulk-abcd1234 finished"]  # progress once, then the summary
+    assert [e.payload["content"][-4:] for e in edits] == [" 50%", " 75%", "100%"]
+    assert fake.messages[int(dms[0].message["id"])]["content"].endswith("100%") and {e.message["id"] for e in edits} == {dms[0].message["id"]}
+
+
+def test_workers_share_progress_slots_through_redis_when_there_is_one():
+    from bot.notifiers import RedisSlots, notifiers_for
+    from bot.settings import Settings
+
+    def discord_notifier(**extra):
+        settings = Settings(_env_file=None, discord_bot_token="t", discord_api_base_url=discord.http.Route.BASE, **extra)
+        return notifiers_for(settings)["discord"]
+
+    saved = discord.http.Route.BASE
+    try:
+        assert isinstance(discord_notifier(redis_url="redis://127.0.0.1:6379/14").slots, RedisSlots)
+        assert discord_notifier(redis_url=None).slots == {}
+    finally:
+        discord.http.Route.BASE = saved

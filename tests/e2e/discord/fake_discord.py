@@ -27,7 +27,8 @@ def user(uid: int, name: str, *, bot: bool = False) -> dict:
 
 @dataclass
 class Event:
-    """One thing the bot did through the API: kind is callback, followup, edit, delete, dm, sync or limited."""
+    """One thing the bot did through the API: kind is callback, followup, edit, delete, dm, dm_edit,
+    message_delete, sync or limited."""
 
     kind: str
     at: float
@@ -78,6 +79,7 @@ class FakeDiscord:
         self.files: dict[int, tuple[str, bytes]] = {}
         self.closed_dms: set[int] = set()
         self.dm_users: set[int] = set()
+        self.may_delete = True  # whether the bot holds Manage Messages in #general (else DELETE gets 403)
         self._pressed: dict[int, dict] = {}  # component interaction id -> the message it came from
         self.limits: dict[str, list[tuple[float, bool]]] = {}  # kind -> (retry_after, with Via) of the next 429s
         self._seq = 0
@@ -100,6 +102,8 @@ class FakeDiscord:
         app.router.add_delete(f"{API}/webhooks/{{app}}/{{token}}/messages/{{mid}}", self._delete)
         app.router.add_post(f"{API}/users/@me/channels", self._open_dm)
         app.router.add_post(f"{API}/channels/{{cid}}/messages", self._channel_message)
+        app.router.add_patch(f"{API}/channels/{{cid}}/messages/{{mid}}", self._edit_channel_message)
+        app.router.add_delete(f"{API}/channels/{{cid}}/messages/{{mid}}", self._delete_channel_message)
         app.router.add_get("/cdn/attachments/{aid}/{name}", self._cdn)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
@@ -443,6 +447,32 @@ class FakeDiscord:
         msg = self._message(payload, channel_id=cid, files=files)
         await self._record(Event("dm", time.perf_counter(), None, {**payload, "user_id": uid}, msg, files, request.path))
         return _json(msg)
+
+    async def _edit_channel_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        if limited := await self._limited("dm", request):
+            return limited
+        msg = self.messages.get(int(request.match_info["mid"]))
+        if msg is None or msg["channel_id"] != request.match_info["cid"]:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        payload, files = await self._body(request)
+        msg.update({k: v for k, v in payload.items() if k in ("content", "components", "embeds")})
+        msg["edited_timestamp"] = "2026-11-26T12:00:01+00:00"
+        await self._record(Event("dm_edit", time.perf_counter(), None, payload, msg, files, request.path))
+        return _json(msg)
+
+    async def _delete_channel_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        cid, mid = int(request.match_info["cid"]), int(request.match_info["mid"])
+        if cid == self.channel_id and not self.may_delete:
+            return _json({"message": "Missing Permissions", "code": 50013}, 403)
+        msg = self.messages.pop(mid, None)
+        if msg is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        await self._record(Event("message_delete", time.perf_counter(), None, {}, msg, path=request.path))
+        return web.Response(status=204)
 
     def _dm_users(self) -> set[int]:
         return self.dm_users | self.closed_dms
