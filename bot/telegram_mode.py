@@ -15,10 +15,10 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from adapters.queue.inline import InlineQueue
 from adapters.telegram import CallbackCodec, TelegramFrontend, TelegramNotifier
-from adapters.telegram.guard import redact as redact_pasted
 from adapters.telegram.ordering import PerChatOrder
 from bot.background import RECONCILE_SECONDS, every
 from bot.bootstrap import App, build
+from bot.redaction import protect_logs
 from bot.settings import ConfigError, Settings
 from core.commands import Actor
 from core.parsing import SUMMARY
@@ -28,37 +28,6 @@ log = logging.getLogger("snowrail.telegram")
 
 UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 SWEEP_SECONDS = 5.0  # how often the bot process looks for undelivered notifications when there is no worker
-
-
-class RedactSecrets(logging.Filter):
-    """Replaces secrets in every record a handler emits. PTB and httpx log request URLs, and the Bot API puts
-    the token in the URL path; an InvalidToken message quotes it too. Pasted keys and notes are masked as well."""
-
-    def __init__(self, *secrets_: str) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets_ if s]
-
-    def redact(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return redact_pasted(text)  # PTB at DEBUG quotes updates, which may hold a pasted key or note
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.redact(record.getMessage()), None
-        if record.exc_info:
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
-
-def protect_logs(token: str) -> None:
-    """Attach the redaction to every root handler, and keep per-request URL logging off unless asked for."""
-    redact = RedactSecrets(token)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
-    for noisy in ("httpx", "httpcore"):
-        if logging.getLogger(noisy).level == logging.NOTSET:
-            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @dataclass

@@ -21,7 +21,6 @@ from telegram.ext import (
 )
 
 from adapters.telegram.callbacks import BadCallback, CallbackCodec
-from adapters.telegram.guard import secret_in
 from adapters.telegram.notifier import NO_PREVIEW
 from adapters.telegram.render import chunks, html_to_text, keyboard
 from adapters.telegram.updates import (
@@ -33,6 +32,7 @@ from adapters.telegram.updates import (
     press_key,
 )
 from core.commands import Actor
+from core.guard import secret_in
 from core.replies import Button, Reply
 
 log = logging.getLogger("snowrail.telegram")

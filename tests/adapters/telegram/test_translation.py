@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from adapters.telegram.callbacks import BadCallback, CallbackCodec
-from adapters.telegram.guard import secret_in
 from adapters.telegram.limits import SendLimiter
 from adapters.telegram.render import chunks, keyboard, to_html
 from adapters.telegram.updates import addressed_elsewhere, message_key, press_key, user_ref_chat_id
+from core.guard import secret_in
 from core.replies import Button, Reply, Span, bold, code, link
 
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
@@ -142,7 +142,7 @@ def test_plain_text_fallback_keeps_the_words():
 def test_logs_never_carry_the_token_or_a_pasted_secret():
     import logging
 
-    from bot.telegram_mode import RedactSecrets
+    from bot.redaction import RedactSecrets
 
     note = "snowrail-cro-0.1-31337-0x" + "e5" * 62
     record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "POST %s/getUpdates body=%s tx=%s", (

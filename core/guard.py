@@ -1,4 +1,4 @@
-"""Spots secrets pasted into a group (a private key, a mixer note) so the adapter can delete them."""
+"""Spots secrets pasted where others can read them (a private key, a mixer note), for every platform to delete."""
 
 from __future__ import annotations
 
