@@ -152,7 +152,7 @@ async def build(
     if queue is None:
         queue = build_queue(settings, shareable=not embedded and bool(settings.database_url))
     engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue,
-                    mixer=await mixer_wiring.build(settings, chain, notes))
+                    mixer=await mixer_wiring.build(settings, chain, notes, db_engine))
     mixer_wiring.start_watch(engine)
     bulk_wiring.attach(engine, queue, chunk_size=settings.bulk_chunk_size)
     return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes, timings)

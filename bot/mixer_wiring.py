@@ -13,9 +13,10 @@ from core.money import parse_units
 from core.ports import Chain, Mixer
 
 
-async def build(settings: Settings, chain: Chain, notes: list[str]) -> Mixer | None:
+async def build(settings: Settings, chain: Chain, notes: list[str], db_engine: Any = None) -> Mixer | None:
     """Pools from MIXER_CONTRACT_ADDRESS ("0xPool[@block],..."), relayed by MIXER_RELAYER_KEY taking
-    MIXER_RELAYER_FEE (whole units of the native token, default 0) per withdrawal."""
+    MIXER_RELAYER_FEE (whole units of the native token, default 0) per withdrawal. Each pool's Deposit
+    events are cached in the bot's database (`db_engine`), so a restart reads only new blocks."""
     if not settings.mixer_contract_address:
         return None
     if not settings.rpc_url:
@@ -34,11 +35,13 @@ async def build(settings: Settings, chain: Chain, notes: list[str]) -> Mixer | N
         raise ConfigError(f"MIXER_RELAYER_FEE: {e.message}") from None
 
     from adapters.chain import HttpNode
+    from adapters.db.mixer_repositories import SqlDepositLog
     from adapters.mixer import MixerService
 
     try:
         return await MixerService.connect(HttpNode(settings.rpc_url), settings.mixer_contract_address, relayer_key,
-                                          token=native, fee=fee, cache_dir=settings.data_dir / "mixer")
+                                          token=native, fee=fee,
+                                          deposit_log=SqlDepositLog(db_engine) if db_engine is not None else None)
     except ValueError as e:  # a fee above a denomination, or two pools of one denomination
         raise ConfigError(f"MIXER_CONTRACT_ADDRESS / MIXER_RELAYER_FEE: {e}") from None
 

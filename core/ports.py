@@ -242,3 +242,28 @@ class Mixer(Protocol):
 
     async def landed(self) -> list[tuple[str, MixDeposit]]:
         """Watched deposits that reached the chain since the last call, as (user_ref, deposit)."""
+
+
+@dataclass(frozen=True)
+class PoolDeposit:
+    """One Deposit event of a pool: public chain data (the commitment, never the note behind it)."""
+
+    commitment: int
+    leaf_index: int
+    timestamp: int
+    block_number: int
+    tx_hash: str
+
+
+class DepositLog(Protocol):
+    """The deposits of each pool synced so far, and the last block they cover, kept between runs so a
+    restart reads only new blocks. A pool is (chain id, address); each call is its own transaction."""
+
+    async def load(self, chain_id: int, pool: str) -> tuple[list[PoolDeposit], int] | None:
+        """The stored deposits by leaf index and the last synced block, or None if nothing is stored."""
+
+    async def append(self, chain_id: int, pool: str, deposits: list[PoolDeposit], synced_block: int) -> None:
+        """Adds (or, after a shallow reorg, overwrites by leaf index) `deposits` and moves the synced block."""
+
+    async def replace(self, chain_id: int, pool: str, deposits: list[PoolDeposit], synced_block: int) -> None:
+        """Forgets everything stored for the pool and stores exactly `deposits` (after a full rebuild)."""

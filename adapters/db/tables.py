@@ -161,3 +161,4 @@ class MetaRow(Table, table=True):
     value: str = Field(sa_type=Text)
 
 from adapters.db import bulk_tables  # noqa: E402,F401  (bulk payout tables join this metadata; declared there)
+from adapters.db import mixer_tables  # noqa: E402,F401  (the mixer's deposit cache joins this metadata too)

@@ -14,6 +14,7 @@ from eth_utils import keccak, to_checksum_address
 
 from adapters.chain.rpc import Node
 from core.errors import ChainRejected, ChainUnavailable
+from core.ports import PoolDeposit
 
 from .prover import Proof, PublicInputs
 
@@ -50,13 +51,8 @@ class PoolRejected(ChainRejected):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class DepositEvent:
-    commitment: int
-    leaf_index: int
-    timestamp: int
-    block_number: int
-    tx_hash: str
+# The pool's Deposit event is core's PoolDeposit, so the database can store it without importing this adapter.
+DepositEvent = PoolDeposit
 
 
 @dataclass(frozen=True)

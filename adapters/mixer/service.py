@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from pathlib import Path
-
 import segno
 
 from core.errors import TransientError, UserError
 from core.money import Amount, Token, format_units
-from core.ports import MixDeposit, MixNote, MixWithdrawal
+from core.ports import DepositLog, MixDeposit, MixNote, MixWithdrawal
 
-from .cache import EventCache
 from .note import Note, NoteError, canonical_amount, parse_note
 from .pool import MixerPool, PoolRejected
 from .prover import Prover, PublicInputs, witness_input
@@ -45,7 +42,7 @@ class MixerService:
     """The pools of one chain, each of one denomination of the native token, relayed by one account."""
 
     def __init__(self, pools: list[tuple[MixerPool, int]], token: Token, prover: Prover, *, chain_id: int,
-                 fee: int = 0, cache_dir: Path | None = None) -> None:
+                 fee: int = 0, deposit_log: DepositLog | None = None) -> None:
         self.token, self.prover, self.chain_id, self.fee = token, prover, chain_id, fee
         self._pools: dict[str, MixerPool] = {}
         self._denomination: dict[str, int] = {}
@@ -57,10 +54,7 @@ class MixerService:
                 raise ValueError(f"two pools of {key} {token.symbol} ({self._pools[key].address} and {pool.address}): "
                                  "notes name only the amount, so serve one pool per denomination")
             self._pools[key], self._denomination[key] = pool, denomination
-        self._syncs = {
-            key: TreeSync(pool, cache=EventCache(cache_dir, chain_id, pool.address) if cache_dir else None)
-            for key, pool in self._pools.items()
-        }
+        self._syncs = {key: TreeSync(pool, deposit_log=deposit_log) for key, pool in self._pools.items()}
         # commitment -> whom to tell when its wallet deposit lands. Memory only: a restart forgets it.
         self._watched: dict[int, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -69,16 +63,17 @@ class MixerService:
 
     @classmethod
     async def connect(cls, node, pools: str | list[tuple[str, int]], relayer_key: str, *, token: Token,
-                      fee: int = 0, prover: Prover | None = None, cache_dir: Path | None = None) -> MixerService:
+                      fee: int = 0, prover: Prover | None = None,
+                      deposit_log: DepositLog | None = None) -> MixerService:
         """Reads each pool's denomination from the chain. `pools` as parse_pools_setting takes or returns;
-        `cache_dir` keeps each pool's Deposit events between runs."""
+        `deposit_log` (the database) keeps each pool's Deposit events between runs."""
         entries = parse_pools_setting(pools) if isinstance(pools, str) else pools
         chain_id = await node.chain_id()
         found = []
         for address, block in entries:
             pool = MixerPool(node, address, relayer_key, chain_id=chain_id, deployed_block=block)
             found.append((pool, await pool.denomination()))
-        return cls(found, token, prover or Prover(), chain_id=chain_id, fee=fee, cache_dir=cache_dir)
+        return cls(found, token, prover or Prover(), chain_id=chain_id, fee=fee, deposit_log=deposit_log)
 
     def _text(self, units: int) -> str:
         return canonical_amount(format_units(units, self.token.decimals))

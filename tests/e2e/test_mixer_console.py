@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 
 import pytest
 from eth_account import Account
@@ -45,6 +46,13 @@ def test_mix_then_withdraw_over_the_console(tmp_path, anvil_stack, pool_env):
     assert "this note has already been spent" in done.stdout.lower()
     assert int(rpc(anvil_stack.url, "eth_getBalance", [recipient, "latest"]), 16) == 98 * 10**15
     assert note.group(0) not in done.stderr + mixed.stderr
+    # The pool's deposits are cached in the bot's database (public data only), no longer in a file.
+    databases = list(tmp_path.rglob("chain-*.sqlite3"))
+    assert len(databases) == 1, databases
+    with sqlite3.connect(databases[0]) as db:
+        assert db.execute("SELECT count(*) FROM mixer_deposits").fetchone()[0] >= 1
+        assert db.execute("SELECT count(*) FROM mixer_sync").fetchone()[0] == 1
+    assert not [p for p in tmp_path.rglob("mixer") if p.is_dir()]
     # Nothing the bot wrote (SQLite database, logs) holds the note or its key.
     key = note.group(0).rsplit("-", 1)[1][2:].encode()
     for path in tmp_path.rglob("*"):

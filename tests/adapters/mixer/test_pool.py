@@ -208,20 +208,3 @@ async def test_prover_refuses_inconsistent_inputs_without_echoing_them(mixer_sta
     good = PublicInputs(path.root, note.nullifier_hash, fresh_address(), mixer_stack.relayer.sender, 0)
     assert (await prover.prove(witness_input(note, path, good))).public == tuple(good.signals())
 
-
-async def test_event_cache_restores_the_tree_and_then_syncs_incrementally(mixer_stack, tmp_path):
-    from adapters.mixer.cache import EventCache
-
-    pool = mixer_stack.relayer
-    cache = EventCache(tmp_path, mixer_stack.chain_id, pool.address)
-    first = TreeSync(pool, cache=cache)
-    await first.sync()
-    assert cache.path.exists()
-    restored = TreeSync(pool, cache=cache)  # no chain access yet
-    assert restored.tree.root == first.tree.root and restored.synced_block == first.synced_block
-    note, _ = await deposit_note(mixer_stack)
-    new = await restored.sync()
-    assert [e.commitment for e in new] == [note.commitment]
-    assert restored.tree.root == await pool.last_root()
-    cache.path.write_text("{not json")
-    assert len(TreeSync(pool, cache=cache).tree) == 0  # an unreadable cache is ignored, not trusted
