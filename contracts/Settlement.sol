@@ -32,6 +32,9 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     bytes32 public constant EXECUTE_BATCH_TYPEHASH = keccak256(
         "ExecuteBatch(Payment[] payments,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
     );
+    bytes32 public constant MIXER_DEPOSIT_TYPEHASH = keccak256(
+        "MixerDeposit(Payment payment,uint256 commitment,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
+    );
 
     /// @notice Gas forwarded with a native payout: enough for a smart wallet's receive(), too little for a
     ///         griefing recipient to drain a batch.
@@ -39,6 +42,8 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
 
     address public executor;
     mapping(bytes32 intentHash => bool) public executed;
+    /// @notice Privacy pools the treasury may deposit into (each a Mixer of the native coin), set by the owner.
+    mapping(address pool => bool) public mixerPools;
 
     event PaymentExecuted(bytes32 indexed intentHash, address indexed token, address indexed recipient, uint256 amount);
     event PaymentFailed(
@@ -48,6 +53,7 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     event IntentFunded(bytes32 indexed intentHash, address indexed from, address indexed token, uint256 amount);
     event ExecutorChanged(address indexed previousExecutor, address indexed newExecutor);
     event Swept(address indexed token, address indexed to, uint256 amount);
+    event MixerPoolSet(address indexed pool, bool allowed);
 
     error IntentAlreadyExecuted(bytes32 intentHash);
     error AuthorizationExpired(uint256 deadline);
@@ -57,6 +63,7 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     error ZeroAmount();
     error ZeroRecipient();
     error ZeroExecutor();
+    error NotAMixerPool(address token, address pool);
 
     constructor(address initialOwner, address initialExecutor)
         Ownable(initialOwner)
@@ -162,6 +169,37 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
         }
     }
 
+    /// @notice Deposits `commitment` into an allow-listed mixer pool (`payment.recipient`) with `payment.amount`
+    ///         of the treasury's native coin, at most once per intent. The executor signs the commitment too,
+    ///         so nobody can spend the authorisation on a note of their own. The payout and the deposit
+    ///         happen in one transaction or not at all; a refusal by the pool reverts with the pool's error.
+    function executeMixerDeposit(Payment calldata payment, uint256 commitment, uint256 deadline, bytes calldata signature)
+        external
+        nonReentrant
+    {
+        if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
+        _requireExecutorSignature(
+            keccak256(abi.encode(MIXER_DEPOSIT_TYPEHASH, _hashPayment(payment), commitment, deadline)), signature
+        );
+        bytes32 intentHash = payment.intentHash;
+        if (executed[intentHash]) revert IntentAlreadyExecuted(intentHash);
+        address pool = payment.recipient;
+        uint256 amount = payment.amount;
+        if (payment.token != address(0) || !mixerPools[pool]) revert NotAMixerPool(payment.token, pool);
+        if (amount == 0) revert ZeroAmount();
+        uint256 available = address(this).balance;
+        if (available < amount) revert InsufficientBalance(address(0), available, amount);
+        executed[intentHash] = true;
+        (bool ok, bytes memory reason) = pool.call{value: amount}(abi.encodeWithSignature("deposit(uint256)", commitment));
+        if (!ok) {
+            // An allow-listed pool's own error (WrongValue, CommitmentExists, ...), so callers can read it.
+            assembly ("memory-safe") {
+                revert(add(reason, 0x20), mload(reason))
+            }
+        }
+        emit PaymentExecuted(intentHash, address(0), pool, amount);
+    }
+
     // ------------------------------------------------------------------ funding
 
     function fund(bytes32 intentHash) external payable {
@@ -182,6 +220,12 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
         if (newExecutor == address(0)) revert ZeroExecutor();
         emit ExecutorChanged(executor, newExecutor);
         executor = newExecutor;
+    }
+
+    function setMixerPool(address pool, bool allowed) external onlyOwner {
+        if (pool == address(0)) revert ZeroRecipient();
+        mixerPools[pool] = allowed;
+        emit MixerPoolSet(pool, allowed);
     }
 
     function sweep(address token, address to, uint256 amount) external onlyOwner nonReentrant {

@@ -46,6 +46,8 @@ def topic(signature: str) -> bytes:
 
 EXECUTE = selector(f"execute({PAYMENT_TUPLE},uint256,bytes)")
 EXECUTE_BATCH = selector(f"executeBatch({PAYMENT_TUPLE}[],uint256,bytes)")
+EXECUTE_MIXER_DEPOSIT = selector(f"executeMixerDeposit({PAYMENT_TUPLE},uint256,uint256,bytes)")
+SET_MIXER_POOL = selector("setMixerPool(address,bool)")
 EXECUTED = selector("executed(bytes32)")
 EXECUTOR = selector("executor()")
 BALANCE_OF = selector("balanceOf(address)")
@@ -104,6 +106,31 @@ def execute_batch_typed_data(chain_id: int, contract: str, payments: list[tuple]
         "domain": _domain(chain_id, contract),
         "message": {"payments": [_typed_payment(p) for p in payments], "deadline": deadline},
     }
+
+
+def mixer_deposit_typed_data(chain_id: int, contract: str, payment: tuple, commitment: int, deadline: int) -> dict:
+    """EIP-712 `MixerDeposit(Payment payment,uint256 commitment,uint256 deadline)`: the treasury deposits
+    `commitment` into the pool `payment.recipient`."""
+    return {
+        "types": {
+            "EIP712Domain": _DOMAIN_FIELDS,
+            "MixerDeposit": [{"name": "payment", "type": "Payment"}, {"name": "commitment", "type": "uint256"},
+                             {"name": "deadline", "type": "uint256"}],
+            "Payment": _PAYMENT_FIELDS,
+        },
+        "primaryType": "MixerDeposit",
+        "domain": _domain(chain_id, contract),
+        "message": {"payment": _typed_payment(payment), "commitment": commitment, "deadline": deadline},
+    }
+
+
+def mixer_deposit_calldata(payment: tuple, commitment: int, deadline: int, signature: bytes) -> bytes:
+    return EXECUTE_MIXER_DEPOSIT + abi_encode([PAYMENT_TUPLE, "uint256", "uint256", "bytes"],
+                                              [payment, commitment, deadline, signature])
+
+
+def set_mixer_pool_calldata(pool: str, allowed: bool = True) -> bytes:
+    return SET_MIXER_POOL + abi_encode(["address", "bool"], [to_checksum_address(pool), allowed])
 
 
 def execute_calldata(payment: tuple, deadline: int, signature: bytes) -> bytes:
@@ -200,6 +227,11 @@ _ERRORS: dict[bytes, tuple[list[str], object]] = {
     selector("ZeroAmount()"): ([], lambda a, t: "the amount must be greater than zero"),
     selector("ZeroRecipient()"): ([], lambda a, t: "the recipient is the zero address, which would burn the funds"),
     selector("ZeroExecutor()"): ([], lambda a, t: "the executor cannot be the zero address"),
+    selector("NotAMixerPool(address,address)"): (
+        ["address", "address"],
+        lambda a, t: f"{short(to_checksum_address(a[1]))} is not a mixer pool the treasury may deposit into "
+        "(the owner allow-lists pools of the native coin)",
+    ),
     selector("OwnableUnauthorizedAccount(address)"): (
         ["address"],
         lambda a, t: f"only the contract owner may do this, and {short(to_checksum_address(a[0]))} is not it",
@@ -242,7 +274,8 @@ def error_name(data: bytes) -> str | None:
     for sig in (
         "IntentAlreadyExecuted(bytes32)", "AuthorizationExpired(uint256)", "InvalidSignature()",
         "InsufficientBalance(address,uint256,uint256)", "TransferFailed(bytes32)", "ZeroAmount()",
-        "ZeroRecipient()", "ZeroExecutor()", "OwnableUnauthorizedAccount(address)", "Error(string)",
+        "ZeroRecipient()", "ZeroExecutor()", "NotAMixerPool(address,address)", "OwnableUnauthorizedAccount(address)",
+        "Error(string)",
         "Panic(uint256)", "SafeERC20FailedOperation(address)", "ERC20InsufficientAllowance(address,uint256,uint256)",
     ):
         if bytes(data[:4]) == selector(sig):
