@@ -17,6 +17,7 @@ from adapters.queue.inline import InlineQueue
 from bot.background import RECONCILE_SECONDS, every
 from bot.bootstrap import App, build
 from bot.notifiers import used_the_bot
+from bot.redaction import protect_logs
 from bot.settings import ConfigError, Settings
 from core.commands import Actor
 from core.money import format_units
@@ -67,6 +68,34 @@ async def start(settings: Settings, *, extra_operators: frozenset[str] = frozens
         raise
 
 
+async def _connect(
+    settings: Settings, token: str, guild_ids: tuple[int, ...], core: App, frontend: Frontend,
+    notifier: DiscordDMNotifier, *, guard: bool,
+) -> DiscordBot:  # fmt: skip
+    """Log in and open the gateway; returns once it said READY. `guard`: read server messages for pasted secrets."""
+    client = SnowRailClient(frontend, token_symbols=core.engine.chain.tokens.symbols(), guild_ids=guild_ids, guard=guard)
+    try:
+        await client.login(token)
+    except discord.LoginFailure:
+        await client.close()
+        raise ConfigError("DISCORD_BOT_TOKEN was rejected by the Discord API") from None
+    if client.application_id is not None and client.user is not None and client.application_id != client.user.id:
+        log.warning("the application id differs from the bot user id; commands are registered for the application")
+    bot = DiscordBot(core, client, frontend, notifier)
+    connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+    bot.tasks.append(connection)
+    ready = asyncio.create_task(client.wait_until_ready())
+    done, _ = await asyncio.wait({connection, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    if ready not in done:
+        ready.cancel()
+        failure = connection.exception() if connection in done else None
+        await bot.stop(core=False)  # start() closes the core
+        if failure is not None:
+            raise failure
+        raise ConfigError(f"the Discord gateway at {settings.discord_gateway_url} did not say READY within {READY_TIMEOUT:.0f}s")
+    return bot
+
+
 async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], core: App, inline: InlineQueue | None) -> DiscordBot:
     engine = core.engine
 
@@ -81,27 +110,15 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
         recent_ids=recent_ids(core),
         recent_batches=recent_batches(core),
     )
-    client = SnowRailClient(frontend, token_symbols=engine.chain.tokens.symbols(), guild_ids=guild_ids)
-    try:
-        await client.login(token)
-    except discord.LoginFailure:
-        await client.close()
-        raise ConfigError("DISCORD_BOT_TOKEN was rejected by the Discord API") from None
-    if client.application_id is not None and client.user is not None and client.application_id != client.user.id:
-        log.warning("the application id differs from the bot user id; commands are registered for the application")
     notifier = DiscordDMNotifier(token, may_dm=used_the_bot(core.uow))
-    bot = DiscordBot(core, client, frontend, notifier)
-    connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
-    bot.tasks.append(connection)
-    ready = asyncio.create_task(client.wait_until_ready())
-    done, _ = await asyncio.wait({connection, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
-    if ready not in done:
-        ready.cancel()
-        failure = connection.exception() if connection in done else None
-        await bot.stop(core=False)  # start() closes the core
-        if failure is not None:
-            raise failure
-        raise ConfigError(f"the Discord gateway at {settings.discord_gateway_url} did not say READY within {READY_TIMEOUT:.0f}s")
+    try:
+        bot = await _connect(settings, token, guild_ids, core, frontend, notifier, guard=True)
+    except discord.PrivilegedIntentsRequired:
+        log.warning(
+            "the Message Content intent is not enabled for this bot, so mixer notes and keys pasted in server "
+            "channels cannot be spotted and deleted; enable it under Bot > Privileged Gateway Intents"
+        )
+        bot = await _connect(settings, token, guild_ids, core, frontend, notifier, guard=False)
     if inline is not None:
         # No worker without Redis: this process delivers its own notifications, one sweep at a time.
         lock = asyncio.Lock()
@@ -167,4 +184,7 @@ async def _main(settings: Settings) -> int:
 
 
 def run(settings: Settings) -> int:
+    if settings.discord_bot_token is not None:
+        # discord.py at DEBUG quotes gateway events: a pasted note or key must not reach the log through them.
+        protect_logs(settings.discord_bot_token.get_secret_value())
     return asyncio.run(_main(settings))

@@ -48,11 +48,16 @@ class Tree(app_commands.CommandTree):
 
 
 class SnowRailClient(discord.Client):
-    """Interactions only: no privileged intents, no message content. `guilds` lets member roles resolve."""
+    """Interactions, plus server messages read only to spot pasted secrets. `guilds` lets member roles resolve;
+    `guard` asks for the privileged message content intent (enable it in the Developer Portal)."""
 
-    def __init__(self, frontend: Frontend, *, token_symbols: list[str], guild_ids: tuple[int, ...] = (), **options) -> None:
+    def __init__(
+        self, frontend: Frontend, *, token_symbols: list[str], guild_ids: tuple[int, ...] = (), guard: bool = True, **options
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        intents.guild_messages = intents.message_content = guard
+        options.setdefault("max_messages", None)  # no message cache: a pasted note must not linger in memory
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
         self.frontend = frontend
         self.guild_ids = guild_ids
@@ -75,6 +80,9 @@ class SnowRailClient(discord.Client):
         if match is None or _shows(interaction.message, custom_id) or not self.frontend.first_delivery(interaction.id):
             return
         await self.frontend.press(interaction, Press(int(match["owner"]), int(match["exp"]), match["cmd"]))
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.frontend.pasted_secret(message)
 
     async def on_ready(self) -> None:
         if self._sync_task is None:

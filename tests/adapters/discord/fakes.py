@@ -1,9 +1,11 @@
-"""Stand-ins for discord.py's Interaction (response, followup, user, message) and for the engine's port."""
+"""Stand-ins for discord.py's Interaction (response, followup, user, message), a server message, and the engine's port."""
 
 from __future__ import annotations
 
 import itertools
 from types import SimpleNamespace
+
+import discord
 
 from core.commands import Actor
 from core.replies import Reply
@@ -94,3 +96,27 @@ class FakeEngine:
         if self.delay:
             await asyncio.sleep(self.delay)
         return self.reply
+
+
+
+class PastedMessage:
+    """A server message as discord.py hands it to on_message; `delete` fails with `refusal` when set."""
+
+    def __init__(self, content: str, *, guild: bool = True, bot: bool = False, refusal: int | None = None, dms_closed: bool = False):
+        self.content, self.webhook_id, self.refusal = content, None, refusal
+        self.guild = SimpleNamespace(name="Treasury @everyone") if guild else None
+        self.channel = SimpleNamespace(id=5, name="general")
+        self.deleted, self.dms = False, []
+        self.author = SimpleNamespace(id=42, bot=bot, send=self._dm)
+        self.dms_closed = dms_closed
+
+    async def delete(self):
+        if self.refusal:
+            raise discord.Forbidden(SimpleNamespace(status=403, reason="Forbidden"), {"code": self.refusal, "message": "Missing Permissions"})
+        self.deleted = True
+
+    async def _dm(self, text, **kw):
+        if self.dms_closed:
+            raise discord.Forbidden(SimpleNamespace(status=403, reason="Forbidden"), {"code": 50007, "message": "closed"})
+        self.dms.append((text, kw))
+

@@ -7,8 +7,9 @@ import discord
 
 from adapters.discord import commands
 from adapters.discord.frontend import REFUSED_PRESS, Frontend, Press, actor_of, custom_id, has_role, press_key
+from adapters.discord.render import NO_MENTIONS
 from core.replies import Button, Reply
-from tests.adapters.discord.fakes import FakeEngine, FakeInteraction, FakeMessage, person
+from tests.adapters.discord.fakes import FakeEngine, FakeInteraction, FakeMessage, PastedMessage, person
 
 TREASURER_ROLE = (555, "Treasurer")
 
@@ -268,3 +269,33 @@ async def test_an_interaction_answered_before_a_restart_is_not_answered_again():
         assert e.code == 50035
     else:
         raise AssertionError("other API errors are not swallowed")
+
+
+NOTE = "snowrail-cro-0.1-25-0x" + "cd34" * 31
+
+
+async def test_a_pasted_note_is_deleted_and_its_author_warned_without_repeating_it(caplog):
+    front = Frontend(FakeEngine())
+    msg = PastedMessage(f"my note {NOTE}")
+    assert await front.pasted_secret(msg) and msg.deleted
+    ((text, kw),) = msg.dms
+    assert "mixer note" in text and "I deleted it" in text and "/withdraw" in text and "cd34cd34" not in text
+    assert "@everyone" not in text and kw["allowed_mentions"] == NO_MENTIONS  # the server name is escaped too
+
+
+async def test_a_key_that_cannot_be_deleted_gets_a_warning_that_says_so(caplog):
+    caplog.set_level("DEBUG")
+    front = Frontend(FakeEngine())
+    msg = PastedMessage("a" * 64, refusal=50013)
+    assert await front.pasted_secret(msg) and not msg.deleted
+    ((text, _),) = msg.dms
+    assert "private key" in text and "could not delete it" in text and "Move your funds" in text
+    closed = PastedMessage("a" * 64, dms_closed=True)
+    assert await front.pasted_secret(closed) and closed.deleted  # DMs closed: the deletion still stands
+    assert "aaaaaaaa" not in caplog.text
+
+
+async def test_direct_messages_bots_and_plain_text_are_not_touched():
+    front = Frontend(FakeEngine())
+    for msg in (PastedMessage(NOTE, guild=False), PastedMessage(NOTE, bot=True), PastedMessage("paid 0x" + "1f" * 32)):
+        assert not await front.pasted_secret(msg) and not msg.deleted and not msg.dms

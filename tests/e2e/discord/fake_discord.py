@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 API = "/api/v10"
 JSON = {"Content-Type": "application/json"}  # exactly: discord.py parses JSON only for this content type
 EPHEMERAL = 64
+MESSAGE_CONTENT = 1 << 15  # the privileged gateway intent
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -80,6 +81,8 @@ class FakeDiscord:
         self.closed_dms: set[int] = set()
         self.dm_users: set[int] = set()
         self.may_delete = True  # whether the bot holds Manage Messages in #general (else DELETE gets 403)
+        self.privileged = True  # whether the portal grants the message content intent (else IDENTIFY with it: 4014)
+        self.intents: list[int] = []  # the intents of each IDENTIFY
         self._pressed: dict[int, dict] = {}  # component interaction id -> the message it came from
         self.limits: dict[str, list[tuple[float, bool]]] = {}  # kind -> (retry_after, with Via) of the next 429s
         self._seq = 0
@@ -250,6 +253,16 @@ class FakeDiscord:
             data["resolved"] = {"attachments": {str(aid): {"id": str(aid), "filename": filename, "size": len(content),
                                 "url": url, "proxy_url": url, "content_type": "text/csv"}}}  # fmt: skip
         return self._interaction(4 if focused else 2, data, who, **kw)
+
+    async def post(self, content: str, who: tuple[int, str], *, bot: bool = False) -> int:
+        """Someone posts `content` in #general: a MESSAGE_CREATE through the gateway; returns the message id."""
+        uid, name = who
+        author = user(uid, name, bot=bot)
+        msg = self._message({"content": content}, channel_id=self.channel_id, files={}, author=author)
+        msg.pop("webhook_id"), msg.pop("application_id")
+        member = {k: v for k, v in self.member(uid, name).items() if k != "user"}
+        await self.dispatch("MESSAGE_CREATE", {**msg, "guild_id": str(self.guild_id), "member": member})
+        return int(msg["id"])
 
     def press(self, message: dict, custom_id: str, who: tuple[int, str], **kw) -> dict:
         data = {"custom_id": custom_id, "component_type": 2}
@@ -500,6 +513,10 @@ class FakeDiscord:
                 elif op == 2:
                     if frame["d"].get("token") != self.token:
                         await ws.close(code=4004, message=b"Authentication failed.")
+                        break
+                    self.intents.append(int(frame["d"].get("intents") or 0))
+                    if not self.privileged and self.intents[-1] & MESSAGE_CONTENT:
+                        await ws.close(code=4014, message=b"Disallowed intent(s).")
                         break
                     await self._ready(ws)
                 elif op == 6:

@@ -205,6 +205,41 @@ async def test_bulk_batch_autocomplete_offers_only_your_own_batches_newest_first
     assert mine[0] in status.content
 
 
+NOTE = "snowrail-cro-0.1-25-0x" + "ab12" * 31
+PASTER = (700000000000000009, "paula")  # a member of the guild only: other tests wait for DMs to theirs
+
+
+async def test_a_note_pasted_in_a_channel_is_deleted_and_its_author_warned_by_dm(fake, discord_bot, caplog):
+    caplog.set_level("DEBUG", logger="snowrail")
+    mid = await fake.post(f"here is my note {NOTE} for safekeeping", PASTER)
+    deleted = await fake.wait_for(lambda e: e.kind == "message_delete" and int(e.message["id"]) == mid)
+    assert deleted.path == f"/api/v10/channels/{fake.channel_id}/messages/{mid}"
+    warning = await fake.wait_for(lambda e: e.kind == "dm" and e.payload["user_id"] == PASTER[0] and "mixer note" in e.content)
+    assert "I deleted it" in warning.content and "exposed" in warning.content and "/withdraw" in warning.content
+    assert "ab12ab12" not in warning.content and warning.payload["allowed_mentions"] == {"parse": []}
+    assert all("ab12ab12" not in r.getMessage() for r in caplog.records)
+
+
+async def test_a_key_that_cannot_be_deleted_is_still_warned_about(fake, discord_bot):
+    fake.may_delete = False
+    try:
+        mid = await fake.post(f"private key: 0x{'5e' * 32}", PASTER)
+        warning = await fake.wait_for(lambda e: e.kind == "dm" and e.payload["user_id"] == PASTER[0] and "private key" in e.content)
+    finally:
+        fake.may_delete = True
+    assert "could not delete it" in warning.content and "Manage Messages" in warning.content
+    assert "Move your funds" in warning.content and "5e5e5e" not in warning.content
+    assert not [e for e in fake.events if e.kind == "message_delete" and int(e.message["id"]) == mid]
+
+
+async def test_ordinary_messages_and_the_bots_own_are_left_alone(fake, discord_bot):
+    before = len(fake.events)
+    await fake.post(f"paid, see tx 0x{'1f' * 32}", ALICE)  # a tx hash is not a key
+    await fake.post(f"bot echo {NOTE}", (fake.bot_id, "snowrail"), bot=True)
+    await ask(fake, "help", who=ALICE)  # the gateway has handled both messages by the time this is answered
+    assert not [e for e in fake.events[before:] if e.kind in ("message_delete", "dm")]
+
+
 async def test_bulk_file_errors_and_size_limit(fake, discord_bot):
     bad = await ask(fake, "bulk", {}, attachment=("bad.csv", b"recipient,amount\n0x1234,1\n"))
     assert "line 2" in bad.content and not bad.custom_ids

@@ -159,3 +159,18 @@ async def test_after_the_gateway_drops_the_bot_resumes_and_answers(own_fake, tmp
         assert "/pay" in answer.content
     finally:
         await bot.stop()
+
+
+async def test_without_the_message_content_intent_the_bot_still_starts(own_fake, tmp_path, caplog):
+    from tests.e2e.discord.fake_discord import MESSAGE_CONTENT
+
+    own_fake.privileged = False  # the portal has not granted it: IDENTIFY asking for it is closed with 4014
+    bot = await start(bot_settings(own_fake, tmp_path))
+    try:
+        first, second = own_fake.intents
+        assert first & MESSAGE_CONTENT and not second & MESSAGE_CONTENT
+        assert "Message Content intent is not enabled" in caplog.text
+        help_ = await own_fake.answer(await own_fake.send(own_fake.slash("help", {}, OPERATOR)))
+        assert "/pay" in help_.content
+    finally:
+        await bot.stop()
