@@ -84,6 +84,10 @@ class SnowRailClient(discord.Client):
     async def on_message(self, message: discord.Message) -> None:
         await self.frontend.pasted_secret(message)
 
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """A secret can be edited into a message as well (raw: there is no message cache to compare with)."""
+        await self.frontend.pasted_secret(payload.message)
+
     async def on_ready(self) -> None:
         if self._sync_task is None:
             self._sync_task = asyncio.create_task(self.sync_commands())

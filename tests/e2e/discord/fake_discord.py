@@ -254,14 +254,19 @@ class FakeDiscord:
                                 "url": url, "proxy_url": url, "content_type": "text/csv"}}}  # fmt: skip
         return self._interaction(4 if focused else 2, data, who, **kw)
 
-    async def post(self, content: str, who: tuple[int, str], *, bot: bool = False) -> int:
-        """Someone posts `content` in #general: a MESSAGE_CREATE through the gateway; returns the message id."""
+    async def post(self, content: str, who: tuple[int, str], *, bot: bool = False, edit: int | None = None) -> int:
+        """Someone posts `content` in #general (or edits their message `edit` to say it): a MESSAGE_CREATE
+        (MESSAGE_UPDATE) through the gateway; returns the message id."""
         uid, name = who
-        author = user(uid, name, bot=bot)
-        msg = self._message({"content": content}, channel_id=self.channel_id, files={}, author=author)
-        msg.pop("webhook_id"), msg.pop("application_id")
+        if edit is None:
+            msg = self._message({"content": content}, channel_id=self.channel_id, files={}, author=user(uid, name, bot=bot))
+            msg.pop("webhook_id"), msg.pop("application_id")
+        else:
+            msg = self.messages[edit]
+            msg.update(content=content, edited_timestamp="2026-11-26T12:00:01+00:00")
         member = {k: v for k, v in self.member(uid, name).items() if k != "user"}
-        await self.dispatch("MESSAGE_CREATE", {**msg, "guild_id": str(self.guild_id), "member": member})
+        event = "MESSAGE_CREATE" if edit is None else "MESSAGE_UPDATE"
+        await self.dispatch(event, {**msg, "guild_id": str(self.guild_id), "member": member})
         return int(msg["id"])
 
     def press(self, message: dict, custom_id: str, who: tuple[int, str], **kw) -> dict:

@@ -232,6 +232,15 @@ async def test_a_key_that_cannot_be_deleted_is_still_warned_about(fake, discord_
     assert not [e for e in fake.events if e.kind == "message_delete" and int(e.message["id"]) == mid]
 
 
+async def test_a_note_edited_into_a_message_is_deleted_too(fake, discord_bot):
+    editor = (700000000000000010, "eddie")
+    mid = await fake.post("my note is coming", editor)
+    await fake.post(f"my note is {NOTE}", editor, edit=mid)
+    await fake.wait_for(lambda e: e.kind == "message_delete" and int(e.message["id"]) == mid)
+    warning = await fake.wait_for(lambda e: e.kind == "dm" and e.payload["user_id"] == editor[0])
+    assert "mixer note" in warning.content and "I deleted it" in warning.content
+
+
 async def test_ordinary_messages_and_the_bots_own_are_left_alone(fake, discord_bot):
     before = len(fake.events)
     await fake.post(f"paid, see tx 0x{'1f' * 32}", ALICE)  # a tx hash is not a key
