@@ -106,19 +106,28 @@ def serve(redis_url: str, *, simple: bool = False, burst: bool = False, resume_f
     watch = RedisWatch(redis_url, resume_quietly)
     watch.start()
     connection = Redis.from_url(redis_url)
-    cls = SimpleWorker if simple else Worker
+    base = SimpleWorker if simple else Worker
+
+    class Stoppable(base):  # type: ignore[valid-type,misc]
+        """Remembers a SIGTERM/SIGINT: RQ's loop returns the same way after one as after a lost connection."""
+
+        stop_asked = False
+
+        def request_stop(self, signum, frame):  # noqa: ANN001 - RQ's signal handler signature
+            self.stop_asked = True
+            super().request_stop(signum, frame)
+
     delay = 0.5
     try:
         while True:
             worker = None
             try:
                 connection.ping()
-                worker = cls([Queue("snowrail", connection=connection)], connection=connection)
+                worker = Stoppable([Queue("snowrail", connection=connection)], connection=connection)
                 worker.work(burst=burst, with_scheduler=with_scheduler)
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 pass  # Redis away before or while the worker registered itself
-            # RQ offers no public way to tell a requested stop from a loop that quit on an error.
-            if burst or (worker is not None and getattr(worker, "_stop_requested", False)):
+            if burst or (worker is not None and worker.stop_asked):
                 return 0
             if worker is not None:
                 delay = 0.5  # it was connected: back off afresh from this outage

@@ -296,3 +296,20 @@ async def test_database_unreachable_mid_batch(new_postgres_database, redis, tmp_
         await run.close()
         if proxy.server is not None:
             await proxy.cut()
+
+
+async def test_worker_still_stops_on_sigterm(redis, tmp_path) -> None:
+    """Riding out outages must not swallow a stop: SIGTERM ends an idle worker, simple or forking, with 0."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(REDIS_URL=redis.url, PYTHONPATH=str(REPO))
+    for simple in (True, False):
+        log = tmp_path / f"{'simple' if simple else 'fork'}.log"
+        args = [sys.executable, "-m", "workers.bulk", "--no-resume", *(["--simple"] if simple else [])]
+        worker = subprocess.Popen(args, cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        try:
+            await _wait_for_workers(redis.url, 1, [worker], tmp_path)
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(10) == 0, log.read_text()[-2000:]
+        finally:
+            _stop(worker)
