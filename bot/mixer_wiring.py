@@ -24,7 +24,7 @@ async def build(settings: Settings, chain: Chain, notes: list[str], db_engine: A
         return None
     if settings.mixer_relayer_key is None:
         raise ConfigError("MIXER_RELAYER_KEY: the mixer's relayer needs its own key (not PRIVATE_KEY: the two "
-                          "would race for nonces); fund it with gas and the operator deposits.")
+                          "would race for nonces); fund it with gas for withdrawals.")
     relayer_key = settings.mixer_relayer_key.get_secret_value()
     if settings.private_key is not None and relayer_key == settings.private_key.get_secret_value():
         raise ConfigError("MIXER_RELAYER_KEY must differ from PRIVATE_KEY: both would send with the same nonces.")
@@ -36,14 +36,31 @@ async def build(settings: Settings, chain: Chain, notes: list[str], db_engine: A
 
     from adapters.chain import HttpNode
     from adapters.db.mixer_repositories import SqlDepositLog
-    from adapters.mixer import MixerService
+    from adapters.mixer import MixerService, parse_pools_setting
 
     try:
-        return await MixerService.connect(HttpNode(settings.rpc_url), settings.mixer_contract_address, relayer_key,
-                                          token=native, fee=fee,
-                                          deposit_log=SqlDepositLog(db_engine) if db_engine is not None else None)
+        service = await MixerService.connect(HttpNode(settings.rpc_url), settings.mixer_contract_address,
+                                             relayer_key, token=native, fee=fee,
+                                             deposit_log=SqlDepositLog(db_engine) if db_engine is not None else None)
     except ValueError as e:  # a fee above a denomination, or two pools of one denomination
         raise ConfigError(f"MIXER_CONTRACT_ADDRESS / MIXER_RELAYER_FEE: {e}") from None
+    await _check_allowed(chain, [address for address, _ in parse_pools_setting(settings.mixer_contract_address)], notes)
+    return service
+
+
+async def _check_allowed(chain: Chain, pools: list[str], notes: list[str]) -> None:
+    """Operators' /mix deposits from the treasury only into pools the Settlement's owner allow-listed."""
+    from adapters.chain import settlement as st
+
+    try:
+        refused = [p for p in pools
+                   if not int.from_bytes(await chain.node.call(  # type: ignore[attr-defined]
+                       {"to": chain.treasury, "data": st.mixer_pools_calldata(p)}), "big")]
+    except Exception:  # noqa: BLE001 - an old Settlement without the function, or the node away: /mix says why
+        refused = pools
+    if refused:
+        notes.append(f"The treasury may not deposit into the mixer pool(s) {', '.join(refused)}: an operator's "
+                     "/mix will fail until the Settlement's owner calls setMixerPool(pool, true).")
 
 
 log = logging.getLogger("snowrail.mixer")

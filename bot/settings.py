@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     private_key: SecretStr | None = None
     settlement_contract_address: str | None = None
     mixer_contract_address: str | None = None  # "0xPool[@creation block],..." one pool per denomination
-    mixer_relayer_key: SecretStr | None = None  # pays withdrawals' gas and operator deposits; not PRIVATE_KEY
+    mixer_relayer_key: SecretStr | None = None  # pays withdrawals' gas; not PRIVATE_KEY
     mixer_relayer_fee: str = "0"  # whole native units taken per relayed withdrawal
     operators: str = ""
     tokens: str = ""

@@ -56,6 +56,8 @@ class Intent:
     block_number: int | None = None
     error: str | None = None
     submitted_at: datetime | None = None
+    # A deposit into a mixer pool (the recipient) for this public commitment; never the note behind it.
+    mixer_commitment: str | None = None
 
     def move(self, to: IntentStatus, now: datetime) -> None:
         if to not in _ALLOWED[self.status]:

@@ -30,6 +30,7 @@ class PaymentOrder:
     recipient: str
     token: Token
     amount: int
+    mixer_commitment: str | None = None  # set: deposit this commitment into the pool `recipient` instead
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class Chain(Protocol):
     async def sign_payment(self, order: PaymentOrder, nonce: int, *, bump: int = 0) -> SignedTx:
         """Sign the authorisation and the transaction that submits it. Simulates first and raises
         ChainRejected with a plain sentence if the contract would revert. `bump` raises the fee for
-        replacing a stuck transaction (each step +12.5% or more)."""
+        replacing a stuck transaction (each step +12.5% or more). An order with a `mixer_commitment`
+        deposits it into the pool `recipient` from the treasury (Settlement.executeMixerDeposit)."""
 
     async def broadcast(self, raw: bytes) -> str:
         """Send signed bytes; idempotent (an already-known transaction is not an error)."""
@@ -231,8 +233,8 @@ class Mixer(Protocol):
     def new_note(self, amount: Amount) -> MixNote:
         """A fresh note for the pool of exactly `amount`; raises UserError if there is none."""
 
-    async def deposit(self, commitment: str, amount: Amount) -> MixDeposit:
-        """Deposits from the bot's own wallet (an operator's /mix) and waits for the receipt."""
+    async def deposited(self, commitment: str) -> MixDeposit | None:
+        """The deposit of `commitment` if it is in a pool's tree (synced from the chain now), else None."""
 
     async def withdraw(self, note: str, recipient: str) -> MixWithdrawal:
         """Proves and relays a withdrawal of `note` to `recipient`, paying gas, and waits for the receipt."""

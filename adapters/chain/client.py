@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # a native execute to a fresh account uses ~94k, an ERC-20 one to a fresh holder ~93k; 200k leaves room for a recipient
 # contract using its whole 30k native stipend. Unused gas is not charged.
 GAS_EXECUTE = 200_000
+GAS_MIXER_DEPOSIT = 1_200_000  # the pool's deposit hashes 20 tree levels with Poseidon (~0.8M)
 # executeBatch: a fixed part plus a reservation per item. Measured per payout (tests print them): native to
 # a fresh account ~61k, to an existing account ~36k; a recipient burning its whole 30k stipend adds ~30k.
 GAS_BATCH_BASE = 80_000
@@ -249,6 +250,12 @@ class Web3Chain:
         chain_id = await self._cid()
         payment = self._payment(order)
         deadline = self._deadline()
+        if order.mixer_commitment is not None:
+            commitment = int(order.mixer_commitment, 16)
+            typed = st.mixer_deposit_typed_data(chain_id, self._settlement, payment, commitment, deadline)
+            signature = bytes(self._account.sign_typed_data(full_message=typed).signature)
+            data = st.mixer_deposit_calldata(payment, commitment, deadline, signature)
+            return await self._sign_tx(data, GAS_MIXER_DEPOSIT, nonce, bump)
         typed = st.execute_typed_data(chain_id, self._settlement, payment, deadline)
         signature = bytes(self._account.sign_typed_data(full_message=typed).signature)
         return await self._sign_tx(st.execute_calldata(payment, deadline, signature), GAS_EXECUTE, nonce, bump)

@@ -129,6 +129,10 @@ def mixer_deposit_calldata(payment: tuple, commitment: int, deadline: int, signa
                                               [payment, commitment, deadline, signature])
 
 
+def mixer_pools_calldata(pool: str) -> bytes:
+    return selector("mixerPools(address)") + abi_encode(["address"], [to_checksum_address(pool)])
+
+
 def set_mixer_pool_calldata(pool: str, allowed: bool = True) -> bytes:
     return SET_MIXER_POOL + abi_encode(["address", "bool"], [to_checksum_address(pool), allowed])
 
@@ -232,6 +236,10 @@ _ERRORS: dict[bytes, tuple[list[str], object]] = {
         lambda a, t: f"{short(to_checksum_address(a[1]))} is not a mixer pool the treasury may deposit into "
         "(the owner allow-lists pools of the native coin)",
     ),
+    # A mixer pool's own refusals, which executeMixerDeposit passes on.
+    selector("CommitmentExists()"): ([], lambda a, t: "this note's commitment is already in the pool"),
+    selector("WrongValue(uint256,uint256)"): (
+        ["uint256", "uint256"], lambda a, t: f"the pool takes exactly {a[0]} base units, not {a[1]}"),
     selector("OwnableUnauthorizedAccount(address)"): (
         ["address"],
         lambda a, t: f"only the contract owner may do this, and {short(to_checksum_address(a[0]))} is not it",

@@ -151,7 +151,7 @@ class SqlUserRepository(_Repository):
 _INTENT_FIELDS = (
     "id", "key", "actor_ref", "recipient", "token", "amount", "intent_hash", "created_at", "updated_at",
     "recipient_ref", "memo", "needs_confirmation", "nonce", "raw_tx", "tx_hash", "fee", "block_number", "error",
-    "submitted_at",
+    "submitted_at", "mixer_commitment",
 )  # fmt: skip
 
 

@@ -87,6 +87,7 @@ class IntentRow(Table, table=True):
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
     submitted_at: datetime | None = _utc(nullable=True)
+    mixer_commitment: str | None = Field(default=None, sa_type=String(66))  # public; never a note
 
 
 class NotificationRow(Table, table=True):

@@ -108,10 +108,15 @@ class MixerService:
                f"&value={self._denomination[key]}")
         return MixNote(note.text, f"0x{commitment:064x}", pool.address, amount, uri, payment_qr(uri))
 
-    async def deposit(self, commitment: str, amount: Amount) -> MixDeposit:
-        key, pool = self._pool(format_units(amount.units, amount.token.decimals))
-        sent, index = await pool.deposit(int(commitment, 16), self._denomination[key])
-        return MixDeposit(sent.tx_hash, index, index + 1)
+    async def deposited(self, commitment: str) -> MixDeposit | None:
+        value = int(commitment, 16)
+        for key, sync in self._syncs.items():
+            async with self._lock(key):
+                await self._catch_up(key, sync)
+                index = sync.tree.index_of(value)
+            if index is not None:
+                return MixDeposit(sync.events[index].tx_hash, index, len(sync.tree))
+        return None
 
     async def withdraw(self, note: str, recipient: str) -> MixWithdrawal:
         parsed = parse_note(note)
@@ -163,19 +168,24 @@ class MixerService:
         out = []
         for key, sync in self._syncs.items():
             async with self._lock(key):
-                try:
-                    new = await sync.sync()
-                except TransientError:
-                    raise
-                except Exception as e:  # TreeOutOfSync: rebuild, and look at every deposit again
-                    log.warning("mixer tree for the %s pool out of sync (%s); rebuilding", key, type(e).__name__)
-                    await sync.resync()
-                    new = list(sync.events)
+                new = await self._catch_up(key, sync)
             for event in new:
                 user_ref = self._watched.pop(event.commitment, None)
                 if user_ref is not None:
                     out.append((user_ref, MixDeposit(event.tx_hash, event.leaf_index, len(sync.tree))))
         return out
+
+    @staticmethod
+    async def _catch_up(key: str, sync: TreeSync) -> list:
+        """Syncs `sync` (under its lock) and returns the new deposits: all of them after a rebuild."""
+        try:
+            return await sync.sync()
+        except TransientError:
+            raise
+        except Exception as e:  # TreeOutOfSync: rebuild, and look at every deposit again
+            log.warning("mixer tree for the %s pool out of sync (%s); rebuilding", key, type(e).__name__)
+            await sync.resync()
+            return list(sync.events)
 
     async def _prepare(self, key: str, note: Note, recipient: str, *, resync: bool) -> tuple[PublicInputs, dict]:
         """The public inputs and the witness for `note`'s leaf under a root the pool knows."""

@@ -1,14 +1,16 @@
-"""The privacy pool in chat: /mix makes a note (and, for operators, deposits it), /withdraw relays it."""
+"""The privacy pool in chat: /mix makes a note (and, for operators, deposits it from the treasury), /withdraw
+relays it."""
 
 from __future__ import annotations
 
 from core.addresses import short
 from core.commands import Mix, Withdraw
-from core.errors import UserError
-from core.model import Notification, NotificationType, ProcessedKey
-from core.ports import Mixer
+from core.errors import ChainUnavailable, UserError
+from core.handlers import payments
+from core.model import Intent, IntentStatus, Notification, NotificationType, ProcessedKey
+from core.ports import MixNote, Mixer
 from core.replies import Attachment, Button, Reply, bold, code, dumps, link
-from core.services import Services, log
+from core.services import Services, log, new_id, new_intent_hash
 
 # What a repeat of a /mix message gets: the note went out in the first answer and is not kept anywhere.
 _REPEAT = Reply.of(
@@ -34,35 +36,73 @@ def _tx(s: Services, tx_hash: str) -> tuple:
 
 
 async def mix(s: Services, cmd: Mix) -> Reply:
-    """Records the key first (with a reply that holds no note), so a repeated message never deposits twice."""
+    """Records the key first (with a reply that holds no note), so a repeated message never deposits twice.
+    An operator's /mix also records a treasury intent in the same transaction: the treasury pays the pool
+    (Settlement.executeMixerDeposit) at most once, through the same sign-store-send path as /pay."""
     mixer = _mixer(s)
     note = mixer.new_note(cmd.amount)
-    record = ProcessedKey(cmd.key, "mix", cmd.actor.ref, s.clock.now(), reply=dumps(_REPEAT))
+    now = s.clock.now()
+    limit = s.policy.confirm_above.get(cmd.amount.token.symbol)
+    if s.policy.is_operator(cmd.actor) and limit is not None and cmd.amount.units > limit:
+        # /pay would wait for /confirm; a deposit cannot, because the note is not kept in the meantime.
+        raise UserError(f"mix: {cmd.amount} is above this chat's confirmation limit, and a treasury deposit "
+                        "cannot wait for /confirm (I do not keep notes). Use a smaller pool.", field="amount")
+    intent = _deposit_intent(s, cmd, note) if s.policy.is_operator(cmd.actor) else None
+    record = ProcessedKey(cmd.key, "mix", cmd.actor.ref, now, intent_id=intent.id if intent else None,
+                          reply=dumps(_REPEAT))
+    if intent is not None:
+        try:
+            await payments.check_treasury(s, intent)
+        except ChainUnavailable:
+            return Reply.error("The chain node is not answering, so nothing was deposited. Try /mix again later.")
     async with s.uow() as uow:
         await uow.keys.add(record)
+        if intent is not None:
+            await uow.intents.add(intent)
         await uow.commit()
 
     lines: list = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING]
     buttons: tuple[Button, ...] = ()
     files: tuple[Attachment, ...] = ()
-    if s.policy.is_operator(cmd.actor):
+    if intent is not None:
         try:
-            deposit = await mixer.deposit(note.commitment, cmd.amount)
-        except UserError as e:
-            # The pool refused before anything was deposited, so the note is worthless: do not hand it out.
-            failed = Reply.error(f"The deposit into the {cmd.amount} pool failed: {e.message} Nothing was deposited.")
+            await payments.settle(s, intent.id)
+            async with s.uow() as uow:
+                intent = await uow.intents.get(intent.id) or intent
+        except Exception as e:  # noqa: BLE001 - it may have been sent: the note must reach its owner
+            log.warning("mixer deposit %s: outcome unknown (%s)", intent.id, type(e).__name__)
+            mixer.watch(note.commitment, cmd.actor.ref)
+            lines.append(f"I could not confirm the treasury's deposit (payment {intent.id}); it may still go "
+                         "through, so keep this note. If /withdraw later says no deposit has this note, nothing "
+                         "was deposited.")
+            return _note_reply(lines, cmd)
+        if intent.status in (IntentStatus.FAILED, IntentStatus.PENDING):
+            # Nothing was deposited (refused before sending, or never signed), so the note is worthless.
+            why = f" {intent.error}." if intent.error else ""
+            failed = Reply.error(f"The deposit into the {cmd.amount} pool from the treasury failed.{why} "
+                                 f"Nothing was deposited (payment {intent.id}).")
+            if intent.status is IntentStatus.PENDING:
+                await _cancel(s, intent.id)
             await _save_reply(s, record, failed)
             return failed
-        except Exception as e:  # noqa: BLE001 - the outcome is unknown: the deposit may still land
-            log.warning("mixer deposit for %s unconfirmed: %s", cmd.key, type(e).__name__)
-            lines.append("I could not confirm the deposit; it may still go through, so keep this note. If "
-                         "/withdraw later says no deposit has this note, nothing was deposited.")
-        else:
+        deposit = None
+        if intent.status is IntentStatus.CONFIRMED:
+            try:
+                deposit = await mixer.deposited(note.commitment)
+            except Exception as e:  # noqa: BLE001 - the deposit is confirmed; only its leaf number is unknown
+                log.warning("mixer deposit %s: leaf not read (%s)", intent.id, type(e).__name__)
+        if deposit is not None:
             lines += [
-                (f"Deposited {cmd.amount} from the bot's mixer wallet: leaf #{deposit.leaf_index}; the pool now holds ",
-                 bold(str(deposit.anonymity_set)), " deposits."),
+                (f"Deposited {cmd.amount} from the treasury (payment {intent.id}): leaf #{deposit.leaf_index}; "
+                 "the pool now holds ", bold(str(deposit.anonymity_set)), " deposits."),
                 _tx(s, deposit.tx_hash),
             ]
+        else:
+            # Signed and stored before sending: reconcile settles it, and the watcher tells the user its leaf.
+            mixer.watch(note.commitment, cmd.actor.ref)
+            state = "is confirmed" if intent.status is IntentStatus.CONFIRMED else "is sent but not confirmed yet"
+            lines.append(f"The treasury's deposit (payment {intent.id}) {state}; keep this note. I will message "
+                         "you its leaf number when the pool shows it.")
     else:
         lines += [
             ("To fund it, send exactly ", bold(str(cmd.amount)), " from your own wallet calling deposit(",
@@ -74,6 +114,10 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             files = (Attachment("snowrail-deposit-qr.png", note.payment_qr, "image/png"),)
         mixer.watch(note.commitment, cmd.actor.ref)
         lines.append("I will message you when the deposit is confirmed.")
+    return _note_reply(lines, cmd, files, buttons)
+
+
+def _note_reply(lines: list, cmd: Mix, files: tuple[Attachment, ...] = (), buttons: tuple[Button, ...] = ()) -> Reply:
     lines.append(("Later, from a private chat: ", code("/withdraw <note> <fresh address>"),
                   ". Waiting a while, and while others deposit, makes the withdrawal harder to link to you."))
     return Reply.of(*lines, files=files, private=True, kind="ok").with_buttons(*buttons)
@@ -96,6 +140,23 @@ async def withdraw(s: Services, cmd: Withdraw) -> Reply:
         private=True,
         kind="ok",
     )
+
+
+def _deposit_intent(s: Services, cmd: Mix, note: MixNote) -> Intent:
+    """A treasury payment to the pool that deposits the note's commitment (public) and nothing of the note."""
+    now = s.clock.now()
+    return Intent(id=new_id("mix"), key=cmd.key, actor_ref=cmd.actor.ref, recipient=note.pool,
+                  token=cmd.amount.token.symbol, amount=cmd.amount.units, intent_hash=new_intent_hash(),
+                  created_at=now, updated_at=now, memo="mixer deposit", mixer_commitment=note.commitment)
+
+
+async def _cancel(s: Services, intent_id: str) -> None:
+    async with s.uow() as uow:
+        intent = await uow.intents.get(intent_id, for_update=True)
+        if intent is not None and intent.status is IntentStatus.PENDING:
+            intent.move(IntentStatus.CANCELLED, s.clock.now())
+            await uow.intents.save(intent)
+            await uow.commit()
 
 
 async def _save_reply(s: Services, record: ProcessedKey, reply: Reply) -> None:

@@ -39,7 +39,7 @@ async def pay(s: Services, cmd: Pay) -> Reply:
     intent.needs_confirmation = limit is not None and units > limit
     node_down = False
     try:
-        await _check_treasury(s, intent)
+        await check_treasury(s, intent)
     except ChainUnavailable:
         node_down = True  # keep the payment so it can be retried with /confirm or dropped with /cancel
     async with s.uow() as uow:
@@ -62,7 +62,7 @@ async def confirm(s: Services, cmd: Confirm) -> Reply:
     if intent.status is not IntentStatus.PENDING:
         return intent_detail(s.chain, intent, headline=f"Nothing to confirm: this payment is {intent.status.value}.")
     try:
-        await _check_treasury(s, intent)
+        await check_treasury(s, intent)
     except ChainUnavailable:
         return _node_down_reply(intent)
     return await settle(s, intent.id)
@@ -109,7 +109,7 @@ async def _own_intent(s: Services, ref: str, actor_ref: str, *, allow_recipient:
     return intent
 
 
-async def _check_treasury(s: Services, intent: Intent) -> None:
+async def check_treasury(s: Services, intent: Intent) -> None:
     """Refuse before anything is signed when the treasury (less what is already on its way) is short."""
     token = s.token(intent.token)
     held = await s.chain.balance(s.chain.treasury, token)
@@ -147,8 +147,7 @@ async def settle(s: Services, intent_id: str) -> Reply:
         assert intent is not None
         if intent.status is not IntentStatus.PENDING:
             return intent_detail(chain, intent)
-        token = s.token(intent.token)
-        order = PaymentOrder(intent.intent_hash, intent.recipient, token, intent.amount)
+        order = _order(s, intent)
         nonce = await uow.nonces.reserve(chain.chain_id, chain.executor, floor)
         try:
             signed = await chain.sign_payment(order, nonce)
@@ -263,11 +262,14 @@ async def reconcile(s: Services) -> int:
     return settled
 
 
+def _order(s: Services, intent: Intent) -> PaymentOrder:
+    return PaymentOrder(intent.intent_hash, intent.recipient, s.token(intent.token), intent.amount,
+                        mixer_commitment=intent.mixer_commitment)
+
+
 async def _replace(s: Services, intent: Intent, bump: int) -> None:
-    token = s.token(intent.token)
-    order = PaymentOrder(intent.intent_hash, intent.recipient, token, intent.amount)
     assert intent.nonce is not None
-    signed = await s.chain.sign_payment(order, intent.nonce, bump=bump)
+    signed = await s.chain.sign_payment(_order(s, intent), intent.nonce, bump=bump)
     async with s.uow() as uow:
         current = await uow.intents.get(intent.id, for_update=True)
         if current is None or current.status is not IntentStatus.SUBMITTED:

@@ -9,8 +9,11 @@ import sqlite3
 import pytest
 from eth_account import Account
 
+from adapters.chain import settlement as st
 from adapters.chain.rpc import HttpNode
 from adapters.mixer.deploy import deploy_mixer
+
+from tests.adapters.chain.ops import Actor
 
 from .test_console import rpc, run_console, stack_env
 
@@ -23,6 +26,10 @@ async def pool_env(anvil_stack):
     node = HttpNode(anvil_stack.url)
     try:
         deployment = await deploy_mixer(node, anvil_stack.anvil.keys[7], 10**17)
+        # The Settlement's owner lets the treasury deposit into this pool (an operator's /mix).
+        owner = Actor(node, anvil_stack.owner_key, anvil_stack.deployment.chain_id)
+        allowed = await owner.send(anvil_stack.deployment.settlement, st.set_mixer_pool_calldata(deployment.mixer))
+        assert allowed["status"] == 1
     finally:
         await node.close()
     return stack_env(anvil_stack) | {
@@ -33,11 +40,14 @@ async def pool_env(anvil_stack):
 
 
 def test_mix_then_withdraw_over_the_console(tmp_path, anvil_stack, pool_env):
+    settlement = anvil_stack.deployment.settlement
+    treasury = int(rpc(anvil_stack.url, "eth_getBalance", [settlement, "latest"]), 16)
     mixed = run_console(tmp_path, "/mix 0.1\n", "--rpc", anvil_stack.url, env_extra=pool_env)
     assert mixed.returncode == 0, mixed.stderr
+    assert int(rpc(anvil_stack.url, "eth_getBalance", [settlement, "latest"]), 16) == treasury - 10**17
     note = NOTE.search(mixed.stdout)
     assert note, mixed.stdout
-    assert "lost for good" in mixed.stdout and "leaf #0" in mixed.stdout
+    assert "lost for good" in mixed.stdout and "leaf #0" in mixed.stdout and "from the treasury" in mixed.stdout
     recipient = Account.create().address
     done = run_console(tmp_path, f"/withdraw {note.group(0)} {recipient}\n/withdraw {note.group(0)} {recipient}\n",
                        "--rpc", anvil_stack.url, env_extra=pool_env)
@@ -72,6 +82,7 @@ async def test_bootstrap_runs_the_deposit_watcher(tmp_path, anvil_stack, pool_en
     monkeypatch.setattr(mixer_wiring, "WATCH_SECONDS", 0.2)
     env = {k.lower(): v for k, v in pool_env.items()}
     app = await build(Settings(rpc_url=anvil_stack.url, data_dir=tmp_path, **env))
+    assert not [n for n in app.notes if "may not deposit" in n], app.notes  # the pool is allow-listed
     try:
         bob = Actor("telegram", "7", "Bob")
         reply = await app.engine.handle_text("/mix 0.1", actor=bob, key="tg-7-1")
@@ -91,3 +102,27 @@ async def test_bootstrap_runs_the_deposit_watcher(tmp_path, anvil_stack, pool_en
     finally:
         await app.close()
     assert mixer.watch_task.cancelled() or mixer.watch_task.done()
+
+
+async def test_a_pool_the_treasury_may_not_deposit_into_is_reported_at_start(tmp_path, anvil_stack, pool_env):
+    """...and an operator's /mix into it is refused by the chain before anything is sent: no note, nothing paid."""
+    from bot.bootstrap import build
+    from bot.settings import Settings
+    from core.commands import Actor as ChatActor
+
+    node = HttpNode(anvil_stack.url)
+    try:
+        unlisted = await deploy_mixer(node, anvil_stack.anvil.keys[7], 10**18)
+    finally:
+        await node.close()
+    env = {k.lower(): v for k, v in pool_env.items()} | {"mixer_contract_address": unlisted.mixer}
+    app = await build(Settings(rpc_url=anvil_stack.url, data_dir=tmp_path, operators="telegram:1", **env))
+    try:
+        assert [n for n in app.notes if f"may not deposit into the mixer pool(s) {unlisted.mixer}" in n], app.notes
+        treasury = await app.chain.node.balance(anvil_stack.deployment.settlement)
+        reply = await app.engine.handle_text("/mix 1", actor=ChatActor("telegram", "1", "Op"), key="tg-1-1")
+        assert reply.kind == "error" and "not a mixer pool the treasury may deposit into" in reply.plain(), reply.plain()
+        assert "snowrail-" not in reply.plain()
+        assert await app.chain.node.balance(anvil_stack.deployment.settlement) == treasury
+    finally:
+        await app.close()

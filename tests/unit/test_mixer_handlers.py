@@ -9,12 +9,12 @@ import pytest
 
 from core.commands import Actor
 from core.engine import Engine
-from core.errors import ChainUnavailable, UserError
+from core.errors import UserError
 from core.money import Amount
 from core.ports import MixDeposit, MixNote, MixWithdrawal
 from core.replies import loads
 from core.services import Policy
-from tests.fakes import FakeChain, FakeClock, FakeDatabase, RecordingQueue
+from tests.fakes import TREASURY, FakeChain, FakeClock, FakeDatabase, RecordingQueue
 
 OP = Actor("telegram", "1", "Operator")
 BOB = Actor("telegram", "7", "Bob", "bob")
@@ -26,11 +26,9 @@ class FakeMixer:
     """One 0.1 CRO pool; notes are random strings shaped like ours; withdrawals spend them once."""
 
     def __init__(self, chain: FakeChain) -> None:
-        self.cro = chain.tokens.native
-        self.deposits: list[str] = []
+        self.chain, self.cro = chain, chain.tokens.native
         self.issued: dict[str, str] = {}  # note text -> commitment
         self.spent: set[str] = set()
-        self.refuse_deposit: Exception | None = None
         self.watched: dict[str, str] = {}
         self.on_chain: list[str] = []  # wallet deposits the chain has seen
 
@@ -45,11 +43,16 @@ class FakeMixer:
         self.issued[text] = commitment
         return MixNote(text, commitment, POOL, amount, f"ethereum:{POOL}@31337/deposit?uint256={commitment}&value=1e17")
 
-    async def deposit(self, commitment, amount):
-        if self.refuse_deposit:
-            raise self.refuse_deposit
-        self.deposits.append(commitment)
-        return MixDeposit("0x" + "ab" * 32, len(self.deposits) - 1, len(self.deposits))
+    @property
+    def deposits(self) -> list[str]:
+        """Commitments the treasury deposited: orders of the fake chain that it paid."""
+        return [o.mixer_commitment for o, _, _ in self.chain.signed
+                if o.mixer_commitment and o.recipient == POOL and o.intent_hash in self.chain.paid]
+
+    async def deposited(self, commitment):
+        if commitment not in self.deposits:
+            return None
+        return MixDeposit("0x" + "ab" * 32, self.deposits.index(commitment), len(self.deposits))
 
     def watch(self, commitment, user_ref):
         self.watched[commitment] = user_ref
@@ -96,15 +99,21 @@ def stored_text(db) -> str:
     return "\n".join(parts)
 
 
-async def test_operator_mix_deposits_and_delivers_the_note_privately(world, caplog):
+async def test_operator_mix_deposits_from_the_treasury_and_delivers_the_note_privately(world, caplog):
     engine, mixer, db = world
     caplog.set_level(logging.DEBUG)
-    reply = await say(engine, "/mix 0.1")
+    treasury = mixer.chain.balances[(TREASURY.lower(), "CRO")]
+    reply = await say(engine, "/mix 0.1", key="tg-1-1")
     assert reply.kind == "ok" and reply.private
     note = note_in(reply)
     assert mixer.deposits == [mixer.issued[note]]
-    assert "lost for good" in reply.plain() and "leaf #0" in reply.plain()
-    assert note not in stored_text(db) and note not in caplog.text
+    assert mixer.chain.balances[(TREASURY.lower(), "CRO")] == treasury - 10**17
+    assert "lost for good" in reply.plain() and "leaf #0" in reply.plain() and "from the treasury" in reply.plain()
+    # Auditable as a treasury payment to the pool, recorded under the message's key; the note is nowhere.
+    (intent,) = db.store.intents.values()
+    assert intent.status.value == "confirmed" and intent.recipient == POOL and intent.amount == 10**17
+    assert intent.mixer_commitment == mixer.issued[note] and db.store.keys["tg-1-1"].intent_id == intent.id
+    assert note not in stored_text(db) + repr(intent) and note not in caplog.text
 
 
 async def test_repeated_mix_message_neither_deposits_again_nor_resends_a_note(world):
@@ -133,18 +142,34 @@ async def test_mix_for_an_amount_without_a_pool(world):
 
 
 async def test_refused_deposit_hands_out_no_note(world):
-    engine, mixer, _ = world
-    mixer.refuse_deposit = UserError("The relayer is short of gas.")
-    reply = await say(engine, "/mix 0.1")
-    assert reply.kind == "error" and "Nothing was deposited" in reply.plain()
-    assert "snowrail-" not in reply.plain()
+    engine, mixer, db = world
+    mixer.chain.reject = "this note's commitment is already in the pool"
+    reply = await say(engine, "/mix 0.1", key="tg-1-2")
+    assert reply.kind == "error" and "Nothing was deposited" in reply.plain() and "already in the pool" in reply.plain()
+    assert "snowrail-" not in reply.plain() and not mixer.deposits
+    assert [i.status.value for i in db.store.intents.values()] == ["failed"]
+    assert "Nothing was deposited" in loads(db.store.keys["tg-1-2"].reply).plain()
 
 
-async def test_unconfirmed_deposit_still_hands_out_the_note(world):
-    engine, mixer, _ = world
-    mixer.refuse_deposit = ChainUnavailable()
+async def test_treasury_short_or_node_down_deposits_nothing_and_hands_out_no_note(world):
+    engine, mixer, db = world
+    mixer.chain.balances[(TREASURY.lower(), "CRO")] = 10**16
+    short = await say(engine, "/mix 0.1")
+    assert short.kind == "error" and "treasury holds 0.01 CRO" in short.plain() and "snowrail-" not in short.plain()
+    mixer.chain.down = True
+    down = await say(engine, "/mix 0.1")
+    assert down.kind == "error" and "nothing was deposited" in down.plain() and "snowrail-" not in down.plain()
+    assert not db.store.intents and not mixer.chain.signed
+
+
+async def test_unconfirmed_deposit_still_hands_out_the_note_and_watches_it(world):
+    engine, mixer, db = world
+    mixer.chain.mine = False
     reply = await say(engine, "/mix 0.1")
-    assert note_in(reply) in mixer.issued and "may still go through" in reply.plain()
+    note = note_in(reply)
+    assert note in mixer.issued and "not confirmed yet" in reply.plain()
+    assert mixer.watched == {mixer.issued[note]: OP.ref}
+    assert [i.status.value for i in db.store.intents.values()] == ["submitted"]  # reconcile settles it
 
 
 async def test_withdraw_once_then_spent(world, caplog):
@@ -200,3 +225,25 @@ def test_a_withdraw_command_never_shows_its_note():
 
     cmd = Withdraw(BOB, "k", "snowrail-cro-0.1-25-0x" + "ab" * 62, FRESH)
     assert "abab" not in repr(cmd) and "abab" not in str(cmd)
+
+
+async def test_a_treasury_deposit_above_the_confirmation_limit_is_refused(world):
+    engine, mixer, db = world
+    engine.services.policy.confirm_above["CRO"] = 10**16
+    reply = await say(engine, "/mix 0.1")
+    assert reply.kind == "error" and "confirmation limit" in reply.plain() and "snowrail-" not in reply.plain()
+    assert not db.store.intents and not mixer.chain.signed
+
+
+async def test_an_unknown_outcome_after_signing_still_hands_out_the_note(world):
+    """Once the transaction may be on its way, withholding the note could lock the deposit for good."""
+    engine, mixer, db = world
+
+    async def lost(raw):
+        raise RuntimeError("connection reset")
+
+    mixer.chain.broadcast = lost
+    reply = await say(engine, "/mix 0.1")
+    note = note_in(reply)
+    assert "may still go through" in reply.plain() and mixer.watched == {mixer.issued[note]: OP.ref}
+    assert [i.status.value for i in db.store.intents.values()] == ["submitted"]  # reconcile re-sends the bytes

@@ -49,3 +49,20 @@ async def test_only_public_columns(engine) -> None:
     async with engine.connect() as connection:
         stored = (await connection.execute(select(MixerDepositRow.__table__.c.commitment))).scalar()
     assert stored == f"0x{BIG:064x}"
+
+
+async def test_an_intent_keeps_its_mixer_commitment(uow) -> None:
+    """A treasury deposit into a pool is an intent like any payout, plus the (public) commitment it deposits."""
+    from datetime import datetime, timezone
+
+    from core.model import Intent
+
+    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    commitment = f"0x{BIG:064x}"
+    async with uow() as u:
+        await u.intents.add(Intent(id="mix-1", key="tg-1-1", actor_ref="telegram:1", recipient=POOL, token="CRO",
+                                   amount=10**17, intent_hash="0x" + "01" * 32, created_at=now, updated_at=now,
+                                   mixer_commitment=commitment))
+        await u.commit()
+    async with uow() as u:
+        assert (await u.intents.get("mix-1")).mixer_commitment == commitment

@@ -11,6 +11,7 @@ from adapters.chain.rpc import HttpNode
 from adapters.mixer.deploy import MixerDeployment, deploy_mixer
 from adapters.mixer.pool import MixerPool
 from adapters.mixer.prover import Prover
+from tests.adapters.chain.ops import Actor
 from tests.fixtures.anvil import *  # noqa: F401,F403  (the `anvil` session fixture)
 
 DENOMINATION = 10**17  # 0.1 CRO
@@ -39,6 +40,27 @@ async def mixer_stack(anvil):
     stack.relayer, stack.depositor = stack.pool_for(relayer), stack.pool_for(depositor)
     yield stack
     await node.close()
+
+
+@pytest.fixture(scope="session")
+async def treasury(anvil_stack, mixer_stack):
+    """The anvil stack's Settlement as the engine's chain (executor key), with the mixer's pool allow-listed:
+    an operator's /mix deposits from this treasury. `treasury.allow(pool)` allow-lists another pool."""
+    from adapters.chain import connect
+    from adapters.chain import settlement as st
+
+    d = anvil_stack.deployment
+    tokens = ",".join(f"{k}={v}" for k, v in d.tokens.items())
+    chain = await connect(anvil_stack.url, anvil_stack.executor_key, d.settlement, tokens=tokens)
+    owner = Actor(mixer_stack.node, anvil_stack.owner_key, d.chain_id)
+
+    async def allow(pool: str) -> None:
+        assert (await owner.send(d.settlement, st.set_mixer_pool_calldata(pool), gas=100_000))["status"] == 1
+
+    chain.allow = allow  # type: ignore[attr-defined]
+    await allow(mixer_stack.deployment.mixer)
+    yield chain
+    await chain.close()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from core.engine import Engine
 from core.replies import loads
 from core.services import Policy
 from tests.fakes import FakeChain, FakeClock, FakeDatabase, RecordingQueue
+from tests.fixtures.databases import sqlite_url  # noqa: F401  (a fixture)
 
 from .conftest import DENOMINATION, fresh_address
 
@@ -25,17 +26,17 @@ FEE = 10**15
 
 
 @pytest.fixture
-async def service(mixer_stack, prover, anvil):
-    chain = FakeChain()
-    assert chain.chain_id == anvil.chain_id
+async def service(mixer_stack, prover, anvil, treasury):
+    assert treasury.chain_id == anvil.chain_id
     pools = [(mixer_stack.deployment.mixer, mixer_stack.deployment.block_number)]
-    return await MixerService.connect(mixer_stack.node, pools, anvil.keys[8], token=chain.tokens.native, fee=FEE,
+    return await MixerService.connect(mixer_stack.node, pools, anvil.keys[8], token=treasury.tokens.native, fee=FEE,
                                       prover=prover)
 
 
 @pytest.fixture
-def engine(service):
-    return Engine(chain=FakeChain(), uow=FakeDatabase(), clock=FakeClock(), queue=RecordingQueue(),
+def engine(service, treasury):
+    """An operator's /mix deposits from the anvil stack's Settlement treasury."""
+    return Engine(chain=treasury, uow=FakeDatabase(), clock=FakeClock(), queue=RecordingQueue(),
                   policy=Policy(operators=frozenset({OP.ref})), mixer=service)
 
 
@@ -48,11 +49,21 @@ def note_in(reply) -> str:
     return re.search(r"snowrail-\S+", reply.plain()).group(0)
 
 
-async def test_operator_mix_then_user_withdraw_over_chat(engine, mixer_stack):
+async def test_operator_mix_then_user_withdraw_over_chat(engine, mixer_stack, treasury):
+    node, pool = mixer_stack.node, mixer_stack.deployment.mixer
+    before = {a: await node.balance(a) for a in (treasury.treasury, pool, mixer_stack.relayer.sender)}
     mixed = await say(engine, "/mix 0.1")
     assert mixed.kind == "ok", mixed.plain()
     note = note_in(mixed)
-    assert "leaf #" in mixed.plain()
+    assert "leaf #" in mixed.plain() and "from the treasury" in mixed.plain()
+    # The treasury paid exactly the denomination into the pool; the relayer's wallet was not touched.
+    assert await node.balance(treasury.treasury) == before[treasury.treasury] - DENOMINATION
+    assert await node.balance(pool) == before[pool] + DENOMINATION
+    assert await node.balance(mixer_stack.relayer.sender) == before[mixer_stack.relayer.sender]
+    (intent,) = engine.services.uow.store.intents.values()
+    assert intent.status.value == "confirmed" and intent.recipient == pool
+    assert intent.mixer_commitment == f"0x{parse_note(note).commitment:064x}"
+    assert parse_note(note).commitment in [e.commitment for e in await mixer_stack.relayer.deposits(0)]
     recipient = fresh_address()
     done = await say(engine, f"/withdraw {note} {recipient}", actor=BOB)
     assert done.kind == "ok" and done.private, done.plain()
@@ -103,8 +114,8 @@ async def test_stale_tree_is_resynced_before_proving(engine, service, mixer_stac
     assert await mixer_stack.node.balance(recipient) == DENOMINATION - FEE
 
 
-async def test_relayer_short_of_gas(mixer_stack, prover, anvil):
-    chain = FakeChain()
+async def test_relayer_short_of_gas(mixer_stack, prover, anvil, treasury):
+    chain = treasury
     rich = Engine(chain=chain, uow=FakeDatabase(), clock=FakeClock(), policy=Policy(operators=frozenset({OP.ref})),
                   mixer=await MixerService.connect(mixer_stack.node, [(mixer_stack.deployment.mixer, 0)],
                                                    anvil.keys[8], token=chain.tokens.native, prover=prover))
@@ -117,12 +128,14 @@ async def test_relayer_short_of_gas(mixer_stack, prover, anvil):
     assert reply.kind == "error" and "short of gas" in reply.plain() and "still good" in reply.plain()
 
 
-async def test_pools_of_several_denominations_share_hasher_and_verifier(mixer_stack, prover, anvil):
+async def test_pools_of_several_denominations_share_hasher_and_verifier(mixer_stack, prover, anvil, treasury):
     from adapters.mixer.deploy import deploy_pools
 
     pools = await deploy_pools(mixer_stack.node, anvil.keys[7], ["1", "10"])
     assert pools[0].hasher == pools[1].hasher and pools[0].verifier == pools[1].verifier
-    chain = FakeChain()
+    for p in pools:
+        await treasury.allow(p.mixer)
+    chain = treasury
     service = await MixerService.connect(
         mixer_stack.node, ",".join(f"{p.mixer}@{p.block_number}" for p in pools), anvil.keys[8],
         token=chain.tokens.native, prover=prover)
@@ -156,17 +169,27 @@ async def test_two_pools_of_one_denomination_are_a_configuration_error(mixer_sta
                                    token=FakeChain().tokens.native, prover=prover)
 
 
-async def test_pools_sharing_the_relayer_never_reuse_a_nonce(mixer_stack, prover, anvil):
-    """Operator deposits into two pools at once, both sent by the relayer account: both land."""
+async def test_treasury_deposits_into_two_pools_at_once_never_reuse_a_nonce(mixer_stack, prover, anvil, treasury,
+                                                                            sqlite_url):
+    """Operator deposits into two pools at once, all signed by the executor: every one lands. The executor's
+    nonces are reserved in the database, so this runs on a real one (SQLite)."""
     import asyncio
 
+    from adapters.db import create_engine_for, make_uow_factory, upgrade
     from adapters.mixer.deploy import deploy_pools
 
     pools = await deploy_pools(mixer_stack.node, anvil.keys[7], ["0.2", "0.3"])
-    chain = FakeChain()
+    for p in pools:
+        await treasury.allow(p.mixer)
+    chain = treasury
     service = await MixerService.connect(mixer_stack.node, [(p.mixer, p.block_number) for p in pools],
                                          anvil.keys[8], token=chain.tokens.native, prover=prover)
-    engine = Engine(chain=chain, uow=FakeDatabase(), clock=FakeClock(), policy=Policy(operators=frozenset({OP.ref})),
-                    mixer=service)
-    replies = await asyncio.gather(*(say(engine, f"/mix {a}") for a in ("0.2", "0.3", "0.2", "0.3")))
+    await upgrade(sqlite_url)
+    db = create_engine_for(sqlite_url)
+    engine = Engine(chain=chain, uow=make_uow_factory(db), clock=FakeClock(),
+                    policy=Policy(operators=frozenset({OP.ref})), mixer=service)
+    try:
+        replies = await asyncio.gather(*(say(engine, f"/mix {a}") for a in ("0.2", "0.3", "0.2", "0.3")))
+    finally:
+        await db.dispose()
     assert all("leaf #" in r.plain() for r in replies), [r.plain() for r in replies]
