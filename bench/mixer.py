@@ -1,5 +1,7 @@
 """Mixer speed and cost on a fresh anvil: proof time (persistent prover vs a snarkjs process per proof),
-gas per deposit and per withdrawal (beside NOTES' 816k/295k), and time from a withdraw request to confirmed.
+gas per deposit (from a wallet, and from the treasury as an operator's /mix does) and per withdrawal (beside
+NOTES' 816k/295k), time from a withdraw request to confirmed, and rebuilding the tree from the chain vs
+restoring it from the database's deposit log.
 
     .venv/bin/python bench/mixer.py [--proofs N] [--deposits N]
 """
@@ -21,12 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_account import Account  # noqa: E402
 
-from adapters.chain.deploy import anvil_keys, start_anvil  # noqa: E402
+from adapters.chain import connect  # noqa: E402
+from adapters.chain.deploy import anvil_keys, deploy_stack, start_anvil  # noqa: E402
 from adapters.chain.rpc import HttpNode  # noqa: E402
 from adapters.mixer import (  # noqa: E402
     MixerPool, Note, Proof, Prover, PublicInputs, TreeSync, deploy_mixer, witness_input,
 )
+from adapters.chain import settlement as st  # noqa: E402
+from adapters.db import create_engine_for, upgrade  # noqa: E402
+from adapters.db.mixer_repositories import SqlDepositLog  # noqa: E402
 from adapters.mixer.prover import WASM, ZKEY  # noqa: E402
+from core.ports import PaymentOrder  # noqa: E402
+from core.services import new_intent_hash  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SNARKJS = REPO / "node_modules" / "snarkjs" / "build" / "cli.cjs"
@@ -50,6 +58,50 @@ def ms(xs: list[float]) -> dict:
             "max_ms": round(max(xs) * 1000), "n": len(xs)}
 
 
+async def treasury_deposits(anvil_url: str, node: HttpNode, key: str, pool: str, count: int) -> list[int]:
+    """Gas of an operator's /mix: the bot's own path, Settlement.executeMixerDeposit signed by the executor."""
+    stack = await deploy_stack(node, key, treasury_native=count * DENOMINATION)
+    owner = MixerPool(node, stack.settlement, key, chain_id=stack.chain_id)  # any account's plain sender
+    await owner.send(st.set_mixer_pool_calldata(pool), gas=100_000, simulate=False)
+    chain = await connect(anvil_url, key, stack.settlement)
+    try:
+        gas = []
+        for _ in range(count):
+            note = Note.generate("cro", "0.1", stack.chain_id)
+            order = PaymentOrder(new_intent_hash(), pool, chain.tokens.native, DENOMINATION,
+                                 mixer_commitment=f"0x{note.commitment:064x}")
+            signed = await chain.sign_payment(order, await chain.pending_nonce())
+            await chain.broadcast(signed.raw)
+            receipt = await chain.wait_for_receipt(signed.tx_hash, 60)
+            assert receipt is not None and receipt.ok and order.intent_hash in receipt.paid
+            gas.append(receipt.gas_used)
+        return gas
+    finally:
+        await chain.close()
+
+
+async def restore_vs_rebuild(relayer: MixerPool) -> dict:
+    """A restart: the tree from the database's deposit log (then only new blocks) vs from every event."""
+    with tempfile.TemporaryDirectory(prefix="mixer-bench-") as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        await upgrade(url)
+        engine = create_engine_for(url)
+        try:
+            t = time.perf_counter()
+            await TreeSync(relayer, deposit_log=SqlDepositLog(engine)).sync()  # first run: chain, then stored
+            rebuild = time.perf_counter() - t
+            t = time.perf_counter()
+            restored = TreeSync(relayer, deposit_log=SqlDepositLog(engine))
+            await restored.sync()
+            restore = time.perf_counter() - t
+        finally:
+            await engine.dispose()
+    return {"rebuild_from_events_ms": round(rebuild * 1000, 1), "restore_from_db_ms": round(restore * 1000, 1),
+            "leaves": len(restored.tree),
+            "note": "anvil's history is a few hundred blocks; on Cronos a rebuild scans from the pool's creation "
+                    "block in 2,000-block getLogs requests, which the restore skips"}
+
+
 async def run(proofs: int, deposits: int) -> dict:
     anvil = start_anvil()
     node = HttpNode(anvil.url)
@@ -67,10 +119,13 @@ async def run(proofs: int, deposits: int) -> dict:
             notes.append(note)
             deposit_gas.append(sent.gas_used)
 
+        treasury_gas = await treasury_deposits(anvil.url, node, keys[0], deployment.mixer, max(3, deposits // 3))
+
         sync = TreeSync(relayer)
         t = time.perf_counter()
         await sync.sync()
         tree_sync_s = time.perf_counter() - t
+        restart = await restore_vs_rebuild(relayer)
 
         def inputs_for(note: Note, recipient: str, fee: int) -> tuple[dict, PublicInputs]:
             path = sync.tree.path(sync.tree.index_of(note.commitment))
@@ -121,11 +176,15 @@ async def run(proofs: int, deposits: int) -> dict:
             "goal_ms": 1000,
             "gas_deposit": {"median": int(statistics.median(deposit_gas)), "first": deposit_gas[0],
                             "max": max(deposit_gas), "notes_reference": NOTES_GAS["deposit"]},
+            "gas_deposit_from_treasury": {"median": int(statistics.median(treasury_gas)), "max": max(treasury_gas),
+                                          "over_wallet_deposit": int(statistics.median(treasury_gas)
+                                                                     - statistics.median(deposit_gas))},
             "gas_withdraw": {k: int(statistics.median(v)) for k, v in withdraw_gas.items()}
                             | {"notes_reference": NOTES_GAS["withdraw"]},
             "withdraw_request_to_confirmed": {name: ms(v) for name, v in phases.items()} | {
                 "note": "anvil mines at once; on Cronos add one ~5 s block"},
             "tree_sync_from_events_ms": round(tree_sync_s * 1000), "deposits": deposits,
+            "tree_after_restart": restart,
         }
     finally:
         await node.close()
