@@ -75,7 +75,7 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             lines.append(f"I could not confirm the treasury's deposit (payment {intent.id}); it may still go "
                          "through, so keep this note. If /withdraw later says no deposit has this note, nothing "
                          "was deposited.")
-            return _note_reply(lines, cmd)
+            return _note_reply(lines)
         if intent.status in (IntentStatus.FAILED, IntentStatus.PENDING):
             # Nothing was deposited (refused before sending, or never signed), so the note is worthless.
             why = f" {intent.error}." if intent.error else ""
@@ -114,10 +114,10 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             files = (Attachment("snowrail-deposit-qr.png", note.payment_qr, "image/png"),)
         mixer.watch(note.commitment, cmd.actor.ref)
         lines.append("I will message you when the deposit is confirmed.")
-    return _note_reply(lines, cmd, files, buttons)
+    return _note_reply(lines, files, buttons)
 
 
-def _note_reply(lines: list, cmd: Mix, files: tuple[Attachment, ...] = (), buttons: tuple[Button, ...] = ()) -> Reply:
+def _note_reply(lines: list, files: tuple[Attachment, ...] = (), buttons: tuple[Button, ...] = ()) -> Reply:
     lines.append(("Later, from a private chat: ", code("/withdraw <note> <fresh address>"),
                   ". Waiting a while, and while others deposit, makes the withdrawal harder to link to you."))
     return Reply.of(*lines, files=files, private=True, kind="ok").with_buttons(*buttons)
