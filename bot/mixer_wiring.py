@@ -38,12 +38,18 @@ async def build(settings: Settings, chain: Chain, notes: list[str], db_engine: A
     from adapters.db.mixer_repositories import SqlDepositLog
     from adapters.mixer import MixerService, parse_pools_setting
 
+    node = HttpNode(settings.rpc_url)
     try:
-        service = await MixerService.connect(HttpNode(settings.rpc_url), settings.mixer_contract_address,
-                                             relayer_key, token=native, fee=fee,
+        service = await MixerService.connect(node, settings.mixer_contract_address, relayer_key, token=native,
+                                             fee=fee,
                                              deposit_log=SqlDepositLog(db_engine) if db_engine is not None else None)
     except ValueError as e:  # a fee above a denomination, or two pools of one denomination
+        await node.close()
         raise ConfigError(f"MIXER_CONTRACT_ADDRESS / MIXER_RELAYER_FEE: {e}") from None
+    except BaseException:
+        await node.close()
+        raise
+    service.own_node = node  # type: ignore[attr-defined]  (closed by close() below)
     await _check_allowed(chain, [address for address, _ in parse_pools_setting(settings.mixer_contract_address)], notes)
     return service
 
@@ -94,3 +100,6 @@ async def close(mixer: Any) -> None:
     closer = getattr(mixer, "close", None)
     if closer is not None:
         await closer()
+    node = getattr(mixer, "own_node", None)
+    if node is not None:
+        await node.close()
