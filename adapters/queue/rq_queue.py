@@ -12,6 +12,11 @@ JOBS = {
 }
 
 
+# A bulk job keeps claiming chunks until none are left: on 5-second blocks a 10,000-row batch outlasts
+# RQ's default 180 s, and a job stopped by the timeout would only be picked up again later.
+JOB_TIMEOUT = 3600
+
+
 class RqQueue:
     def __init__(self, redis_url: str, name: str = "snowrail") -> None:
         self.connection = Redis.from_url(redis_url)
@@ -19,5 +24,6 @@ class RqQueue:
 
     def enqueue(self, job: str, *args: object, job_id: str | None = None) -> None:
         self.queue.enqueue(
-            JOBS[job], *args, job_id=job_id, retry=Retry(max=5, interval=[1, 2, 5, 10, 30]), result_ttl=300
+            JOBS[job], *args, job_id=job_id, retry=Retry(max=5, interval=[1, 2, 5, 10, 30]), result_ttl=300,
+            job_timeout=JOB_TIMEOUT,
         )
