@@ -24,15 +24,6 @@ def rpc(url: str, method: str, params: list):
         return json.loads(resp.read())["result"]
 
 
-def stack_env(stack) -> dict:
-    d = stack.deployment
-    return {
-        "PRIVATE_KEY": stack.executor_key,
-        "SETTLEMENT_CONTRACT_ADDRESS": d.settlement,
-        "TOKENS": ",".join(f"{s}={a}" for s, a in d.tokens.items()),
-    }
-
-
 def run_console(tmp_path: Path, script: str, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
@@ -101,7 +92,7 @@ def test_each_run_of_the_embedded_chain_starts_clean(tmp_path):
 @pytest.mark.anvil
 def test_console_against_anvil_pays_on_chain(tmp_path, anvil_stack):
     before = int(rpc(anvil_stack.url, "eth_getBalance", [RECIPIENT, "latest"]), 16)
-    env = stack_env(anvil_stack)
+    env = anvil_stack.env()
     result = run_console(tmp_path, f"/pay {RECIPIENT} 0.25\n/history\n", "--rpc", anvil_stack.url, env_extra=env)
     assert result.returncode == 0, result.stderr
     assert TX.search(result.stdout), result.stdout

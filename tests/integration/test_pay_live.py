@@ -43,16 +43,7 @@ def fresh_address() -> str:
 
 
 def env_for(url: str, stack, db_url: str, **extra) -> dict[str, str]:
-    d = stack.deployment
-    return {
-        "DATABASE_URL": db_url,
-        "RPC_URL": url,
-        "PRIVATE_KEY": stack.executor_key,
-        "SETTLEMENT_CONTRACT_ADDRESS": d.settlement,
-        "TOKENS": ",".join(f"{s}={a}" for s, a in d.tokens.items()),
-        "OPERATORS": OP.ref,
-        **extra,
-    }
+    return {**stack.env(), "RPC_URL": url, "DATABASE_URL": db_url, "OPERATORS": OP.ref, **extra}
 
 
 def settings_for(url, stack, db_url, tmp_path, **extra) -> Settings:

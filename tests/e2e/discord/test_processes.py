@@ -85,12 +85,7 @@ async def test_dms_come_from_a_worker_process_through_429s_and_closed_dms(own_fa
     db_file = tmp_path / "shared.sqlite3"
     database = f"sqlite+aiosqlite:///{db_file}"
     # A worker shares the bot's chain and database, so neither may be the bot's embedded one.
-    chain = {
-        "RPC_URL": anvil_stack.url,
-        "PRIVATE_KEY": anvil_stack.executor_key,
-        "SETTLEMENT_CONTRACT_ADDRESS": anvil_stack.deployment.settlement,
-        "TOKENS": ",".join(f"{s}={a}" for s, a in anvil_stack.deployment.tokens.items()),
-    }
+    chain = anvil_stack.env()
     bot = await start(bot_settings(own_fake, tmp_path / "data", redis_url=REDIS, database_url=database,
                                    **{k.lower(): v for k, v in chain.items()}))
     try:

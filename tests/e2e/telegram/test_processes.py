@@ -110,12 +110,7 @@ async def test_payment_notification_is_a_dm_sent_by_a_separate_worker(own_api, t
     Queue("snowrail", connection=Redis.from_url(REDIS)).empty()
     database = f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
     # A worker shares the bot's chain and database, so neither may be the bot's embedded one.
-    chain = {
-        "RPC_URL": anvil_stack.url,
-        "PRIVATE_KEY": anvil_stack.executor_key,
-        "SETTLEMENT_CONTRACT_ADDRESS": anvil_stack.deployment.settlement,
-        "TOKENS": ",".join(f"{s}={a}" for s, a in anvil_stack.deployment.tokens.items()),
-    }
+    chain = anvil_stack.env()
     tg = await start(bot_settings(own_api, tmp_path, redis_url=REDIS, database_url=database,
                                   **{k.lower(): v for k, v in chain.items()}))
     try:
