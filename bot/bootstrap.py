@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,6 @@ class App:
     embedded_chain: bool
     database_url: str
     notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
 
     async def close(self) -> None:
         await mixer_wiring.close(self.engine.services.mixer)
@@ -125,9 +123,7 @@ async def build(
     from adapters.db import create_engine_for
     from adapters.db.migrate import upgrade
 
-    t0 = time.perf_counter()
     chain, embedded = await build_chain(settings)
-    timings = {"chain": time.perf_counter() - t0}
     notes: list[str] = []
     url = settings.database_url
     if not url:
@@ -137,10 +133,8 @@ async def build(
             # The in-process chain lives only as long as this process: so does its history.
             _remove_sqlite(path)
         url = f"sqlite+aiosqlite:///{path.resolve()}"
-    t1 = time.perf_counter()
     if migrate:
         await upgrade(url)
-    timings["migrate"] = time.perf_counter() - t1
     db_engine = create_engine_for(url)
     uow = bulk_wiring.uow_factory(db_engine)
     chain = bulk_wiring.batching(chain)
@@ -155,7 +149,7 @@ async def build(
                     mixer=await mixer_wiring.build(settings, chain, notes, db_engine))
     mixer_wiring.start_watch(engine)
     bulk_wiring.attach(engine, queue, chunk_size=settings.bulk_chunk_size)
-    return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes, timings)
+    return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes)
 
 
 def build_queue(settings: Settings, *, shareable: bool = True) -> JobQueue:
