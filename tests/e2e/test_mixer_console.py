@@ -15,7 +15,7 @@ from adapters.mixer.deploy import deploy_mixer
 
 from tests.adapters.chain.ops import Actor
 
-from .test_console import rpc, run_console, stack_env
+from .test_console import rpc, run_console
 
 pytestmark = pytest.mark.anvil
 NOTE = re.compile(r"snowrail-cro-0\.1-\d+-0x[0-9a-f]{124}")
@@ -32,7 +32,7 @@ async def pool_env(anvil_stack):
         assert allowed["status"] == 1
     finally:
         await node.close()
-    return stack_env(anvil_stack) | {
+    return anvil_stack.env() | {
         "MIXER_CONTRACT_ADDRESS": f"{deployment.mixer}@{deployment.block_number}",
         "MIXER_RELAYER_KEY": anvil_stack.anvil.keys[6],
         "MIXER_RELAYER_FEE": "0.002",
