@@ -81,7 +81,7 @@ async def test_bootstrap_runs_the_deposit_watcher(tmp_path, anvil_stack, pool_en
 
     monkeypatch.setattr(mixer_wiring, "WATCH_SECONDS", 0.2)
     env = {k.lower(): v for k, v in pool_env.items()}
-    app = await build(Settings(rpc_url=anvil_stack.url, data_dir=tmp_path, **env))
+    app = await build(Settings(data_dir=tmp_path, **env))  # env carries RPC_URL
     assert not [n for n in app.notes if "may not deposit" in n], app.notes  # the pool is allow-listed
     try:
         bob = Actor("telegram", "7", "Bob")
@@ -116,7 +116,7 @@ async def test_a_pool_the_treasury_may_not_deposit_into_is_reported_at_start(tmp
     finally:
         await node.close()
     env = {k.lower(): v for k, v in pool_env.items()} | {"mixer_contract_address": unlisted.mixer}
-    app = await build(Settings(rpc_url=anvil_stack.url, data_dir=tmp_path, operators="telegram:1", **env))
+    app = await build(Settings(data_dir=tmp_path, operators="telegram:1", **env))
     try:
         assert [n for n in app.notes if f"may not deposit into the mixer pool(s) {unlisted.mixer}" in n], app.notes
         treasury = await app.chain.node.balance(anvil_stack.deployment.settlement)
