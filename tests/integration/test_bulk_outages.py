@@ -135,6 +135,20 @@ async def _wait_for_workers(redis_url: str, count: int, procs: list[subprocess.P
     connection.close()
 
 
+async def _wait_until_idle(redis_url: str) -> None:
+    """Until every registered worker reports `idle`: it is in its dequeue loop, signal handlers in place."""
+    from redis import Redis
+    from rq import Worker
+
+    connection = Redis.from_url(redis_url)
+    end = time.monotonic() + 20
+    while not all(w.get_state() == "idle" for w in Worker.all(connection=connection)):
+        if time.monotonic() > end:
+            pytest.fail("the worker never became idle", pytrace=False)
+        await asyncio.sleep(0.05)
+    connection.close()
+
+
 def _logs(where: Path) -> str:
     return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-2000:] for p in sorted(where.glob("*.log")))
 
@@ -309,6 +323,7 @@ async def test_worker_still_stops_on_sigterm(redis, tmp_path) -> None:
                                   start_new_session=True)
         try:
             await _wait_for_workers(redis.url, 1, [worker], tmp_path)
+            await _wait_until_idle(redis.url)  # RQ registers itself before it installs its signal handlers
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(10) == 0, log.read_text()[-2000:]
         finally:

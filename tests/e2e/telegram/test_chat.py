@@ -97,7 +97,10 @@ async def test_cancel_button_and_forged_button_data(api, telegram):
     assert (await answer_to(api, forged))["text"] == STALE
     before = len(api.calls)
     await api.press(OPERATOR, asked, "Cancel")
-    edited = await api.wait_for(lambda c: c.method == "editMessageText", after=before)
+    # This message's edit only: an earlier test's late edit of its own message must not be taken for it.
+    edited = await api.wait_for(
+        lambda c: c.method == "editMessageText" and c.params["message_id"] == asked.result["message_id"], after=before
+    )
     assert "Cancelled" in edited.text and not edited.buttons()
 
 
