@@ -58,10 +58,13 @@ def ms(xs: list[float]) -> dict:
             "max_ms": round(max(xs) * 1000), "n": len(xs)}
 
 
-async def treasury_deposits(anvil_url: str, node: HttpNode, key: str, pool: str, count: int) -> list[int]:
-    """Gas of an operator's /mix: the bot's own path, Settlement.executeMixerDeposit signed by the executor."""
-    stack = await deploy_stack(node, key, treasury_native=count * DENOMINATION)
-    owner = MixerPool(node, stack.settlement, key, chain_id=stack.chain_id)  # any account's plain sender
+async def treasury_deposits(anvil_url: str, node: HttpNode, key: str, owner_key: str, pool: str,
+                            count: int) -> list[int]:
+    """Gas of an operator's /mix: the bot's own path, Settlement.executeMixerDeposit signed by the executor
+    (`key`); `owner_key` owns the Settlement (the contract refuses one key for both)."""
+    stack = await deploy_stack(node, key, owner=Account.from_key(owner_key).address,
+                               treasury_native=count * DENOMINATION)
+    owner = MixerPool(node, stack.settlement, owner_key, chain_id=stack.chain_id)  # any account's plain sender
     await owner.send(st.set_mixer_pool_calldata(pool), gas=100_000, simulate=False)
     chain = await connect(anvil_url, key, stack.settlement)
     try:
@@ -106,7 +109,7 @@ async def run(proofs: int, deposits: int) -> dict:
     anvil = start_anvil()
     node = HttpNode(anvil.url)
     try:
-        keys = anvil_keys(3)
+        keys = anvil_keys(4)
         deployment = await deploy_mixer(node, keys[0], DENOMINATION)
         pool = lambda key: MixerPool(node, deployment.mixer, key, chain_id=deployment.chain_id,  # noqa: E731
                                      deployed_block=deployment.block_number)
@@ -119,7 +122,8 @@ async def run(proofs: int, deposits: int) -> dict:
             notes.append(note)
             deposit_gas.append(sent.gas_used)
 
-        treasury_gas = await treasury_deposits(anvil.url, node, keys[0], deployment.mixer, max(3, deposits // 3))
+        treasury_gas = await treasury_deposits(anvil.url, node, keys[0], keys[3], deployment.mixer,
+                                             max(3, deposits // 3))
 
         sync = TreeSync(relayer)
         t = time.perf_counter()

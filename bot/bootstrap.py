@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +99,9 @@ async def _adopt_local_dev_stack(settings: Settings) -> None:
             entry = None
         if settings.settlement_contract_address is None and entry is None:
             dep = await deploy_dev_stack(settings.rpc_url)
+            if dep.owner_key:  # the owner is a key of its own (never the bot's): shown once, stored nowhere
+                print(f"Deployed SnowRail on this local chain; its owner key, shown once (keep it to sweep or "
+                      f"allow-list pools): {dep.owner_key}", file=sys.stderr)
             entry = {"settlement": dep.settlement, "tokens": ",".join(f"{k}={v}" for k, v in dep.tokens.items())}
             known[genesis] = entry
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +152,8 @@ async def build(
     engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue,
                     mixer=await mixer_wiring.build(settings, chain, notes, db_engine))
     mixer_wiring.start_watch(engine)
-    bulk_wiring.attach(engine, queue, chunk_size=settings.bulk_chunk_size)
+    bulk_wiring.attach(engine, queue, chunk_size=settings.bulk_chunk_size,
+                       uploads_per_hour=settings.bulk_uploads_per_hour, rows_per_day=settings.bulk_rows_per_day)
     return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes)
 
 

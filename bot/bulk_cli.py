@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.settings import Settings
 from core.bulk.file import BulkFile, RowError, check_file
 from core.money import TokenRegistry
+from core.views import counted
 
 USAGE = "usage: snowrail bulk check FILE [--json]"
 
@@ -58,9 +59,8 @@ def describe(name: str, result: BulkFile, tokens: TokenRegistry) -> str:
     if not result.readable:
         return f"{name}: cannot be used: {result.errors[0].error}"
     lines = [
-        f"{name}: {result.format.upper()}, {result.rows:,} rows, {len(result.valid):,} valid, "
-        f"{len(result.errors):,} error{'s' if len(result.errors) != 1 else ''}, "
-        f"{len(result.duplicates):,} duplicate recipient{'s' if len(result.duplicates) != 1 else ''}"
+        f"{name}: {result.format.upper()}, {counted(result.rows, 'row')}, {len(result.valid):,} valid, "
+        f"{counted(len(result.errors), 'error')}, {counted(len(result.duplicates), 'duplicate recipient')}"
     ]
     for sym, amount in result.totals_text(tokens).items():
         lines.append(f"  total {amount} {sym}")

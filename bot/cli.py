@@ -102,7 +102,9 @@ def _chain(args, settings: Settings) -> int:
     from bot import chain_tools
 
     if args.action == "deploy":
-        return chain_tools.deploy(settings)
+        return chain_tools.deploy(settings, owner=args.owner)
+    if args.owner is not None:
+        raise ConfigError("--owner is for `snowrail chain deploy`; `chain dev` generates its own owner key")
     return chain_tools.dev(settings, port=args.port)
 
 
@@ -143,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     ch = sub.add_parser("chain", help="deploy the contracts, or start a local anvil with them")
     ch.add_argument("action", choices=["deploy", "dev"])
     ch.add_argument("--port", type=int, default=8545)
+    ch.add_argument("--owner", metavar="ADDRESS",
+                    help="deploy: the Settlement's owner (required on Cronos 25 and 338; a key kept off the bot's "
+                         "hosts). On a dev chain a separate owner key is generated and printed once when omitted")
     ch.set_defaults(func=_chain)
     rc = sub.add_parser("reconcile", help="settle every signed payment the chain has not confirmed yet")
     rc.set_defaults(func=_reconcile)

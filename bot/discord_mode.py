@@ -14,13 +14,14 @@ import discord
 from adapters.discord import DiscordDMNotifier, Frontend, SnowRailClient, point_at
 from adapters.discord.frontend import RecentIds
 from adapters.queue.inline import InlineQueue
-from bot.background import RECONCILE_SECONDS, every
+from bot.background import start_background
 from bot.bootstrap import App, build
 from bot.notifiers import used_the_bot
 from bot.redaction import protect_logs
 from bot.settings import ConfigError, Settings
 from core.commands import Actor
 from core.money import format_units
+from core.views import counted
 from core.replies import Reply
 
 log = logging.getLogger("snowrail.discord")
@@ -58,6 +59,12 @@ async def start(settings: Settings, *, extra_operators: frozenset[str] = frozens
     assert settings.discord_bot_token is not None
     token = settings.discord_bot_token.get_secret_value()
     guild_ids = settings.discord_guilds()
+    settings.discord_operator_role_id()  # a role name, or a role without guilds, stops here: before anything starts
+    if not guild_ids:
+        log.warning(
+            "DISCORD_GUILD_IDS is not set: the bot answers in every server that invites it, and only the users in "
+            "OPERATORS may spend (a role counts only in the servers listed in DISCORD_GUILD_IDS)"
+        )
     point_at(settings.discord_api_base_url, settings.discord_gateway_url)
     core = await build(settings, extra_operators=extra_operators)
     inline = core.queue if isinstance(core.queue, InlineQueue) else None  # no Redis: this process does the jobs
@@ -105,7 +112,8 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
     frontend = Frontend(
         handle,
         is_operator=engine.services.policy.is_operator,
-        operator_role=settings.discord_operator_role or None,
+        operator_role=settings.discord_operator_role_id(),
+        guild_ids=guild_ids,
         upload=lambda content, filename, actor, key: engine.bulk_upload(actor, key, filename, content),
         recent_ids=recent_ids(core),
         recent_batches=recent_batches(core),
@@ -119,17 +127,7 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
             "channels cannot be spotted and deleted; enable it under Bot > Privileged Gateway Intents"
         )
         bot = await _connect(settings, token, guild_ids, core, frontend, notifier, guard=False)
-    if inline is not None:
-        # No worker without Redis: this process delivers its own notifications, one sweep at a time.
-        lock = asyncio.Lock()
-
-        async def deliver_notifications(*_args) -> int:
-            async with lock:
-                return await bot.deliver()
-
-        inline.jobs["deliver_notifications"] = deliver_notifications
-        bot.tasks.append(asyncio.create_task(every(SWEEP_SECONDS, deliver_notifications, "notification sweep")))
-    bot.tasks.append(asyncio.create_task(every(RECONCILE_SECONDS, core.engine.reconcile, "reconcile")))
+    bot.tasks.extend(start_background(core.queue, bot.deliver, core.engine.reconcile))  # shared with Telegram
     return bot
 
 
@@ -147,7 +145,7 @@ def recent_batches(core: App) -> RecentIds:
 
     def label(b) -> str:
         totals = ", ".join(_amount(core, units, sym) for sym, units in b.totals.items()) or "-"
-        return f"{b.id} · {b.status.value} · {b.rows} rows · {totals} · {b.filename}"
+        return f"{b.id} · {b.status.value} · {counted(b.rows, 'row')} · {totals} · {b.filename}"
 
     return _own(core, lambda uow, ref, n: uow.batches.for_actor(ref, n), label)
 

@@ -16,7 +16,9 @@ from core.ports import Chain, Mixer
 async def build(settings: Settings, chain: Chain, notes: list[str], db_engine: Any = None) -> Mixer | None:
     """Pools from MIXER_CONTRACT_ADDRESS ("0xPool[@block],..."), relayed by MIXER_RELAYER_KEY taking
     MIXER_RELAYER_FEE (whole units of the native token, default 0) per withdrawal. Each pool's Deposit
-    events are cached in the bot's database (`db_engine`), so a restart reads only new blocks."""
+    events are cached in the bot's database (`db_engine`), so a restart reads only new blocks; the relayer's
+    nonces and failed relays (bounded by MIXER_FAILED_RELAYS_PER_NOTE/USER_PER_HOUR) are kept there too, so
+    every process relaying from one database shares them."""
     if not settings.mixer_contract_address:
         return None
     if not settings.rpc_url:
@@ -35,14 +37,17 @@ async def build(settings: Settings, chain: Chain, notes: list[str], db_engine: A
         raise ConfigError(f"MIXER_RELAYER_FEE: {e.message}") from None
 
     from adapters.chain import HttpNode
-    from adapters.db.mixer_repositories import SqlDepositLog
-    from adapters.mixer import MixerService, parse_pools_setting
+    from adapters.db.mixer_repositories import SqlDepositLog, SqlRelayLog
+    from adapters.mixer import MixerService, RelayLimits, parse_pools_setting
 
+    limits = RelayLimits(per_note=settings.mixer_failed_relays_per_note_per_hour,
+                         per_user=settings.mixer_failed_relays_per_user_per_hour)
     node = HttpNode(settings.rpc_url)
     try:
         service = await MixerService.connect(node, settings.mixer_contract_address, relayer_key, token=native,
-                                             fee=fee,
-                                             deposit_log=SqlDepositLog(db_engine) if db_engine is not None else None)
+                                             fee=fee, limits=limits,
+                                             deposit_log=SqlDepositLog(db_engine) if db_engine is not None else None,
+                                             relays=SqlRelayLog(db_engine) if db_engine is not None else None)
     except ValueError as e:  # a fee above a denomination, or two pools of one denomination
         await node.close()
         raise ConfigError(f"MIXER_CONTRACT_ADDRESS / MIXER_RELAYER_FEE: {e}") from None

@@ -24,12 +24,18 @@ class Settings(BaseSettings):
     mixer_contract_address: str | None = None  # "0xPool[@creation block],..." one pool per denomination
     mixer_relayer_key: SecretStr | None = None  # pays withdrawals' gas; not PRIVATE_KEY
     mixer_relayer_fee: str = "0"  # whole native units taken per relayed withdrawal
+    # Relays the pool may refuse (the relayer's gas at stake) per note and per user in an hour, then no more tries.
+    mixer_failed_relays_per_note_per_hour: int = Field(default=2, ge=1)
+    mixer_failed_relays_per_user_per_hour: int = Field(default=5, ge=1)
     operators: str = ""
     tokens: str = ""
     explorer_url: str | None = None
     pay_confirm_above: str = ""
     receipt_timeout_seconds: int = 30
     bulk_chunk_size: int | None = None  # payouts per on-chain batch; unset = as many as the gas cap allows
+    # Per person, counted in the database (shared by every process); 0 = no limit.
+    bulk_uploads_per_hour: int = Field(default=20, ge=0)  # payout files sent (checked or stored)
+    bulk_rows_per_day: int = Field(default=50_000, ge=0)  # rows read from those files per UTC day
     data_dir: Path = Path(".snowrail")
     log_level: str = "WARNING"
 
@@ -43,8 +49,8 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = None
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg"
-    discord_guild_ids: str = ""  # comma-separated; commands sync to these guilds at once, else globally
-    discord_operator_role: str = ""  # a role id or name whose members are operators
+    discord_guild_ids: str = ""  # comma-separated; the bot serves (and registers its commands in) only these guilds
+    discord_operator_role: str = ""  # a role id (never a name); its members in DISCORD_GUILD_IDS are operators
 
     @field_validator(
         "database_url", "redis_url", "rpc_url", "settlement_contract_address", "mixer_contract_address",
@@ -79,6 +85,30 @@ class Settings(BaseSettings):
         if bad:
             raise ConfigError(f"DISCORD_GUILD_IDS: “{bad[0]}” is not a guild id (digits only)")
         return tuple(int(p) for p in parts)
+
+    def discord_operator_role_id(self) -> int | None:
+        """The operator role's id. A name is refused: anyone can create a role of that name in a server of their own."""
+        role = self.discord_operator_role.strip()
+        if not role:
+            return None
+        if not role.isdigit() or not 15 <= len(role) <= 20:
+            raise ConfigError(
+                f"DISCORD_OPERATOR_ROLE: “{role[:40]}” is not a role id; set the role's id, never its name (anyone "
+                "can create a role with that name in their own server). To copy it: turn on Developer Mode (User "
+                "Settings → Advanced), then Server Settings → Roles → right-click the role → Copy Role ID"
+            )
+        guilds = self.discord_guilds()
+        if not guilds:
+            raise ConfigError(
+                "DISCORD_OPERATOR_ROLE needs DISCORD_GUILD_IDS: the role counts only in the servers listed there "
+                "(right-click the server icon → Copy Server ID, with Developer Mode on)"
+            )
+        if int(role) in guilds:
+            raise ConfigError(
+                "DISCORD_OPERATOR_ROLE: that id is a server's own, i.e. its @everyone role, which would make every "
+                "member an operator; copy the id of the operators' role instead"
+            )
+        return int(role)
 
     def require(self, *names: str) -> None:
         for name in names:

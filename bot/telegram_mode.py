@@ -13,21 +13,26 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from adapters.queue.inline import InlineQueue
 from adapters.telegram import CallbackCodec, TelegramFrontend, TelegramNotifier
 from adapters.telegram.ordering import PerChatOrder
-from bot.background import RECONCILE_SECONDS, every
+from bot.background import start_background
 from bot.bootstrap import App, build
 from bot.redaction import protect_logs
 from bot.settings import ConfigError, Settings
 from core.commands import Actor
-from core.parsing import SUMMARY
+from core.parsing import SUMMARY, USAGE
 from core.replies import Reply
 
 log = logging.getLogger("snowrail.telegram")
 
-UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-SWEEP_SECONDS = 5.0  # how often the bot process looks for undelivered notifications when there is no worker
+# Edited messages too: the group guard reads them for pasted secrets (commands run only from new messages).
+UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+NOT_IN_MENU = frozenset({"deposit"})  # still answered (it says it is not available yet), but not offered
+
+
+def menu() -> list[BotCommand]:
+    """The command menu Telegram shows: what works today."""
+    return [BotCommand(name, summary[:256]) for name, summary in SUMMARY.items() if name not in NOT_IN_MENU]
 
 
 @dataclass
@@ -52,8 +57,10 @@ class TelegramBot:
             await self.application.updater.stop()
         if self.application.running:
             await self.application.stop()
-        await self.application.shutdown()
-        await self.core.close()
+        try:
+            await self.core.close()  # drains inline deliveries first: they need the bot, so it shuts down after
+        finally:
+            await self.application.shutdown()
 
 
 def build_application(settings: Settings, token: str, *, rate_limit: bool = True) -> Application:
@@ -80,18 +87,15 @@ async def start(
     settings.require("telegram_bot_token")
     assert settings.telegram_bot_token is not None
     token = settings.telegram_bot_token.get_secret_value()
-    inline = None if settings.redis_url else InlineQueue()
-    core = await build(settings, extra_operators=extra_operators, queue=inline)
+    core = await build(settings, extra_operators=extra_operators)
     try:
-        return await _start(settings, token, core, inline, poll_timeout, rate_limit)
+        return await _start(settings, token, core, poll_timeout, rate_limit)
     except BaseException:
         await core.close()
         raise
 
 
-async def _start(
-    settings: Settings, token: str, core: App, inline: InlineQueue | None, poll_timeout: float, rate_limit: bool
-) -> TelegramBot:
+async def _start(settings: Settings, token: str, core: App, poll_timeout: float, rate_limit: bool) -> TelegramBot:
     engine = core.engine
     application = build_application(settings, token, rate_limit=rate_limit)
 
@@ -101,7 +105,7 @@ async def _start(
     frontend = TelegramFrontend(
         handle,
         codec=CallbackCodec.for_token(token),
-        commands=[*SUMMARY, "balance"],
+        commands=[*USAGE, *SUMMARY, "balance"],
         is_operator=engine.services.policy.is_operator,
         upload=_upload_entry(engine),
     )
@@ -117,7 +121,7 @@ async def _start(
         raise ConfigError(f"the Bot API server at {settings.telegram_api_base_url} is not answering ({type(e).__name__})") from None
     tg = TelegramBot(core, application, frontend, TelegramNotifier(bot=application.bot))
     try:
-        await _receive(settings, tg, inline, poll_timeout)
+        await _receive(settings, tg, poll_timeout)
     except BaseException:
         for task in tg.tasks:
             task.cancel()
@@ -128,20 +132,12 @@ async def _start(
     return tg
 
 
-async def _receive(settings: Settings, tg: TelegramBot, inline: InlineQueue | None, poll_timeout: float) -> None:
-    """Menu, notification delivery, then updates: polling, or the webhook when TELEGRAM_WEBHOOK_URL is set."""
+async def _receive(settings: Settings, tg: TelegramBot, poll_timeout: float) -> None:
+    """Menu, notification delivery and reconciliation, then updates: polling, or the webhook when
+    TELEGRAM_WEBHOOK_URL is set."""
     application, core = tg.application, tg.core
-    if inline is not None:
-        # No worker without Redis: this process delivers its own notifications, one sweep at a time.
-        lock = asyncio.Lock()
-
-        async def deliver_notifications(*_args) -> int:
-            async with lock:
-                return await tg.deliver()
-
-        inline.jobs["deliver_notifications"] = deliver_notifications
-        tg.tasks.append(asyncio.create_task(every(SWEEP_SECONDS, deliver_notifications, "notification sweep")))
-    await application.bot.set_my_commands([BotCommand(name, summary[:256]) for name, summary in SUMMARY.items()])
+    tg.tasks.extend(start_background(core.queue, tg.deliver, core.engine.reconcile))
+    await application.bot.set_my_commands(menu())
     await application.start()
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else secrets.token_urlsafe(32)
@@ -156,7 +152,6 @@ async def _receive(settings: Settings, tg: TelegramBot, inline: InlineQueue | No
         )
     else:
         await application.updater.start_polling(timeout=poll_timeout, allowed_updates=UPDATES)
-    tg.tasks.append(asyncio.create_task(every(RECONCILE_SECONDS, core.engine.reconcile, "reconcile")))
 
 
 def _upload_entry(engine):

@@ -2,6 +2,7 @@
 pragma solidity 0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -9,12 +10,17 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 /// @title SnowRail treasury: pays out what the executor has authorised, each intent at most once.
-/// @notice The contract holds the funds. An off-chain `executor` key signs EIP-712 authorisations;
-///         anyone may submit them (the executor usually does). `token == address(0)` is the native coin.
+/// @notice The contract holds the funds. An off-chain `executor` key signs EIP-712 authorisations and is
+///         the only account that may submit them, so nobody can replay the calldata of a payment that
+///         failed (and the executor's own failed transaction used up its nonce). Every authorisation
+///         carries the executor epoch, which `setExecutor` increments: rotating the executor kills every
+///         signature made before, even if the same key is set again later. The owner (a separate key,
+///         set in the constructor, transferred in two steps) manages the executor, the mixer pools and
+///         sweeps; the executor can never be the owner. `token == address(0)` is the native coin.
 ///         A single `execute` reverts with a custom error when it cannot pay; `executeBatch` pays what it
 ///         can and reports each refused item in a `PaymentFailed` event whose `reason` is the ABI encoding
 ///         of the error `execute` would have reverted with, so one decoder reads both.
-contract Settlement is Ownable, EIP712, ReentrancyGuard {
+contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     struct Payment {
@@ -27,13 +33,13 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     bytes32 public constant PAYMENT_TYPEHASH =
         keccak256("Payment(bytes32 intentHash,address token,address recipient,uint256 amount)");
     bytes32 public constant EXECUTE_TYPEHASH = keccak256(
-        "Execute(Payment payment,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
+        "Execute(Payment payment,uint256 epoch,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
     );
     bytes32 public constant EXECUTE_BATCH_TYPEHASH = keccak256(
-        "ExecuteBatch(Payment[] payments,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
+        "ExecuteBatch(Payment[] payments,uint256 epoch,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
     );
     bytes32 public constant MIXER_DEPOSIT_TYPEHASH = keccak256(
-        "MixerDeposit(Payment payment,uint256 commitment,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
+        "MixerDeposit(Payment payment,uint256 commitment,uint256 epoch,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
     );
 
     /// @notice Gas forwarded with a native payout: enough for a smart wallet's receive(), too little for a
@@ -41,6 +47,8 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     uint256 public constant NATIVE_TRANSFER_GAS = 30_000;
 
     address public executor;
+    /// @notice Signed into every authorisation; `setExecutor` increments it, so no signature outlives a rotation.
+    uint256 public executorEpoch;
     mapping(bytes32 intentHash => bool) public executed;
     /// @notice Privacy pools the treasury may deposit into (each a Mixer of the native coin), set by the owner.
     mapping(address pool => bool) public mixerPools;
@@ -50,6 +58,10 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
         bytes32 indexed intentHash, address indexed token, address indexed recipient, uint256 amount, bytes reason
     );
     event PaymentSkipped(bytes32 indexed intentHash);
+    /// @notice Someone sent funds to the treasury mentioning `intentHash`. Anyone may emit it for any hash, and
+    ///         for an arbitrary token contract `token` and `amount` say only what that contract's own
+    ///         `balanceOf` reported: it is NOT proof that anything was paid or is held. Check the treasury's
+    ///         balance of a token you trust instead.
     event IntentFunded(bytes32 indexed intentHash, address indexed from, address indexed token, uint256 amount);
     event ExecutorChanged(address indexed previousExecutor, address indexed newExecutor);
     event Swept(address indexed token, address indexed to, uint256 amount);
@@ -64,12 +76,16 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     error ZeroRecipient();
     error ZeroExecutor();
     error NotAMixerPool(address token, address pool);
+    error NotExecutor();
+    error ExecutorIsOwner();
+    error NothingReceived(address token);
 
     constructor(address initialOwner, address initialExecutor)
         Ownable(initialOwner)
         EIP712("SnowRail Settlement", "1")
     {
         if (initialExecutor == address(0)) revert ZeroExecutor();
+        if (initialExecutor == initialOwner) revert ExecutorIsOwner();
         executor = initialExecutor;
         emit ExecutorChanged(address(0), initialExecutor);
     }
@@ -77,12 +93,22 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     /// @notice Plain deposits into the treasury.
     receive() external payable {}
 
+    /// @dev Only the executor submits authorisations: a signature is worthless to anyone who copies it.
+    modifier onlyExecutor() {
+        if (msg.sender != executor) revert NotExecutor();
+        _;
+    }
+
     // ------------------------------------------------------------------ payouts
 
-    function execute(Payment calldata payment, uint256 deadline, bytes calldata signature) external nonReentrant {
+    function execute(Payment calldata payment, uint256 deadline, bytes calldata signature)
+        external
+        onlyExecutor
+        nonReentrant
+    {
         if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
         _requireExecutorSignature(
-            keccak256(abi.encode(EXECUTE_TYPEHASH, _hashPayment(payment), deadline)), signature
+            keccak256(abi.encode(EXECUTE_TYPEHASH, _hashPayment(payment), executorEpoch, deadline)), signature
         );
         bytes32 intentHash = payment.intentHash;
         if (executed[intentHash]) revert IntentAlreadyExecuted(intentHash);
@@ -103,11 +129,12 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     ///         so a later authorisation can retry it.
     function executeBatch(Payment[] calldata payments, uint256 deadline, bytes calldata signature)
         external
+        onlyExecutor
         nonReentrant
     {
         if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
         _requireExecutorSignature(
-            keccak256(abi.encode(EXECUTE_BATCH_TYPEHASH, _hashPayments(payments), deadline)), signature
+            keccak256(abi.encode(EXECUTE_BATCH_TYPEHASH, _hashPayments(payments), executorEpoch, deadline)), signature
         );
         // One-entry cache of an ERC-20 balance: batches are usually of a single token, and balanceOf is an
         // external call. It is refreshed whenever it looks too small, so it can only skip a read, never
@@ -175,11 +202,13 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
     ///         happen in one transaction or not at all; a refusal by the pool reverts with the pool's error.
     function executeMixerDeposit(Payment calldata payment, uint256 commitment, uint256 deadline, bytes calldata signature)
         external
+        onlyExecutor
         nonReentrant
     {
         if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
         _requireExecutorSignature(
-            keccak256(abi.encode(MIXER_DEPOSIT_TYPEHASH, _hashPayment(payment), commitment, deadline)), signature
+            keccak256(abi.encode(MIXER_DEPOSIT_TYPEHASH, _hashPayment(payment), commitment, executorEpoch, deadline)),
+            signature
         );
         bytes32 intentHash = payment.intentHash;
         if (executed[intentHash]) revert IntentAlreadyExecuted(intentHash);
@@ -207,19 +236,31 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
         emit IntentFunded(intentHash, msg.sender, address(0), msg.value);
     }
 
-    /// @notice Pulls `amount` of `token` from the caller (who approved this contract first).
+    /// @notice Pulls `amount` of `token` from the caller (who approved this contract first). The event carries
+    ///         what the treasury's balance grew by (less than `amount` for a fee-on-transfer token), not what
+    ///         was asked; a token whose balance did not grow is refused. For a token you do not trust this
+    ///         is still only that token's word: see IntentFunded.
     function fundToken(bytes32 intentHash, address token, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
+        uint256 before = _tokenBalance(token);
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
-        emit IntentFunded(intentHash, msg.sender, token, amount);
+        uint256 held = _tokenBalance(token);
+        if (held <= before) revert NothingReceived(token);
+        emit IntentFunded(intentHash, msg.sender, token, held - before);
     }
 
     // ------------------------------------------------------------------ owner
 
+    /// @notice Sets the executor and starts a new epoch: every authorisation signed before is void, even if
+    ///         `newExecutor` is the current or an earlier executor (so this is also how to revoke them all).
     function setExecutor(address newExecutor) external onlyOwner {
         if (newExecutor == address(0)) revert ZeroExecutor();
+        if (newExecutor == owner()) revert ExecutorIsOwner();
         emit ExecutorChanged(executor, newExecutor);
         executor = newExecutor;
+        unchecked {
+            ++executorEpoch;
+        }
     }
 
     function setMixerPool(address pool, bool allowed) external onlyOwner {
@@ -242,16 +283,33 @@ contract Settlement is Ownable, EIP712, ReentrancyGuard {
         emit Swept(token, to, amount);
     }
 
-    // ------------------------------------------------------------------ views
-
-    /// @notice The EIP-712 digest the executor signs for `execute` (handy for off-chain checks).
-    function executeDigest(Payment calldata payment, uint256 deadline) external view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(EXECUTE_TYPEHASH, _hashPayment(payment), deadline)));
+    /// @notice Starts a two-step transfer; `newOwner` must call `acceptOwnership`. Never to the executor.
+    function transferOwnership(address newOwner) public override onlyOwner {
+        if (newOwner == executor) revert ExecutorIsOwner();
+        super.transferOwnership(newOwner);
     }
 
-    /// @notice The EIP-712 digest the executor signs for `executeBatch`.
+    /// @dev Ownership never lands on the executor (directly, or by accepting a transfer started before
+    ///      that address became executor): the executor key can only execute.
+    function _transferOwnership(address newOwner) internal override {
+        if (newOwner != address(0) && newOwner == executor) revert ExecutorIsOwner();
+        super._transferOwnership(newOwner);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The EIP-712 digest the executor signs for `execute` now (in the current epoch).
+    function executeDigest(Payment calldata payment, uint256 deadline) external view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(EXECUTE_TYPEHASH, _hashPayment(payment), executorEpoch, deadline))
+        );
+    }
+
+    /// @notice The EIP-712 digest the executor signs for `executeBatch` now.
     function executeBatchDigest(Payment[] calldata payments, uint256 deadline) external view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(EXECUTE_BATCH_TYPEHASH, _hashPayments(payments), deadline)));
+        return _hashTypedDataV4(
+            keccak256(abi.encode(EXECUTE_BATCH_TYPEHASH, _hashPayments(payments), executorEpoch, deadline))
+        );
     }
 
     // ------------------------------------------------------------------ internals

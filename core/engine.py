@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from core.bulk.settle import progress_slot
@@ -56,6 +57,12 @@ HANDLERS: dict[type[Command], Handler] = {
 
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
 _SELF_RECORDING = (Pay, Mix)
+
+# A deliverer claims this many notifications at a time, and holds them for DELIVERY_LEASE: far longer than
+# sending a page takes (even through Telegram's 1 message/s per chat), short enough that a dead worker's page
+# goes out soon after.
+_DELIVERY_PAGE = 10
+DELIVERY_LEASE = timedelta(minutes=2)
 
 
 class Engine:
@@ -160,30 +167,40 @@ class Engine:
         """Announce wallet deposits into the privacy pool that have reached the chain. Returns how many."""
         return await mixer.announce_deposits(self.services)
 
-    async def deliver_notifications(self, notifier: Notifier, *, platform: str | None = None, limit: int = 100) -> int:
-        """Deliver pending outbox rows (at least once; dedup keys make repeats harmless). Returns sent count."""
-        sent = 0
-        async with self.services.uow() as uow:
-            pending = await uow.outbox.pending(limit)
-        for n in pending:
-            if platform and not n.user_ref.startswith(platform + ":"):
-                continue
-            # Bulk progress shares one message per batch: a notifier that can edit in place does so.
-            slot = progress_slot(n)
-            in_place = getattr(notifier, "send_in_place", None) if slot else None
-            body = loads(n.body)
-            result = await (in_place(n.user_ref, body, slot) if in_place else notifier.send(n.user_ref, body))
+    async def deliver_notifications(
+        self, notifier: Notifier, *, platform: str | None = None, limit: int = 100, lease: timedelta = DELIVERY_LEASE
+    ) -> int:
+        """Deliver pending outbox rows (at least once; dedup keys make repeats harmless). Returns sent count.
+        Rows are claimed a page at a time under a lease, so deliverers running at once (the compose file runs
+        two workers) never send the same notification; a deliverer that dies leaves its page to the others
+        once the lease has run out, and a failed send is tried again after it."""
+        sent = handled = 0
+        while handled < limit:
+            now = self.services.clock.now()
             async with self.services.uow() as uow:
-                n.attempts += 1
-                if result.ok:
-                    n.status, n.sent_at = DeliveryStatus.SENT, self.services.clock.now()
-                    sent += 1
-                elif result.undeliverable:
-                    n.status, n.last_error = DeliveryStatus.UNDELIVERABLE, result.error
-                else:
-                    n.last_error = result.error
-                await uow.outbox.save(n)
+                page = await uow.outbox.claim(min(_DELIVERY_PAGE, limit - handled), now=now, until=now + lease,
+                                              platform=platform)
                 await uow.commit()
+            if not page:
+                break
+            handled += len(page)
+            for n in page:
+                # Bulk progress shares one message per batch: a notifier that can edit in place does so.
+                slot = progress_slot(n)
+                in_place = getattr(notifier, "send_in_place", None) if slot else None
+                body = loads(n.body)
+                result = await (in_place(n.user_ref, body, slot) if in_place else notifier.send(n.user_ref, body))
+                async with self.services.uow() as uow:
+                    n.attempts += 1
+                    if result.ok:
+                        n.status, n.sent_at = DeliveryStatus.SENT, self.services.clock.now()
+                        sent += 1
+                    elif result.undeliverable:
+                        n.status, n.last_error = DeliveryStatus.UNDELIVERABLE, result.error
+                    else:
+                        n.last_error = result.error
+                    await uow.outbox.save(n)
+                    await uow.commit()
         return sent
 
 

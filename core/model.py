@@ -70,7 +70,8 @@ class Intent:
         self.nonce, self.raw_tx, self.tx_hash, self.submitted_at = nonce, raw_tx, tx_hash, now
 
     def resign(self, *, raw_tx: bytes, tx_hash: str, now: datetime) -> None:
-        """A replacement with the same nonce (higher fee) for a transaction stuck in the mempool."""
+        """A replacement with the same nonce (higher fee) for a transaction stuck in the mempool. The intent
+        shows the latest; every attempt, earlier ones included, is kept as an Attempt (any may be mined)."""
         if self.status is not IntentStatus.SUBMITTED:
             raise IllegalTransition(f"{self.id} is {self.status.value}; only submitted payments are replaced")
         self.raw_tx, self.tx_hash, self.submitted_at, self.updated_at = raw_tx, tx_hash, now, now
@@ -78,6 +79,21 @@ class Intent:
     @property
     def done(self) -> bool:
         return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One signed transaction of a payment: the first, or a fee-bumped replacement with the same nonce.
+    Every attempt is kept, because any one of them may be the one that gets mined."""
+
+    intent_id: str
+    tx_hash: str
+    nonce: int
+    bump: int  # 0 for the first; replacements count fee steps (+12.5% or more each)
+    raw_tx: bytes = field(repr=False)
+    created_at: datetime
+    max_fee: int | None = None  # per gas, in the native coin's base units, as signed
+    tip: int | None = None
 
 
 @dataclass
@@ -93,6 +109,9 @@ class User:
     wallet_proof: str | None = None
     dm_blocked: bool = False
     created_at: datetime | None = None
+    # When the platform last told us they hold `handle` (Telegram usernames change hands): a payment by
+    # handle to someone not seen holding it recently warns the payer before they confirm.
+    handle_seen_at: datetime | None = None
 
 
 class NotificationType(str, enum.Enum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from core.errors import UsageError
 
@@ -132,6 +132,24 @@ def format_units(units: int, decimals: int) -> str:
     if not frac:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{str(frac).rjust(decimals, '0').rstrip('0')}"
+
+
+def format_significant(units: int, decimals: int, digits: int = 6) -> str:
+    """Base units as text for chat, with at most `digits` significant digits after the point:
+    a fee of 123456789012345 wei reads '0.000123457', not '0.000123456789012345'. The whole part is never
+    rounded. Reports and the database keep exact values (format_units)."""
+    exact = format_units(units, decimals)
+    whole, _, frac = exact.partition(".")
+    if not frac:
+        return exact
+    significant_whole = whole.lstrip("-").lstrip("0")
+    keep = max(digits - len(significant_whole), 0) if significant_whole else len(frac) - len(frac.lstrip("0")) + digits
+    if len(frac) <= keep:
+        return exact
+    with localcontext() as ctx:
+        ctx.prec = 200  # beyond any uint256 in any number of decimals: quantize must not round on its own
+        rounded = format(Decimal(exact).quantize(Decimal(1).scaleb(-keep), rounding=ROUND_HALF_EVEN), "f")
+    return rounded.rstrip("0").rstrip(".") if "." in rounded else rounded
 
 
 def decimal_units(value: Decimal, token: Token) -> int:

@@ -201,17 +201,44 @@ def _mix(args, actor, key, tokens):
 
 
 def _withdraw(args, actor, key, tokens):
+    # Every argument may be a note or part of one (a bearer secret): no message here quotes any of them,
+    # since the reply and the audit log would keep it.
     if not args:
         raise _usage("withdraw", "the note is missing.", "note")
     if len(args) > 2:
         raise _usage("withdraw", "expected a note and an address.", "note")
-    address = None
-    if len(args) == 2:
-        try:
-            address = parse_address(args[1])
-        except UsageError as e:
-            raise _usage("withdraw", e.message, e.field) from None
+    if len(args) == 1:
+        if _is_address(args[0]):
+            raise _usage("withdraw", "the note is missing: give the note first, then the address.", "note")
+        return Withdraw(actor, key, args[0], None)
+    try:
+        address = parse_address(args[1])
+    except UsageError as e:
+        if _is_address(args[0]):
+            raise _usage("withdraw", "the note and the address are swapped: give the note first, then the "
+                                     "address.", "address") from None
+        raise _usage("withdraw", _unquoted(e.message, args[1]), e.field) from None
     return Withdraw(actor, key, args[0], address)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        parse_address(text)
+    except UsageError:
+        return False
+    return True
+
+
+def _unquoted(message: str, text: str) -> str:
+    """parse_address's message with the text it quotes replaced by a description of it."""
+    raw = text.strip()
+    shown = raw if len(raw) <= 50 else raw[:50] + "…"
+    if not shown or shown not in message:
+        return message
+    out = re.sub(rf"(?<=[\s:]){re.escape(shown)}(?=[\s;,.]|$)", "the second argument", message, count=1)
+    if out == message or (len(shown) > 3 and shown in out):
+        return "address: the second argument is not an address (0x followed by 40 hex digits)."
+    return out
 
 
 def _deposit(args, actor, key, tokens):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 from core.model import (
+    Attempt,
     AuditEntry,
     Intent,
     IntentStatus,
@@ -38,6 +40,8 @@ class SignedTx:
     raw: bytes
     tx_hash: str
     nonce: int
+    max_fee: int | None = None  # per gas, as signed (kept with each attempt for fee-bump bookkeeping)
+    tip: int | None = None
 
 
 class Chain(Protocol):
@@ -62,6 +66,10 @@ class Chain(Protocol):
     async def pending_nonce(self) -> int:
         """The executor's next nonce according to the node, counting its pending transactions."""
 
+    async def mined_nonce(self) -> int:
+        """The executor's next nonce counting only mined transactions: a signed transaction with a lower
+        nonce that is not mined by now never will be (another transaction used its nonce)."""
+
     async def sign_payment(self, order: PaymentOrder, nonce: int, *, bump: int = 0) -> SignedTx:
         """Sign the authorisation and the transaction that submits it. Simulates first and raises
         ChainRejected with a plain sentence if the contract would revert. `bump` raises the fee for
@@ -79,6 +87,9 @@ class Chain(Protocol):
     async def is_paid(self, intent_hash: str) -> bool:
         """Whether the contract has already executed this intent (on any path)."""
 
+    async def paid_by(self, intent_hash: str) -> str | None:
+        """The hash of the transaction in which the contract paid this intent, or None if it has not."""
+
     def recover_signer(self, message: str, signature: str) -> str:
         """EIP-191 personal_sign: the checksummed address that signed `message`. Raises UserError if the
         signature is malformed."""
@@ -94,7 +105,8 @@ class DuplicateKey(Exception):
 class UserRepository(Protocol):
     async def get(self, ref: str) -> User | None: ...
     async def upsert(self, user: User) -> User:
-        """Insert, or update display name and handle of, the user with this ref; returns the stored user."""
+        """Insert, or update display name, handle and handle_seen_at of, the user with this ref; returns the
+        stored user. Any other account on the same platform that held this handle loses it."""
     async def by_handle(self, handle: str, platform: str | None = None) -> list[User]: ...
     async def by_wallet(self, address: str) -> list[User]: ...
     async def save(self, user: User) -> None: ...
@@ -109,12 +121,22 @@ class IntentRepository(Protocol):
     async def with_status(self, status: IntentStatus, limit: int = 1000) -> list[Intent]: ...
     async def in_flight(self, token: str) -> int:
         """Sum of amounts of this token that are signed but not yet settled."""
+    async def add_attempt(self, attempt: Attempt) -> None:
+        """Keep one signed transaction of an intent (stored before it is broadcast, never overwritten)."""
+    async def attempts(self, intent_id: str) -> list[Attempt]:
+        """Every signed transaction of the intent, oldest first."""
 
 
 class OutboxRepository(Protocol):
     async def add(self, notification: Notification) -> None:
         """Insert; a notification whose dedup_key exists already is ignored."""
-    async def pending(self, limit: int = 100) -> list[Notification]: ...
+    async def pending(self, limit: int = 100) -> list[Notification]:
+        """A look at undelivered notifications (claimed or not); delivery uses claim()."""
+    async def claim(self, limit: int, *, now: datetime, until: datetime, platform: str | None = None) -> list[Notification]:
+        """Up to `limit` pending notifications that nobody holds (never claimed, or the claim ran out by `now`),
+        oldest first, only for users of `platform` when given; each is marked claimed until `until`, in this
+        transaction. Two claimers never get the same row (PostgreSQL: FOR UPDATE SKIP LOCKED); the rows of a
+        claimer that died are claimed again once `until` has passed."""
     async def save(self, notification: Notification) -> None: ...
 
 
@@ -160,6 +182,9 @@ class UnitOfWork(Protocol):
     ) -> None: ...
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
+    async def try_lock(self, name: str) -> bool:
+        """Take the lock `name` until this unit of work commits, rolls back or ends; shared by every
+        process on the database. False at once (no waiting) if another unit of work holds it."""
 
 
 class UnitOfWorkFactory(Protocol):
@@ -236,8 +261,10 @@ class Mixer(Protocol):
     async def deposited(self, commitment: str) -> MixDeposit | None:
         """The deposit of `commitment` if it is in a pool's tree (synced from the chain now), else None."""
 
-    async def withdraw(self, note: str, recipient: str) -> MixWithdrawal:
-        """Proves and relays a withdrawal of `note` to `recipient`, paying gas, and waits for the receipt."""
+    async def withdraw(self, note: str, recipient: str, user_ref: str) -> MixWithdrawal:
+        """Proves and relays a withdrawal of `note` to `recipient` for `user_ref`, paying gas, and waits for
+        the receipt. Refuses (UserError naming the limit and when it resets) a note or a user whose relays
+        failed too often in the last hour, so nobody can make the relayer burn gas on them without bound."""
 
     def watch(self, commitment: str, user_ref: str) -> None:
         """Remember, in memory only, whom to tell when a deposit of this commitment reaches the chain."""
@@ -269,3 +296,37 @@ class DepositLog(Protocol):
 
     async def replace(self, chain_id: int, pool: str, deposits: list[PoolDeposit], synced_block: int) -> None:
         """Forgets everything stored for the pool and stores exactly `deposits` (after a full rebuild)."""
+
+
+class RelaySlot(Protocol):
+    """One relayer transaction being sent: its reserved nonce, inside a database transaction."""
+
+    nonce: int
+
+    async def keep(self, tx_hash: str, raw: bytes) -> None:
+        """Store the signed transaction (in the slot's database transaction) before it is broadcast."""
+
+
+class RelayLog(Protocol):
+    """The mixer relayer's record, shared by every process on the database: its nonces, the transactions
+    it signs, and the relays that failed, by note and by user."""
+
+    def sending(self, chain_id: int, relayer: str, floor: int) -> AbstractAsyncContextManager[RelaySlot]:
+        """Reserve the relayer's next nonce, max(stored next, floor), as the executor's are reserved
+        (NonceRepository); concurrent reservations wait. Leaving the block normally commits the nonce and
+        the kept transaction; leaving it by an exception rolls both back, so a refused broadcast leaves no
+        gap in the relayer's nonces."""
+
+    async def attempt(self, note_id: str, user_ref: str, at: datetime) -> int:
+        """Record a relay about to be tried, counted as failed until settled, so that relays running at once
+        in any process count against the limits at once. `note_id` is the note's nullifier hash (public once
+        the note is spent), never the note. Returns the attempt's id."""
+
+    async def settle(self, attempt_id: int, reason: str | None, tx_hash: str | None = None) -> None:
+        """How the attempt ended. `reason` None (relayed, or stopped for a reason that is neither the note's
+        nor the user's) forgets it; otherwise it stays a failed relay with the pool's reason and, if a mined
+        transaction reverted, its hash. Attempts older than a day are forgotten."""
+
+    async def failures(self, note_id: str, user_ref: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
+        """The times of the failed (or unsettled) relays since `since`, oldest first: (of this note, of this
+        user)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core.commands import Actor, Recipient
 from core.errors import UserError
@@ -35,12 +35,17 @@ class Policy:
     receipt_timeout: float = 30.0
     stuck_after: timedelta = timedelta(minutes=3)
     challenge_ttl: timedelta = timedelta(minutes=15)
+    # A @handle whose owner has not sent us a message while holding it for this long is "stale": Telegram
+    # usernames are released and re-registered, so the payer is warned to check the address before paying.
+    handle_fresh_for: timedelta = timedelta(days=30)
     bot_name: str = "SnowRail"
 
-    def is_operator(self, actor: Actor | str) -> bool:
-        if isinstance(actor, Actor):
-            return actor.operator or actor.ref in self.operators
-        return actor in self.operators
+    def is_operator(self, actor: Actor) -> bool:
+        """Listed in OPERATORS, or vouched for by the platform (a Discord role). Only an Actor carries the
+        second half, so a bare ref is refused rather than silently answered with the first half alone."""
+        if not isinstance(actor, Actor):
+            raise TypeError(f"is_operator takes an Actor, not {type(actor).__name__}")
+        return actor.operator or actor.ref in self.operators
 
 
 @dataclass
@@ -51,12 +56,14 @@ class Services:
     policy: Policy
     queue: JobQueue | None = None
     mixer: Mixer | None = None  # None: this bot serves no privacy pool
-    _known: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    _known: dict[str, tuple[str, str | None, datetime]] = field(default_factory=dict)
 
     async def remember(self, actor: Actor) -> None:
-        """Keep the user's identity current; skips the write when nothing changed since last time."""
-        seen = (actor.display_name, (actor.handle or "").lower() or None)
-        if self._known.get(actor.ref) == seen:
+        """Keep the user's identity current, including when they were last seen holding their handle.
+        Skips the write when nothing changed and the handle was confirmed less than an hour ago."""
+        name, handle, now = actor.display_name, (actor.handle or "").lower() or None, self.clock.now()
+        known = self._known.get(actor.ref)
+        if known is not None and known[:2] == (name, handle) and now - known[2] < _SEEN_REFRESH:
             return
         async with self.uow() as uow:
             await uow.users.upsert(
@@ -64,13 +71,14 @@ class Services:
                     ref=actor.ref,
                     platform=actor.platform,
                     platform_user_id=actor.user_id,
-                    display_name=actor.display_name,
-                    handle=seen[1],
-                    created_at=self.clock.now(),
+                    display_name=name,
+                    handle=handle,
+                    handle_seen_at=now if handle else None,
+                    created_at=now,
                 )
             )
             await uow.commit()
-        self._known[actor.ref] = seen
+        self._known[actor.ref] = (name, handle, now)
 
     def token(self, symbol: str) -> Token:
         return self.chain.tokens.get(symbol)
@@ -80,26 +88,67 @@ class Services:
             self.queue.enqueue("deliver_notifications", job_id=None)
 
 
-async def resolve_recipient(uow: UnitOfWork, recipient: Recipient) -> tuple[str, str | None]:
-    """-> (address, the user ref behind it if we know one). UserError when a handle has no wallet."""
+# How often a user who keeps writing has their handle_seen_at rewritten: far finer than handle_fresh_for.
+_SEEN_REFRESH = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Payee:
+    """Where a payment goes, and who that is when the payer named a person rather than an address."""
+
+    address: str
+    ref: str | None = None  # the user behind the address, if we know one
+    named: User | None = None  # set when the payer typed a @handle or a mention: show them who it resolved to
+    by_handle: bool = False  # named by @handle (which can change hands), not by a mention's permanent id
+
+    @property
+    def who(self) -> str:
+        """The platform identity the payer named, e.g. "@alice (telegram:123)"."""
+        if self.named is None:
+            return self.address
+        label = f"@{self.named.handle}" if self.named.handle else self.named.display_name or "user"
+        return f"{label} ({self.named.ref})"
+
+
+async def resolve_recipient(uow: UnitOfWork, recipient: Recipient, *, platform: str) -> Payee:
+    """The payee of a /pay typed on `platform`. Handles and mentions resolve only among that platform's
+    accounts (an @alice on Telegram is not the @alice on Discord). UserError when nobody there can be paid."""
     if recipient.address:
         owners = await uow.users.by_wallet(recipient.address)
-        return recipient.address, owners[0].ref if owners else None
+        return Payee(recipient.address, owners[0].ref if owners else None)
     if recipient.user_ref:
+        if not recipient.user_ref.startswith(f"{platform}:"):
+            raise UserError(
+                f"address: a {recipient.user_ref.split(':', 1)[0].title()} mention names nobody on {platform.title()}; "
+                "pay a @handle from here or an address",
+                field="address",
+            )
         user = await uow.users.get(recipient.user_ref)
         if user is None or not user.wallet:
             raise UserError(
                 "address: that person has not linked a wallet yet; ask them to send /link <their address>",
                 field="address",
             )
-        return user.wallet, user.ref
-    users = [u for u in await uow.users.by_handle(recipient.handle or "") if u.wallet]
-    if not users:
+        return Payee(user.wallet, user.ref, named=user)
+    holders = await uow.users.by_handle(recipient.handle or "", platform=platform)
+    if len(holders) > 1:
         raise UserError(
-            f"address: @{recipient.handle} has no linked wallet here; ask them to send /link <their address>, "
-            "or pay an address",
+            f"address: @{recipient.handle} is claimed by {len(holders)} accounts on {platform.title()}; "
+            "pay their address instead",
             field="address",
         )
-    if len({u.wallet for u in users}) > 1:
-        raise UserError(f"address: @{recipient.handle} is ambiguous here; pay their address instead", field="address")
-    return users[0].wallet or "", users[0].ref
+    if not holders or not holders[0].wallet:
+        raise UserError(
+            f"address: @{recipient.handle} has no linked wallet on {platform.title()}; ask them to send "
+            "/link <their address>, or pay an address",
+            field="address",
+        )
+    return Payee(holders[0].wallet, holders[0].ref, named=holders[0], by_handle=True)
+
+
+def handle_is_stale(policy: Policy, payee: Payee, now: datetime) -> bool:
+    """True when the payer named a @handle whose owner we have not seen holding it within the window."""
+    user = payee.named
+    if user is None or not payee.by_handle:
+        return False
+    return user.handle_seen_at is None or now - user.handle_seen_at > policy.handle_fresh_for

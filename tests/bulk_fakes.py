@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 
 from core.bulk.model import ChunkStatus
@@ -80,10 +81,24 @@ class _Batches:
         self.s.chunks[(chunk.batch_id, chunk.index)] = copy.deepcopy(chunk)
 
 
+class _Uploads:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+
+    async def add(self, actor_ref, window, start, *, files=0, rows=0):
+        w = self.uow.work
+        if not hasattr(w, "uploads"):
+            w.uploads = {}
+        got = w.uploads.get((actor_ref, window, start), (0, 0))
+        w.uploads[(actor_ref, window, start)] = got = (got[0] + files, got[1] + rows)
+        return got
+
+
 class FakeBulkDatabase(FakeDatabase):
     def __call__(self) -> FakeUnitOfWork:
         uow = FakeUnitOfWork(self)
         uow.batches = _Batches(uow)
+        uow.uploads = _Uploads(uow)
         return uow
 
     def table(self, name):
@@ -100,6 +115,7 @@ class FakeBatchChain(FakeChain):
         self._batch_orders: dict[str, list] = {}
         self.drop_broadcasts = 0  # the next n broadcasts are lost (as if the process died before sending)
         self.received: dict[str, int] = {}
+        self.unsignable: dict[str, str] = {}  # recipient -> why the simulation refuses any batch paying them
 
     async def fee_per_gas(self):
         self._check()
@@ -109,6 +125,10 @@ class FakeBatchChain(FakeChain):
         self._check()
         if self.reject:
             raise ChainRejected(self.reject)
+        await asyncio.sleep(0)  # let the chunks signed alongside start too, as the real client does
+        for o in orders:
+            if o.recipient in self.unsignable:
+                raise ChainRejected(self.unsignable[o.recipient])
         self.batches_signed.append((list(orders), nonce))
         tx_hash = "0x" + f"b{len(self.batches_signed):063x}"
         self._batch_orders[tx_hash] = list(orders)

@@ -30,16 +30,19 @@ class _Store:
     users: dict = field(default_factory=dict)
     intents: dict = field(default_factory=dict)
     outbox: list = field(default_factory=list)
+    outbox_claims: dict = field(default_factory=dict)
     keys: dict = field(default_factory=dict)
     audit: list = field(default_factory=list)
     nonces: dict = field(default_factory=dict)
     challenges: dict = field(default_factory=dict)
+    attempts: list = field(default_factory=list)
 
 
 class FakeDatabase:
     def __init__(self) -> None:
         self.store = _Store()
         self.down = False
+        self.locks: set[str] = set()  # names held by open units of work (try_lock)
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
@@ -59,11 +62,15 @@ class _Users(_Repo):
         return copy.deepcopy(self.s.users.get(ref))
 
     async def upsert(self, user):
+        if user.handle:  # the previous holder of this handle on this platform loses it
+            for other in self.s.users.values():
+                if other.ref != user.ref and other.platform == user.platform and (other.handle or "").lower() == user.handle.lower():
+                    other.handle, other.handle_seen_at = None, None
         cur = self.s.users.get(user.ref)
         if cur is None:
             self.s.users[user.ref] = copy.deepcopy(user)
         else:
-            cur.display_name, cur.handle = user.display_name, user.handle
+            cur.display_name, cur.handle, cur.handle_seen_at = user.display_name, user.handle, user.handle_seen_at
         return copy.deepcopy(self.s.users[user.ref])
 
     async def by_handle(self, handle, platform=None):
@@ -98,6 +105,14 @@ class _Intents(_Repo):
     async def in_flight(self, token):
         return sum(i.amount for i in self.s.intents.values() if i.status is IntentStatus.SUBMITTED and i.token == token)
 
+    async def add_attempt(self, attempt):
+        if any(a.tx_hash == attempt.tx_hash for a in self.s.attempts):
+            raise DuplicateKey(attempt.tx_hash)
+        self.s.attempts.append(attempt)
+
+    async def attempts(self, intent_id):
+        return [a for a in self.s.attempts if a.intent_id == intent_id]
+
 
 class _Outbox(_Repo):
     _ids = itertools.count(1)
@@ -111,6 +126,14 @@ class _Outbox(_Repo):
 
     async def pending(self, limit=100):
         return [copy.deepcopy(n) for n in self.s.outbox if n.status.value == "pending"][:limit]
+
+    async def claim(self, limit, *, now, until, platform=None):
+        claims = self.s.outbox_claims  # notification id -> claimed until
+        free = [n for n in self.s.outbox if n.status.value == "pending" and claims.get(n.id, now) <= now
+                and (platform is None or n.user_ref.startswith(platform + ":"))][:limit]
+        for n in free:
+            claims[n.id] = until
+        return [copy.deepcopy(n) for n in free]
 
     async def save(self, n):
         self.s.outbox = [copy.deepcopy(n) if o.id == n.id else o for o in self.s.outbox]
@@ -162,6 +185,7 @@ class FakeUnitOfWork:
 
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
+        self.held: set[str] = set()
         self.users, self.intents, self.outbox = _Users(self), _Intents(self), _Outbox(self)
         self.keys, self.audit, self.nonces, self.challenges = _Keys(self), _Audit(self), _Nonces(self), _Challenges(self)
 
@@ -175,13 +199,27 @@ class FakeUnitOfWork:
 
     async def __aexit__(self, *exc):
         self.work = None
+        self._release()
 
     async def commit(self):
         self.db.store = self.work
         self.work = copy.deepcopy(self.db.store)
+        self._release()
 
     async def rollback(self):
         self.work = copy.deepcopy(self.db.store)
+        self._release()
+
+    async def try_lock(self, name):
+        if name in self.db.locks:
+            return False
+        self.db.locks.add(name)
+        self.held.add(name)
+        return True
+
+    def _release(self):
+        self.db.locks -= self.held
+        self.held.clear()
 
 
 TREASURY = "0x" + "7e" * 20
@@ -203,7 +241,12 @@ class FakeChain:
         self.signed: list[tuple[PaymentOrder, int, int]] = []
         self.mined: dict[str, Receipt] = {}
         self.paid: dict[str, int] = {}
+        self.paid_tx: dict[str, str] = {}  # intent hash -> the transaction that paid it
+        self.refuse_broadcast: str | None = None  # the node refuses every broadcast with this reason
+        self.front_run = False  # a copy of each authorisation is mined (and pays) just before ours
+        self.nonces_used: set[int] = set()  # executor nonces mined by transactions we did not sign
         self._pending: dict[str, PaymentOrder] = {}
+        self._nonces: dict[str, int] = {}
 
     def _check(self):
         if self.down:
@@ -217,6 +260,11 @@ class FakeChain:
         self._check()
         return 0
 
+    async def mined_nonce(self):
+        self._check()
+        used = self.nonces_used | {self._nonces[h] for h in self.mined if h in self._nonces}
+        return max(used) + 1 if used else 0
+
     async def sign_payment(self, order, nonce, *, bump=0):
         self._check()
         if self.reject:
@@ -224,22 +272,35 @@ class FakeChain:
         self.signed.append((order, nonce, bump))
         tx_hash = "0x" + f"{len(self.signed):064x}"
         self._pending[tx_hash] = order
-        return SignedTx(raw=tx_hash.encode(), tx_hash=tx_hash, nonce=nonce)
+        self._nonces[tx_hash] = nonce
+        return SignedTx(raw=tx_hash.encode(), tx_hash=tx_hash, nonce=nonce, max_fee=2 * 10**9 + bump, tip=1 + bump)
 
     async def broadcast(self, raw):
         self._check()
-        self.sent.append(raw)
+        if self.refuse_broadcast:
+            raise ChainRejected(self.refuse_broadcast)
         tx_hash = raw.decode()
+        nonce = self._nonces.get(tx_hash)
+        if tx_hash not in self.mined and nonce is not None and nonce < await self.mined_nonce():
+            raise ChainRejected("the executor's nonce for this transaction was already used by another transaction")
+        self.sent.append(raw)
         order = self._pending.get(tx_hash)
         if self.mine and order and tx_hash not in self.mined:
+            if self.front_run and order.intent_hash not in self.paid:
+                copy_hash = "0x" + f"c{len(self.mined) + 1:063x}"
+                self._pay(order, copy_hash)
             if order.intent_hash in self.paid:
-                self.mined[tx_hash] = Receipt(tx_hash, False, 1, 50_000, 10**15, "this payment was already executed on chain")
+                self.mined[tx_hash] = Receipt(tx_hash, False, len(self.mined) + 1, 50_000, 10**15, "this payment was already executed on chain")
             else:
-                self.paid[order.intent_hash] = order.amount
-                key = (TREASURY.lower(), order.token.symbol)
-                self.balances[key] -= order.amount
-                self.mined[tx_hash] = Receipt(tx_hash, True, len(self.mined) + 1, 60_000, 10**15, paid=frozenset({order.intent_hash}))
+                self._pay(order, tx_hash)
         return tx_hash
+
+    def _pay(self, order, tx_hash):
+        self.paid[order.intent_hash] = order.amount
+        self.paid_tx[order.intent_hash] = tx_hash
+        key = (TREASURY.lower(), order.token.symbol)
+        self.balances[key] -= order.amount
+        self.mined[tx_hash] = Receipt(tx_hash, True, len(self.mined) + 1, 60_000, 10**15, paid=frozenset({order.intent_hash}))
 
     async def receipt(self, tx_hash):
         self._check()
@@ -251,6 +312,10 @@ class FakeChain:
     async def is_paid(self, intent_hash):
         self._check()
         return intent_hash in self.paid
+
+    async def paid_by(self, intent_hash):
+        self._check()
+        return self.paid_tx.get(intent_hash)
 
     def recover_signer(self, message, signature):
         # Test convention: the "signature" is 0x + 130 hex whose last 40 digits are the signer's address.

@@ -5,11 +5,13 @@ Public API
         An HTTP JSON-RPC node. Reads eth_chainId once (and checks it against `chain_id` if given).
         `tokens`: a TOKENS setting string "USDC=0x...,USDT=0x..." or a TokenRegistry; Cronos mainnet (25)
         knows WCRO/USDC/USDT already. Options: deadline_window (s, default 3600), fee_ttl (s, default 3),
-        explorer_base, timeout (s, default 10).
+        explorer_base, timeout (s, default 10), deployed_block (bounds paid_by's log search; found on first use).
     dev_chain(treasury_cro=1_000_000) -> (Web3Chain, Deployment)
-        In-process eth-tester with Settlement + WCRO/USDC/USDT test tokens deployed and a funded treasury.
-    Web3Chain  implements core.ports.Chain, plus sign_batch(orders, nonce, bump=0), broadcast_many(raws),
-        onchain_executor(), ready(), close().
+        In-process eth-tester with Settlement + WCRO/USDC/USDT test tokens deployed and a funded treasury;
+        owner and executor are two keys generated per start (the owner's only in Deployment.owner_key).
+    Web3Chain  implements core.ports.Chain (paid_by included), plus sign_batch(orders, nonce, bump=0),
+        broadcast_many(raws), onchain_executor(), onchain_epoch(), ready(), close(). Only the executor may
+        submit to the Settlement, and every authorisation carries the contract's executor epoch.
     batch_gas_limit(n), batch_capacity(max_gas), chunk_orders(orders, max_gas)   sizing executeBatch.
     deploy_stack(node, deployer_key, ...), token_registry(chain_id, tokens), start_anvil(), anvil_dev()
         in adapters.chain.deploy.

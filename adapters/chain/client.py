@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -24,6 +25,7 @@ from core.model import Receipt
 from core.money import Token, TokenRegistry
 from core.ports import PaymentOrder, SignedTx
 
+from . import history
 from . import settlement as st
 from .rpc import Node, Reverted, RpcError
 
@@ -74,6 +76,12 @@ class ReplacementUnderpriced(ChainRejected):
     """A transaction with this nonce is pending with a fee at least as high: sign again with bump + 1."""
 
 
+class _SignatureRefused(ChainRejected):
+    """The simulation says InvalidSignature: the cached executor epoch may be stale."""
+
+
+_INVALID_SIGNATURE = st.selector("InvalidSignature()")
+
 @dataclass
 class _Fees:
     max_fee: int
@@ -86,7 +94,10 @@ class Web3Chain:
 
     `chain_id` may be given (no network at construction) or learned by `await ready()`; `connect()` in
     adapters.chain does the latter. The executor key signs both the EIP-712 authorisations and the
-    transactions that submit them; it is never logged or included in an exception.
+    transactions that submit them (the contract accepts them from the executor only); it is never logged or
+    included in an exception. Authorisations carry the contract's executor epoch, read once and cached; a
+    simulation refused as InvalidSignature re-reads it (the owner may have rotated the executor) and signs
+    once more. `deployed_block` bounds `paid_by`'s log search; unknown, it is found with eth_getCode.
     """
 
     def __init__(
@@ -102,6 +113,7 @@ class Web3Chain:
         explorer_base: str | None = None,
         poll_interval: float = 0.01,
         max_poll_interval: float = 0.5,
+        deployed_block: int | None = None,
     ) -> None:
         self._node = node
         try:
@@ -122,6 +134,8 @@ class Web3Chain:
         self._fees_lock = asyncio.Lock()
         # Fees signed per nonce, so a bump is relative to what is actually pending, even if fees fell since.
         self._signed_fees: OrderedDict[int, tuple[int, int]] = OrderedDict()
+        self._epoch: int | None = None
+        self._deployed_block = deployed_block
 
     def __repr__(self) -> str:
         return f"Web3Chain(chain_id={self._chain_id}, settlement={self._settlement}, node={self._node.label})"
@@ -181,6 +195,11 @@ class Web3Chain:
     async def pending_nonce(self) -> int:
         return await self._node.pending_nonce(self.executor)
 
+    async def mined_nonce(self) -> int:
+        # At "latest": mined transactions only (a hex string over HTTP, an int from eth-tester).
+        count = await self._node.request("eth_getTransactionCount", [self.executor, "latest"])
+        return count if isinstance(count, int) else int(count, 16)
+
     async def is_paid(self, intent_hash: str) -> bool:
         out = await self._node.call({"to": self._settlement, "data": st.executed_calldata(intent_hash)})
         return len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
@@ -189,6 +208,24 @@ class Web3Chain:
         """The executor the contract trusts (compare with `executor` at startup)."""
         out = await self._node.call({"to": self._settlement, "data": st.EXECUTOR})
         return to_checksum_address(out[12:32])
+
+    async def onchain_epoch(self) -> int:
+        """The contract's executor epoch now (read from the chain, and cached for signing)."""
+        out = await self._node.call({"to": self._settlement, "data": st.EXECUTOR_EPOCH})
+        self._epoch = int.from_bytes(out[:32], "big")
+        return self._epoch
+
+    async def paid_by(self, intent_hash: str) -> str | None:
+        """The transaction whose PaymentExecuted event paid `intent_hash`, or None (eth_getLogs on the
+        indexed intent hash, newest blocks first, back to the contract's deployment block)."""
+        topic = st.intent_topic(intent_hash)
+        if not await self.is_paid(intent_hash):
+            return None
+        latest = await self._node.block_number()
+        if self._deployed_block is None:
+            self._deployed_block = await history.deployment_block(self._node, self._settlement, latest)
+        return await history.last_log_tx(
+            self._node, self._settlement, [st.PAYMENT_EXECUTED, topic], self._deployed_block, latest)
 
     # ------------------------------------------------------------ fees
     async def _current_fees(self) -> _Fees:
@@ -226,7 +263,27 @@ class Web3Chain:
         try:
             await self._node.call({"from": self.executor, "to": self._settlement, "data": data, "gas": gas})
         except Reverted as exc:
-            raise ChainRejected(st.revert_sentence(exc.data or b"", self.tokens)) from None
+            sentence = st.revert_sentence(exc.data or b"", self.tokens)
+            if bytes(exc.data or b"")[:4] == _INVALID_SIGNATURE:
+                raise _SignatureRefused(sentence) from None
+            raise ChainRejected(sentence) from None
+
+    async def _sign_authorised(self, build: Callable[[int], bytes], gas: int, nonce: int, bump: int) -> SignedTx:
+        """Sign `build(epoch)` (calldata holding an authorisation for that executor epoch) into a transaction.
+        If the contract refuses the signature and its epoch has moved on, sign once more for the new epoch;
+        an old epoch's signature is never sent."""
+        epoch = self._epoch if self._epoch is not None else await self.onchain_epoch()
+        try:
+            return await self._sign_tx(build(epoch), gas, nonce, bump)
+        except _SignatureRefused as refused:
+            fresh = await self.onchain_epoch()
+            if fresh == epoch:
+                raise ChainRejected(refused.message) from None
+            log.warning("the Settlement's executor epoch moved from %s to %s; signing again", epoch, fresh)
+        try:
+            return await self._sign_tx(build(fresh), gas, nonce, bump)
+        except _SignatureRefused as refused:
+            raise ChainRejected(refused.message) from None
 
     async def _sign_tx(self, data: bytes, gas: int, nonce: int, bump: int) -> SignedTx:
         chain_id = await self._cid()
@@ -244,21 +301,31 @@ class Web3Chain:
             "maxPriorityFeePerGas": tip,
         }
         signed = self._account.sign_transaction(tx)
-        return SignedTx(raw=bytes(signed.raw_transaction), tx_hash="0x" + bytes(signed.hash).hex(), nonce=nonce)
+        return SignedTx(raw=bytes(signed.raw_transaction), tx_hash="0x" + bytes(signed.hash).hex(), nonce=nonce,
+                        max_fee=max_fee, tip=tip)
+
+    def _signature(self, typed: dict) -> bytes:
+        return bytes(self._account.sign_typed_data(full_message=typed).signature)
 
     async def sign_payment(self, order: PaymentOrder, nonce: int, *, bump: int = 0) -> SignedTx:
         chain_id = await self._cid()
         payment = self._payment(order)
         deadline = self._deadline()
+        contract = self._settlement
         if order.mixer_commitment is not None:
             commitment = int(order.mixer_commitment, 16)
-            typed = st.mixer_deposit_typed_data(chain_id, self._settlement, payment, commitment, deadline)
-            signature = bytes(self._account.sign_typed_data(full_message=typed).signature)
-            data = st.mixer_deposit_calldata(payment, commitment, deadline, signature)
-            return await self._sign_tx(data, GAS_MIXER_DEPOSIT, nonce, bump)
-        typed = st.execute_typed_data(chain_id, self._settlement, payment, deadline)
-        signature = bytes(self._account.sign_typed_data(full_message=typed).signature)
-        return await self._sign_tx(st.execute_calldata(payment, deadline, signature), GAS_EXECUTE, nonce, bump)
+
+            def deposit(epoch: int) -> bytes:
+                typed = st.mixer_deposit_typed_data(chain_id, contract, payment, commitment, deadline, epoch=epoch)
+                return st.mixer_deposit_calldata(payment, commitment, deadline, self._signature(typed))
+
+            return await self._sign_authorised(deposit, GAS_MIXER_DEPOSIT, nonce, bump)
+
+        def execute(epoch: int) -> bytes:
+            typed = st.execute_typed_data(chain_id, contract, payment, deadline, epoch=epoch)
+            return st.execute_calldata(payment, deadline, self._signature(typed))
+
+        return await self._sign_authorised(execute, GAS_EXECUTE, nonce, bump)
 
     async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx:
         """One executeBatch under one executor signature. Items the contract refuses come back in the
@@ -271,10 +338,12 @@ class Web3Chain:
         chain_id = await self._cid()
         payments = [self._payment(o) for o in orders]
         deadline = self._deadline()
-        typed = st.execute_batch_typed_data(chain_id, self._settlement, payments, deadline)
-        signature = bytes(self._account.sign_typed_data(full_message=typed).signature)
-        data = st.execute_batch_calldata(payments, deadline, signature)
-        return await self._sign_tx(data, batch_gas_limit(len(orders)), nonce, bump)
+
+        def batch(epoch: int) -> bytes:
+            typed = st.execute_batch_typed_data(chain_id, self._settlement, payments, deadline, epoch=epoch)
+            return st.execute_batch_calldata(payments, deadline, self._signature(typed))
+
+        return await self._sign_authorised(batch, batch_gas_limit(len(orders)), nonce, bump)
 
     def _payment(self, order: PaymentOrder) -> tuple:
         try:
@@ -362,10 +431,14 @@ class Web3Chain:
             return "the transaction was reverted"
         if tx["gas"] and r["gas_used"] >= tx["gas"]:
             return "the transaction ran out of gas"
-        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"], "gas": tx["gas"]}
+        # With its own fee fields: a recipient may revert only when tx.gasprice > 0, as in a mined transaction.
+        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"], "gas": tx["gas"],
+                **tx["fees"]}
         try:
             await self._node.call(call, r["block_number"])
         except Reverted as exc:
+            if bytes(exc.data or b"")[:4] == _INVALID_SIGNATURE:
+                self._epoch = None  # the executor was probably rotated: read the epoch again before signing
             return st.revert_sentence(exc.data or b"", self.tokens)
         except RpcError:
             pass

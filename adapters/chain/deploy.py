@@ -1,6 +1,6 @@
 """Deploying the Settlement stack, per-chain token registries, and ready-made dev chains (eth-tester, anvil).
 
-    deploy_stack(node, deployer_key, executor=..., dev_tokens=True)  -> Deployment   (async)
+    deploy_stack(node, deployer_key, owner=..., executor=..., dev_tokens=True)  -> Deployment   (async)
     token_registry(chain_id, tokens="USDC=0x...,USDT=0x...")         -> TokenRegistry
     dev_chain()                                                      -> (Web3Chain, Deployment)
     start_anvil() / anvil_dev()                                      -> a local anvil with the stack on it
@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eth_abi import encode as abi_encode
@@ -89,7 +89,8 @@ def token_registry(chain_id: int, tokens: str | dict[str, str] | None = None) ->
 
 @dataclass(frozen=True)
 class Deployment:
-    """Where the stack lives on one chain."""
+    """Where the stack lives on one chain. `block_number` is the block that created the Settlement.
+    `owner_key` is set only when a dev helper generated the owner: the caller shows it once or drops it."""
 
     chain_id: int
     settlement: str
@@ -97,9 +98,16 @@ class Deployment:
     executor: str
     tokens: dict[str, str] = field(default_factory=dict)  # symbol -> address (dev tokens)
     block_number: int = 0
+    owner_key: str | None = field(default=None, repr=False, compare=False)
 
     def registry(self) -> TokenRegistry:
         return token_registry(self.chain_id, self.tokens)
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh random private key and its address (for a dev chain's separate owner)."""
+    account = Account.create()
+    return "0x" + bytes(account.key).hex(), account.address
 
 
 def create_address(sender: str, nonce: int) -> str:
@@ -123,6 +131,7 @@ class _Sender:
         self.node, self.account, self.chain_id, self.nonce = node, Account.from_key(key), chain_id, nonce
         self.max_fee, self.tip = 2 * base_fee + 10**9, 10**9
         self.hashes: list[str] = []
+        self.blocks: dict[str, int] = {}
 
     async def send(self, to: str | None, data: bytes = b"", value: int = 0, gas: int = GAS_CALL) -> str | None:
         tx = {"type": 2, "chainId": self.chain_id, "nonce": self.nonce, "value": value, "data": data,
@@ -154,6 +163,7 @@ class _Sender:
                 await asyncio.sleep(0.05)
             if r["status"] != 1:
                 raise RuntimeError(f"deployment transaction {tx_hash} failed")
+            self.blocks[tx_hash] = r["block_number"]
             last = max(last, r["block_number"])
         self.hashes.clear()
         return last
@@ -170,16 +180,23 @@ async def deploy_stack(
     token_supply_whole: int = 1_000_000_000,
     fund_executor: int = 0,
 ) -> Deployment:
-    """Deploy Settlement(owner, executor) from `deployer_key` (owner and executor default to the deployer).
+    """Deploy Settlement(owner, executor) from `deployer_key` (each defaults to the deployer, but the two
+    must differ: the contract refuses an executor that is also the owner, so ValueError before sending).
     With `dev_tokens`, also deploy TestTokens WCRO(18)/USDC(6)/USDT(6) and mint `token_supply_whole` whole
     tokens of each into the treasury. `treasury_native` wei of the native coin are sent to the treasury,
     `fund_executor` wei to the executor (for gas). Only for dev chains should dev_tokens be True."""
     deployer = Account.from_key(deployer_key).address
     owner = to_checksum_address(owner or deployer)
     executor = to_checksum_address(executor or deployer)
+    if owner == executor:
+        raise ValueError(
+            f"the owner and the executor would both be {owner}: the owner can sweep the treasury and replace "
+            "the executor, so it must be a different key, kept off the bot's hosts"
+        )
     chain_id, nonce, base_fee = await asyncio.gather(node.chain_id(), node.pending_nonce(deployer), node.base_fee())
     sender = _Sender(node, deployer_key, chain_id, nonce, base_fee)
     settlement = await sender.deploy("Settlement", ["address", "address"], [owner, executor], GAS_DEPLOY_SETTLEMENT)
+    settlement_tx = sender.hashes[-1]
     tokens: dict[str, str] = {}
     if dev_tokens:
         for name, symbol, decimals in DEV_TOKENS:
@@ -195,8 +212,8 @@ async def deploy_stack(
         await sender.send(settlement, value=treasury_native, gas=60_000)
     if fund_executor and executor != deployer:
         await sender.send(executor, value=fund_executor, gas=21_000)
-    block = await sender.settle()
-    return Deployment(chain_id, settlement, owner, executor, tokens, block)
+    await sender.settle()
+    return Deployment(chain_id, settlement, owner, executor, tokens, sender.blocks[settlement_tx])
 
 
 def _run(coro):
@@ -214,8 +231,9 @@ def _run(coro):
 
 def dev_chain(*, treasury_cro: int = 100_000, deadline_window: int = 3600):
     """An in-process eth-tester chain with the stack deployed, dev tokens minted into the treasury and
-    `treasury_cro` whole CRO in it. The executor is a fresh random key funded for gas.
-    Returns (Web3Chain, Deployment). Nothing is printed; the key lives only in the returned object."""
+    `treasury_cro` whole CRO in it. The executor and the owner are two fresh random keys (the executor funded
+    for gas); the public tester key only pays for the deployment. Returns (Web3Chain, Deployment); the owner
+    key is in `deployment.owner_key` only. Nothing is printed."""
     from eth_tester import EthereumTester
 
     from .client import Web3Chain
@@ -223,15 +241,17 @@ def dev_chain(*, treasury_cro: int = 100_000, deadline_window: int = 3600):
     node = TesterNode(EthereumTester())
     executor_key = "0x" + os.urandom(32).hex()
     executor = Account.from_key(executor_key).address
+    owner_key, owner = new_key()
     deployment = _run(
         deploy_stack(
-            node, TESTER_DEV_KEY, executor=executor, dev_tokens=True,
+            node, TESTER_DEV_KEY, owner=owner, executor=executor, dev_tokens=True,
             treasury_native=treasury_cro * 10**18, fund_executor=1_000 * 10**18,
         )
     )
+    deployment = replace(deployment, owner_key=owner_key)
     chain = Web3Chain(
         node, executor_key, deployment.settlement, chain_id=deployment.chain_id,
-        tokens=deployment.registry(), deadline_window=deadline_window,
+        tokens=deployment.registry(), deadline_window=deadline_window, deployed_block=deployment.block_number,
     )
     return chain, deployment
 
@@ -328,20 +348,26 @@ def _wait_for_rpc(anvil: AnvilProcess, timeout: float) -> bool:
 
 
 async def deploy_dev_stack(url: str, deployer_key: str = ANVIL_DEV_KEY, *, treasury_cro: int = 5_000,
-                           executor: str | None = None) -> Deployment:
-    """deploy_stack with dev tokens and a funded treasury on the node at `url` (anvil)."""
+                           executor: str | None = None, owner: str | None = None) -> Deployment:
+    """deploy_stack with dev tokens and a funded treasury on the node at `url` (anvil). The executor defaults
+    to the deployer; without `owner`, a fresh owner key is generated and returned in `owner_key`."""
+    owner_key = None
+    if owner is None:
+        owner_key, owner = new_key()
     node = HttpNode(url)
     try:
-        return await deploy_stack(node, deployer_key, executor=executor, dev_tokens=True,
-                                  treasury_native=treasury_cro * 10**18)
+        deployment = await deploy_stack(node, deployer_key, owner=owner, executor=executor, dev_tokens=True,
+                                        treasury_native=treasury_cro * 10**18)
     finally:
         await node.close()
+    return replace(deployment, owner_key=owner_key)
 
 
 def anvil_dev(*, port: int | None = None, treasury_cro: int = 1_000_000, out=print) -> tuple[AnvilProcess, Deployment]:
     """For `snowrail chain dev`: start anvil (dev accounts funded with 2x `treasury_cro`), deploy the dev
     stack, print the settings to export. The caller keeps the returned process alive and stop()s it.
-    The key printed is anvil's public test key, and only that one."""
+    The executor is anvil's public test key; the owner is a key generated now and printed once, apart from
+    the exports (the bot never needs it)."""
     anvil = start_anvil(port=port, extra_args=("--balance", str(2 * treasury_cro)))
     try:
         deployment = _run(deploy_dev_stack(anvil.url, treasury_cro=treasury_cro))
@@ -355,4 +381,7 @@ def anvil_dev(*, port: int | None = None, treasury_cro: int = 1_000_000, out=pri
     out(f"export PRIVATE_KEY={ANVIL_DEV_KEY}")
     out(f"export SETTLEMENT_CONTRACT_ADDRESS={deployment.settlement}")
     out(f"export TOKENS={tokens}")
+    out(f"# Settlement owner {deployment.owner}: its key is shown only this once, store it if you need to sweep,")
+    out("# rotate the executor or allow-list a mixer pool on this chain; never give it to the bot:")
+    out(f"#   owner key: {deployment.owner_key}")
     return anvil, deployment

@@ -51,6 +51,10 @@ class Node(Protocol):
     async def send_raw(self, raw: bytes) -> str: ...
     async def receipt(self, tx_hash: str) -> dict | None: ...
     async def transaction(self, tx_hash: str) -> dict | None: ...
+    async def block_number(self) -> int: ...
+    async def code(self, address: str, block: str | int = "latest") -> bytes: ...
+    async def logs(self, address: str, topics: list[bytes | None], from_block: int, to_block: int) -> list[dict]:
+        """eth_getLogs of one contract: [{"tx_hash", "block_number", "topics", "data"}], oldest first."""
     async def request(self, method: str, params: list) -> Any: ...
     async def close(self) -> None: ...
 
@@ -94,6 +98,12 @@ def _normal_tx(t: dict) -> dict:
         return t[camel] if camel in t else t.get(snake)
 
     block = get("blockNumber", "block_number")
+    max_fee = get("maxFeePerGas", "max_fee_per_gas")
+    fees = (
+        {"max_fee_per_gas": _int(max_fee),
+         "max_priority_fee_per_gas": _int(get("maxPriorityFeePerGas", "max_priority_fee_per_gas"))}
+        if max_fee is not None else {"gas_price": _int(get("gasPrice", "gas_price"))}
+    )
     return {
         "from": t["from"],
         "to": t.get("to"),
@@ -102,7 +112,25 @@ def _normal_tx(t: dict) -> dict:
         "gas": _int(t.get("gas")),
         "nonce": _int(t.get("nonce")),
         "block_number": None if block is None else _int(block),
+        "fees": fees,  # as call() takes them: replaying with them makes tx.gasprice what it was
     }
+
+
+def _normal_log(entry: dict) -> dict:
+    def get(camel: str, snake: str) -> Any:
+        return entry[camel] if camel in entry else entry.get(snake)
+
+    tx_hash = get("transactionHash", "transaction_hash")
+    return {
+        "tx_hash": tx_hash if isinstance(tx_hash, str) else _hex(tx_hash),
+        "block_number": _int(get("blockNumber", "block_number")),
+        "topics": tuple(_bytes(t) for t in entry["topics"]),
+        "data": _bytes(entry["data"]),
+    }
+
+
+_CAMEL = {"max_fee_per_gas": "maxFeePerGas", "max_priority_fee_per_gas": "maxPriorityFeePerGas",
+          "gas_price": "gasPrice"}
 
 
 def redact(url: str) -> str:
@@ -218,7 +246,9 @@ class HttpNode:
         return _int(await self.request("eth_getBalance", [address, "latest"]))
 
     async def call(self, tx: dict, block: str | int = "latest") -> bytes:
-        params = {k: (_hex(v) if isinstance(v, (bytes, int)) else v) for k, v in tx.items()}
+        """eth_call; `tx` keys are from/to/data/value/gas and optionally the snake_case fee fields
+        max_fee_per_gas, max_priority_fee_per_gas or gas_price."""
+        params = {_CAMEL.get(k, k): (_hex(v) if isinstance(v, (bytes, int)) else v) for k, v in tx.items()}
         tag = hex(block) if isinstance(block, int) else block
         return _bytes(await self.request("eth_call", [params, tag]))
 
@@ -234,6 +264,17 @@ class HttpNode:
     async def transaction(self, tx_hash: str) -> dict | None:
         t = await self.request("eth_getTransactionByHash", [tx_hash])
         return _normal_tx(t) if t else None
+
+    async def block_number(self) -> int:
+        return _int(await self.request("eth_blockNumber", []))
+
+    async def code(self, address: str, block: str | int = "latest") -> bytes:
+        return _bytes(await self.request("eth_getCode", [address, hex(block) if isinstance(block, int) else block]))
+
+    async def logs(self, address: str, topics: list[bytes | None], from_block: int, to_block: int) -> list[dict]:
+        query = {"address": address, "fromBlock": hex(from_block), "toBlock": hex(to_block),
+                 "topics": [None if t is None else _hex(t) for t in topics]}
+        return [_normal_log(entry) for entry in await self.request("eth_getLogs", [query]) or []]
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed and self._loop is asyncio.get_running_loop():
@@ -348,6 +389,18 @@ class TesterNode:
     async def transaction(self, tx_hash: str) -> dict | None:
         t = await self._found(self.tester.get_transaction_by_hash, tx_hash)
         return _normal_tx(t) if t else None
+
+    async def block_number(self) -> int:
+        return int((await self._run(self.tester.get_block_by_number, "latest"))["number"])
+
+    async def code(self, address: str, block: str | int = "latest") -> bytes:
+        return _bytes(await self._run(self.tester.get_code, address, block))
+
+    async def logs(self, address: str, topics: list[bytes | None], from_block: int, to_block: int) -> list[dict]:
+        wanted = [None if t is None else _hex(t) for t in topics]
+        found = await self._run(lambda: self.tester.get_logs(from_block=from_block, to_block=to_block,
+                                                             address=address, topics=wanted))
+        return [_normal_log(entry) for entry in found]
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False)

@@ -2,6 +2,9 @@
 
 Nothing here talks to a node: it encodes calldata, builds the typed data the executor signs, decodes logs
 from receipts and turns revert data into the plain sentences SnowRail shows to people.
+
+Every signed struct carries the contract's `executorEpoch` (the contract hashes its current one, so the
+calldata does not repeat it): a signature made before `setExecutor` never verifies after it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ EXECUTE_MIXER_DEPOSIT = selector(f"executeMixerDeposit({PAYMENT_TUPLE},uint256,u
 SET_MIXER_POOL = selector("setMixerPool(address,bool)")
 EXECUTED = selector("executed(bytes32)")
 EXECUTOR = selector("executor()")
+EXECUTOR_EPOCH = selector("executorEpoch()")
+OWNER = selector("owner()")
+PENDING_OWNER = selector("pendingOwner()")
 BALANCE_OF = selector("balanceOf(address)")
 
 PAYMENT_EXECUTED = topic("PaymentExecuted(bytes32,address,address,uint256)")
@@ -80,47 +86,54 @@ def _domain(chain_id: int, contract: str) -> dict:
     return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id, "verifyingContract": contract}
 
 
-def execute_typed_data(chain_id: int, contract: str, payment: tuple, deadline: int) -> dict:
-    """EIP-712 `Execute(Payment payment,uint256 deadline)` as eth_account's full_message."""
+_EPOCH = {"name": "epoch", "type": "uint256"}
+_DEADLINE = {"name": "deadline", "type": "uint256"}
+
+
+def execute_typed_data(chain_id: int, contract: str, payment: tuple, deadline: int, *, epoch: int) -> dict:
+    """EIP-712 `Execute(Payment payment,uint256 epoch,uint256 deadline)` as eth_account's full_message."""
     return {
         "types": {
             "EIP712Domain": _DOMAIN_FIELDS,
-            "Execute": [{"name": "payment", "type": "Payment"}, {"name": "deadline", "type": "uint256"}],
+            "Execute": [{"name": "payment", "type": "Payment"}, _EPOCH, _DEADLINE],
             "Payment": _PAYMENT_FIELDS,
         },
         "primaryType": "Execute",
         "domain": _domain(chain_id, contract),
-        "message": {"payment": _typed_payment(payment), "deadline": deadline},
+        "message": {"payment": _typed_payment(payment), "epoch": epoch, "deadline": deadline},
     }
 
 
-def execute_batch_typed_data(chain_id: int, contract: str, payments: list[tuple], deadline: int) -> dict:
-    """EIP-712 `ExecuteBatch(Payment[] payments,uint256 deadline)` as eth_account's full_message."""
+def execute_batch_typed_data(chain_id: int, contract: str, payments: list[tuple], deadline: int, *,
+                             epoch: int) -> dict:
+    """EIP-712 `ExecuteBatch(Payment[] payments,uint256 epoch,uint256 deadline)` as eth_account's full_message."""
     return {
         "types": {
             "EIP712Domain": _DOMAIN_FIELDS,
-            "ExecuteBatch": [{"name": "payments", "type": "Payment[]"}, {"name": "deadline", "type": "uint256"}],
+            "ExecuteBatch": [{"name": "payments", "type": "Payment[]"}, _EPOCH, _DEADLINE],
             "Payment": _PAYMENT_FIELDS,
         },
         "primaryType": "ExecuteBatch",
         "domain": _domain(chain_id, contract),
-        "message": {"payments": [_typed_payment(p) for p in payments], "deadline": deadline},
+        "message": {"payments": [_typed_payment(p) for p in payments], "epoch": epoch, "deadline": deadline},
     }
 
 
-def mixer_deposit_typed_data(chain_id: int, contract: str, payment: tuple, commitment: int, deadline: int) -> dict:
-    """EIP-712 `MixerDeposit(Payment payment,uint256 commitment,uint256 deadline)`: the treasury deposits
-    `commitment` into the pool `payment.recipient`."""
+def mixer_deposit_typed_data(chain_id: int, contract: str, payment: tuple, commitment: int, deadline: int, *,
+                             epoch: int) -> dict:
+    """EIP-712 `MixerDeposit(Payment payment,uint256 commitment,uint256 epoch,uint256 deadline)`: the treasury
+    deposits `commitment` into the pool `payment.recipient`."""
     return {
         "types": {
             "EIP712Domain": _DOMAIN_FIELDS,
             "MixerDeposit": [{"name": "payment", "type": "Payment"}, {"name": "commitment", "type": "uint256"},
-                             {"name": "deadline", "type": "uint256"}],
+                             _EPOCH, _DEADLINE],
             "Payment": _PAYMENT_FIELDS,
         },
         "primaryType": "MixerDeposit",
         "domain": _domain(chain_id, contract),
-        "message": {"payment": _typed_payment(payment), "commitment": commitment, "deadline": deadline},
+        "message": {"payment": _typed_payment(payment), "commitment": commitment, "epoch": epoch,
+                    "deadline": deadline},
     }
 
 
@@ -143,6 +156,14 @@ def execute_calldata(payment: tuple, deadline: int, signature: bytes) -> bytes:
 
 def execute_batch_calldata(payments: list[tuple], deadline: int, signature: bytes) -> bytes:
     return EXECUTE_BATCH + abi_encode([PAYMENT_TUPLE + "[]", "uint256", "bytes"], [payments, deadline, signature])
+
+
+def intent_topic(intent_hash: str) -> bytes:
+    """An intent hash as the 32-byte indexed topic of PaymentExecuted."""
+    raw = bytes.fromhex(intent_hash.removeprefix("0x"))
+    if len(raw) != 32:
+        raise ValueError("intent_hash must be 0x followed by 64 hex digits")
+    return raw
 
 
 def executed_calldata(intent_hash: str) -> bytes:
@@ -220,8 +241,18 @@ _ERRORS: dict[bytes, tuple[list[str], object]] = {
     selector("InvalidSignature()"): (
         [],
         lambda a, t: "the Settlement contract did not accept the executor's signature "
-        "(is this key the contract's executor?)",
+        "(is this key the contract's executor, and was the executor rotated since it was signed?)",
     ),
+    selector("NotExecutor()"): (
+        [],
+        lambda a, t: "only the Settlement contract's executor may submit payments, and this key is not it "
+        "(the owner may have rotated the executor)",
+    ),
+    selector("ExecutorIsOwner()"): (
+        [], lambda a, t: "the executor and the owner of the Settlement contract must be different accounts"),
+    selector("NothingReceived(address)"): (
+        ["address"], lambda a, t: f"the token {short(to_checksum_address(a[0]))} reported a transfer, "
+        "but the treasury's balance did not grow"),
     selector("InsufficientBalance(address,uint256,uint256)"): (["address", "uint256", "uint256"], _insufficient),
     selector("TransferFailed(bytes32)"): (
         ["bytes32"],
@@ -283,6 +314,7 @@ def error_name(data: bytes) -> str | None:
         "IntentAlreadyExecuted(bytes32)", "AuthorizationExpired(uint256)", "InvalidSignature()",
         "InsufficientBalance(address,uint256,uint256)", "TransferFailed(bytes32)", "ZeroAmount()",
         "ZeroRecipient()", "ZeroExecutor()", "NotAMixerPool(address,address)", "OwnableUnauthorizedAccount(address)",
+        "NotExecutor()", "ExecutorIsOwner()", "NothingReceived(address)", "OwnableInvalidOwner(address)",
         "Error(string)",
         "Panic(uint256)", "SafeERC20FailedOperation(address)", "ERC20InsufficientAllowance(address,uint256,uint256)",
     ):

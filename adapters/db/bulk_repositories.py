@@ -1,21 +1,23 @@
-"""SqlBatchRepository (core.bulk.ports.BatchRepository) and a unit of work that adds it to SqlUnitOfWork."""
+"""SqlBatchRepository and SqlUploadCounts (core.bulk.ports), and a unit of work that adds them to SqlUnitOfWork."""
 
 from __future__ import annotations
 
 import functools
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, desc, insert, select, update
+from sqlalchemy import bindparam, delete, desc, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from adapters.db.bulk_tables import BulkBatchRow, BulkChunkRow, BulkRowRow
+from adapters.db.bulk_tables import BulkBatchRow, BulkChunkRow, BulkRowRow, BulkUploadCountRow
+from adapters.db.repositories import insert_for
 from adapters.db.uow import SqlUnitOfWork, _Translated, make_sessionmaker
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
 
 _B, _R, _C = BulkBatchRow.__table__, BulkRowRow.__table__, BulkChunkRow.__table__
+_U = BulkUploadCountRow.__table__
 _BATCH_FIELDS = [c.name for c in _B.columns]
 _ROW_FIELDS = [c.name for c in _R.columns]
 _CHUNK_FIELDS = [c.name for c in _C.columns]
@@ -180,12 +182,38 @@ class SqlBatchRepository:
         )
 
 
+class SqlUploadCounts:
+    """Upload limits' counters: one row per person and window, added to by an atomic upsert."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, actor_ref: str, window: str, start: datetime, *, files: int = 0, rows: int = 0) -> tuple[int, int]:
+        statement = insert_for(self.session, BulkUploadCountRow).values(
+            actor_ref=actor_ref, period=window, started_at=start, files=files, rows=rows
+        )
+        # INSERT ... ON CONFLICT DO UPDATE ... RETURNING is one statement on both backends: the row lock it
+        # takes serialises concurrent uploads of one person, so no two of them read the same total.
+        statement = statement.on_conflict_do_update(
+            index_elements=["actor_ref", "period", "started_at"],
+            set_={"files": _U.c.files + statement.excluded.files, "rows": _U.c.rows + statement.excluded.rows},
+        ).returning(_U.c.files, _U.c.rows)
+        total = (await self.session.execute(statement)).one()
+        if window == "day":  # windows that ended long ago count for nothing: keep the table small
+            await self.session.execute(
+                delete(_U).where(_U.c.actor_ref == actor_ref, _U.c.started_at < start - timedelta(days=2))
+            )
+        return int(total[0]), int(total[1])
+
+
 class SqlBulkUnitOfWork(SqlUnitOfWork):
-    """SqlUnitOfWork plus `batches`, on the same session: a chunk's signed bytes and its nonce commit together."""
+    """SqlUnitOfWork plus `batches` and `uploads`, on the same session: a chunk's signed bytes and its nonce
+    commit together, and so do a stored batch and the rows it counts against its uploader's limit."""
 
     async def __aenter__(self) -> SqlBulkUnitOfWork:
         await super().__aenter__()
         self.batches = _Translated(SqlBatchRepository(self.session))
+        self.uploads = _Translated(SqlUploadCounts(self.session))
         return self
 
 

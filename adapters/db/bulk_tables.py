@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, Stri
 from sqlmodel import Field
 
 from adapters.db.tables import Table, _utc
-from adapters.db.types import Uint256
+from adapters.db.types import Uint256, UtcDateTime
 
 
 class BulkBatchRow(Table, table=True):
@@ -83,3 +83,15 @@ class BulkChunkRow(Table, table=True):
     block_number: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = Field(default=None, sa_type=Text)
     attempts: int = Field(default=0, sa_type=Integer)
+
+
+class BulkUploadCountRow(Table, table=True):
+    """Files and rows one person uploaded in one window (the hour or the UTC day starting at `started_at`)."""
+
+    __tablename__ = "bulk_upload_counts"
+
+    actor_ref: str = Field(sa_type=String(128), primary_key=True)
+    period: str = Field(sa_type=String(8), primary_key=True)  # "hour" | "day"
+    started_at: datetime = Field(sa_type=UtcDateTime, primary_key=True)
+    files: int = Field(default=0, sa_type=Integer)
+    rows: int = Field(default=0, sa_type=Integer)

@@ -1,18 +1,28 @@
-"""SqlDepositLog (core.ports.DepositLog): each mixer pool's Deposit events and last synced block, in the database."""
+"""The mixer's storage: SqlDepositLog (core.ports.DepositLog), each pool's Deposit events and last synced block; and
+SqlRelayLog (core.ports.RelayLog), the relayer's nonces, signed transactions and failed relays."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from adapters.db.engine import storage_errors
-from adapters.db.mixer_tables import MixerDepositRow, MixerSyncRow
+from adapters.db.mixer_tables import MixerDepositRow, MixerRelayFailureRow, MixerRelayRow, MixerSyncRow
+from adapters.db.repositories import SqlNonceRepository, insert_for
+from adapters.db.uow import make_sessionmaker
 from core.ports import PoolDeposit
 
 _D, _S = MixerDepositRow.__table__, MixerSyncRow.__table__
+_F = MixerRelayFailureRow.__table__
+# Failed relays limit for an hour; a day's worth is kept for whoever investigates, then forgotten (each row
+# ties a user to a nullifier hash, which becomes public when the note is spent).
+KEEP_FAILURES = timedelta(days=1)
+TRYING = "trying"  # an attempt not settled yet counts as failed: a crashed process errs on the safe side
 
 
 def _insert(connection: AsyncConnection, table):  # noqa: ANN001,ANN202 - a dialect-specific Insert
@@ -72,3 +82,64 @@ class SqlDepositLog:
             index_elements=["chain_id", "pool"],
             set_={"synced_block": statement.excluded.synced_block, "updated_at": statement.excluded.updated_at},
         ))
+
+
+class _Slot:
+    """core.ports.RelaySlot: a reserved nonce and the open transaction that reserved it."""
+
+    def __init__(self, session: AsyncSession, chain_id: int, relayer: str, nonce: int) -> None:
+        self._session, self._chain_id, self._relayer, self.nonce = session, chain_id, relayer, nonce
+
+    async def keep(self, tx_hash: str, raw: bytes) -> None:
+        values = {"tx_hash": tx_hash, "raw_tx": raw, "signed_at": datetime.now(timezone.utc)}
+        statement = insert_for(self._session, MixerRelayRow).values(
+            chain_id=self._chain_id, relayer=self._relayer, nonce=self.nonce, **values)
+        # A nonce signed again (its first transaction never reached the chain) keeps the newer bytes.
+        with storage_errors():
+            await self._session.execute(statement.on_conflict_do_update(
+                index_elements=["chain_id", "relayer", "nonce"], set_=values))
+
+
+class SqlRelayLog:
+    """The relayer's nonces live in executor_nonces (keyed by address), reserved by the executor's own
+    SqlNonceRepository, so every bot process relaying from one database takes a different nonce."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def sending(self, chain_id: int, relayer: str, floor: int) -> AsyncIterator[_Slot]:
+        async with self._sessions() as session:  # leaving it without commit() rolls back
+            with storage_errors():
+                nonce = await SqlNonceRepository(session).reserve(chain_id, relayer, floor)
+            yield _Slot(session, chain_id, relayer.lower(), nonce)
+            with storage_errors():
+                await session.commit()
+
+    async def attempt(self, note_id: str, user_ref: str, at: datetime) -> int:
+        with storage_errors():
+            async with self._engine.begin() as connection:
+                await connection.execute(delete(_F).where(_F.c.at < at - KEEP_FAILURES))
+                inserted = await connection.execute(
+                    _F.insert().values(note_id=note_id, user_ref=user_ref, reason=TRYING, at=at).returning(_F.c.id))
+                return int(inserted.scalar_one())
+
+    async def settle(self, attempt_id: int, reason: str | None, tx_hash: str | None = None) -> None:
+        with storage_errors():
+            async with self._engine.begin() as connection:
+                if reason is None:
+                    await connection.execute(delete(_F).where(_F.c.id == attempt_id))
+                else:
+                    await connection.execute(
+                        _F.update().where(_F.c.id == attempt_id).values(reason=reason[:64], tx_hash=tx_hash))
+
+    async def failures(self, note_id: str, user_ref: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
+        with storage_errors():
+            async with self._engine.connect() as connection:
+                by_note = await connection.execute(
+                    select(_F.c.at).where(_F.c.note_id == note_id, _F.c.at >= since).order_by(_F.c.at))
+                notes = list(by_note.scalars())
+                by_user = await connection.execute(
+                    select(_F.c.at).where(_F.c.user_ref == user_ref, _F.c.at >= since).order_by(_F.c.at))
+                return notes, list(by_user.scalars())

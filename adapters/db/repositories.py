@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, desc, func, or_, select, update
@@ -10,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.tables import (
+    AttemptRow,
     AuditRow,
     ChallengeRow,
     IdentityRow,
@@ -21,6 +23,7 @@ from adapters.db.tables import (
     UserRow,
 )
 from core.model import (
+    Attempt,
     AuditEntry,
     DeliveryStatus,
     Intent,
@@ -50,7 +53,7 @@ class _Repository:
 
 
 # ------------------------------------------------------------------ users
-_IDENTITY_FIELDS = ("platform", "platform_user_id", "display_name", "handle", "dm_blocked")
+_IDENTITY_FIELDS = ("platform", "platform_user_id", "display_name", "handle", "handle_seen_at", "dm_blocked")
 
 
 def _user(identity: IdentityRow, person: UserRow) -> User:
@@ -64,6 +67,7 @@ def _user(identity: IdentityRow, person: UserRow) -> User:
         wallet_proof=person.wallet_proof,
         dm_blocked=identity.dm_blocked,
         created_at=identity.created_at,
+        handle_seen_at=identity.handle_seen_at,
     )
 
 
@@ -80,10 +84,22 @@ class SqlUserRepository(_Repository):
         return found[0] if found else None
 
     async def upsert(self, user: User) -> User:
+        if user.handle:
+            # A handle belongs to one account per platform: whoever we saw holding it last. The previous
+            # holder (Telegram usernames change hands) loses the claim, so it can never be paid by it.
+            await self.session.execute(
+                update(IdentityRow)
+                .where(
+                    IdentityRow.platform == user.platform,
+                    func.lower(IdentityRow.handle) == user.handle.lower(),
+                    IdentityRow.ref != user.ref,
+                )
+                .values(handle=None, handle_seen_at=None)
+            )
         updated = await self.session.execute(
             update(IdentityRow)
             .where(IdentityRow.ref == user.ref)
-            .values(display_name=user.display_name, handle=user.handle)
+            .values(display_name=user.display_name, handle=user.handle, handle_seen_at=user.handle_seen_at)
             .returning(IdentityRow.user_id)
         )
         if updated.first() is None and not await self._insert(user):
@@ -210,6 +226,21 @@ class SqlIntentRepository(_Repository):
         amounts = await self.session.execute(select(IntentRow.amount).where(*submitted))
         return sum(amounts.scalars())
 
+    async def add_attempt(self, attempt: Attempt) -> None:
+        self.session.add(AttemptRow(**{name: getattr(attempt, name) for name in _ATTEMPT_FIELDS}))
+
+    async def attempts(self, intent_id: str) -> list[Attempt]:
+        query = (
+            select(AttemptRow)
+            .where(AttemptRow.intent_id == intent_id)
+            .order_by(AttemptRow.created_at, AttemptRow.bump, AttemptRow.tx_hash)
+        )
+        rows = (await self.session.execute(query)).scalars()
+        return [Attempt(**{name: getattr(row, name) for name in _ATTEMPT_FIELDS}) for row in rows]
+
+
+_ATTEMPT_FIELDS = ("intent_id", "tx_hash", "nonce", "bump", "raw_tx", "created_at", "max_fee", "tip")
+
 
 # ------------------------------------------------------------------ outbox
 def _notification(row: NotificationRow) -> Notification:
@@ -261,6 +292,32 @@ class SqlOutboxRepository(_Repository):
             .limit(limit)
         )
         return [_notification(row) for row in (await self.session.execute(query)).scalars()]
+
+    async def claim(self, limit: int, *, now: datetime, until: datetime, platform: str | None = None) -> list[Notification]:
+        free = [
+            NotificationRow.status == DeliveryStatus.PENDING.value,
+            or_(NotificationRow.claimed_until.is_(None), NotificationRow.claimed_until <= now),
+        ]
+        if platform:
+            free.append(NotificationRow.user_ref.startswith(f"{platform}:", autoescape=True))
+        # PostgreSQL: rows another claimer has locked are skipped, and ours stay locked until commit, so no two
+        # claimers get one row. (Not one UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED):
+        # on PostgreSQL that claimed every free row, not n.) SQLite: every transaction
+        # begins IMMEDIATE (adapters.db.engine), so claimers take turns and the lease alone does it.
+        chosen = select(NotificationRow.id).where(*free).order_by(NotificationRow.id).limit(limit)
+        if _is_postgres(self.session):
+            chosen = chosen.with_for_update(skip_locked=True)
+        ids = list((await self.session.execute(chosen)).scalars())
+        if not ids:
+            return []
+        claimed = await self.session.execute(
+            update(NotificationRow)
+            .where(NotificationRow.id.in_(ids))
+            .values(claimed_until=until)
+            .returning(NotificationRow)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((_notification(row) for row in claimed.scalars()), key=lambda n: n.id or 0)
 
     async def save(self, notification: Notification) -> None:
         values = _notification_values(notification)

@@ -54,6 +54,7 @@ class IdentityRow(Table, table=True):
     platform_user_id: str = Field(sa_type=String(64))
     display_name: str = Field(default="", sa_type=String(256))
     handle: str | None = Field(default=None, sa_type=String(64))
+    handle_seen_at: datetime | None = _utc(nullable=True)  # last message in which they held `handle`
     dm_blocked: bool = False
     created_at: datetime = _utc()
 
@@ -90,6 +91,22 @@ class IntentRow(Table, table=True):
     mixer_commitment: str | None = Field(default=None, sa_type=String(66))  # public; never a note
 
 
+class AttemptRow(Table, table=True):
+    """Every signed transaction of an intent (the first and each fee-bumped replacement), never overwritten:
+    any of them may be the one that is mined, so reconcile checks them all."""
+
+    __tablename__ = "payment_attempts"
+
+    tx_hash: str = Field(sa_type=String(66), primary_key=True)
+    intent_id: str = Field(sa_type=String(64), foreign_key="intents.id", index=True)
+    nonce: int = Field(sa_type=BigInteger)
+    bump: int = Field(default=0, sa_type=Integer)
+    max_fee: int | None = Field(default=None, sa_type=Uint256)
+    tip: int | None = Field(default=None, sa_type=Uint256)
+    raw_tx: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = _utc()
+
+
 class NotificationRow(Table, table=True):
     """The outbox."""
 
@@ -105,6 +122,7 @@ class NotificationRow(Table, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
+    claimed_until: datetime | None = _utc(nullable=True)  # a deliverer holds it until then (see outbox.claim)
 
 
 class ProcessedKeyRow(Table, table=True):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.db import repositories
@@ -33,12 +35,24 @@ class _Translated:
         return call
 
 
+# Locks taken by units of work of this process on SQLite files, as (database, name). A process-local set is
+# enough there: SQLite has one writer at a time (BEGIN IMMEDIATE), across processes too, and whoever holds a
+# lock re-reads what it decides on inside its own transaction.
+_LOCAL_LOCKS: set[tuple[str, str]] = set()
+
+
+def lock_key(name: str) -> int:
+    """The PostgreSQL advisory-lock key of `name`: a signed 64-bit number, the same in every process."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 class SqlUnitOfWork:
     """`async with uow: ...; await uow.commit()`. Leaving the block without commit() rolls back."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        self._local_locks: list[tuple[str, str]] = []
 
     async def __aenter__(self) -> SqlUnitOfWork:
         session = self._sessions()
@@ -62,6 +76,7 @@ class SqlUnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._release_local_locks()
         session, self._session = self._session, None
         if session is None:
             return
@@ -82,12 +97,40 @@ class SqlUnitOfWork:
         return self._session
 
     async def commit(self) -> None:
-        with storage_errors():
-            await self.session.commit()
+        try:
+            with storage_errors():
+                await self.session.commit()
+        finally:
+            self._release_local_locks()
 
     async def rollback(self) -> None:
-        with storage_errors():
-            await self.session.rollback()
+        try:
+            with storage_errors():
+                await self.session.rollback()
+        finally:
+            self._release_local_locks()
+
+    async def try_lock(self, name: str) -> bool:
+        """PostgreSQL: a transaction-level advisory lock, so it is shared by every process on the database
+        and released with the transaction even if this process dies. SQLite: see _LOCAL_LOCKS."""
+        bind = self.session.get_bind()
+        if bind.dialect.name == "postgresql":
+            with storage_errors():
+                taken = await self.session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key(name)}
+                )
+            return bool(taken.scalar_one())
+        held = (bind.url.render_as_string(hide_password=True), name)
+        if held in _LOCAL_LOCKS:
+            return False
+        _LOCAL_LOCKS.add(held)
+        self._local_locks.append(held)
+        return True
+
+    def _release_local_locks(self) -> None:
+        for held in self._local_locks:
+            _LOCAL_LOCKS.discard(held)
+        self._local_locks.clear()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -20,6 +20,8 @@ log = logging.getLogger("snowrail.discord")
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg"
 BUTTON = re.compile(CUSTOM_ID)
+# Where the global commands may be used when DISCORD_GUILD_IDS is set: in a DM with the bot, never in a server.
+DMS_ONLY = app_commands.AppCommandContext(guild=False, dm_channel=True, private_channel=False)
 
 
 def point_at(api_base_url: str = DISCORD_API, gateway_url: str | None = DISCORD_GATEWAY) -> None:
@@ -31,18 +33,25 @@ def point_at(api_base_url: str = DISCORD_API, gateway_url: str | None = DISCORD_
 
 
 class Tree(app_commands.CommandTree):
-    """Drops a redelivered interaction before any command sees it; apologises for a command that failed."""
+    """Drops a redelivered interaction, and refuses one from a foreign server, before any command (or autocomplete)
+    sees it; apologises for a command that failed."""
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        return self.client.frontend.first_delivery(interaction.id)  # type: ignore[attr-defined]
+        frontend: Frontend = self.client.frontend  # type: ignore[attr-defined]
+        name = str((interaction.data or {}).get("name", "?"))
+        return frontend.first_delivery(interaction.id) and await frontend.admit(interaction, f"/{name}")
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
-        log.error("slash command /%s failed", getattr(interaction.command, "name", "?"), exc_info=error)
+        if isinstance(error, app_commands.CommandNotFound):
+            # Discord still listed a command from an earlier registration (the sync at start replaces them).
+            log.info("/%s is not registered where it was used (guild %s)", error.name, interaction.guild_id)
+            answer = "This command is not available here: use it in the server where SnowRail is set up."
+        else:
+            log.error("slash command /%s failed", getattr(interaction.command, "name", "?"), exc_info=error)
+            answer = "Sorry, something went wrong on our side."
         if not interaction.response.is_done():
             try:
-                await interaction.response.send_message(
-                    "Sorry, something went wrong on our side.", ephemeral=True, allowed_mentions=NO_MENTIONS
-                )
+                await interaction.response.send_message(answer, ephemeral=True, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException:
                 pass
 
@@ -62,8 +71,16 @@ class SnowRailClient(discord.Client):
         self.frontend = frontend
         self.guild_ids = guild_ids
         self.tree = Tree(self)
+        # With DISCORD_GUILD_IDS the commands are registered in those guilds, and globally for DMs only (where a role
+        # never counts): no other server lists them. Without it they are global, usable wherever the bot is.
         for command in commands.build(frontend, token_symbols):
+            if guild_ids:
+                command.allowed_contexts = DMS_ONLY
             self.tree.add_command(command)
+        if guild_ids:
+            guilds = [discord.Object(g) for g in guild_ids]
+            for command in commands.build(frontend, token_symbols):
+                self.tree.add_command(command, guilds=guilds)
         self.synced = asyncio.Event()
         self._sync_task: asyncio.Task | None = None
 
@@ -93,15 +110,12 @@ class SnowRailClient(discord.Client):
             self._sync_task = asyncio.create_task(self.sync_commands())
 
     async def sync_commands(self) -> None:
-        """Per guild when DISCORD_GUILD_IDS is set (instant), else globally (Discord may take a while)."""
+        """Per guild when DISCORD_GUILD_IDS is set (instant), then globally (Discord may take a while): for DMs only in
+        the first case, which also takes the commands out of any server an earlier global registration reached."""
         try:
-            if self.guild_ids:
-                for gid in self.guild_ids:
-                    guild = discord.Object(gid)
-                    self.tree.copy_global_to(guild=guild)
-                    await self.tree.sync(guild=guild)
-            else:
-                await self.tree.sync()
+            for gid in self.guild_ids:
+                await self.tree.sync(guild=discord.Object(gid))
+            await self.tree.sync()
             log.info("slash commands synced to %s", list(self.guild_ids) or "all guilds")
             self.synced.set()
         except discord.HTTPException as e:

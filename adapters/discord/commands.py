@@ -97,10 +97,6 @@ def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Com
     async def withdraw(interaction: discord.Interaction, note: str, address: Optional[str] = None) -> None:
         await run(interaction, "withdraw", note, address)
 
-    @app_commands.describe(id="the payment intent to fund", amount="how much, in whole units")
-    async def deposit(interaction: discord.Interaction, id: str, amount: Optional[str] = None) -> None:
-        await run(interaction, "deposit", id, amount)
-
     async def start(interaction: discord.Interaction) -> None:
         await run(interaction, "start")
 
@@ -111,12 +107,13 @@ def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Com
 
     callbacks = {
         "pay": pay, "status": status, "confirm": confirm, "cancel": cancel, "history": history, "wallet": wallet,
-        "link": link, "bulk": bulk, "mix": mix, "withdraw": withdraw, "deposit": deposit, "start": start, "help": help,
+        "link": link, "bulk": bulk, "mix": mix, "withdraw": withdraw, "start": start, "help": help,
     }  # fmt: skip
+    # /deposit is not offered until it works (core.handlers.account.NOT_YET keeps it out of /help too).
     out = []
     for name, callback in callbacks.items():
         command = app_commands.Command(name=name, description=SUMMARY[name][:100], callback=callback)
-        if name in ("status", "confirm", "cancel", "deposit"):
+        if name in ("status", "confirm", "cancel"):
             command.autocomplete("id")(own_ids)
         if name == "bulk":
             command.autocomplete("batch")(own_batches)

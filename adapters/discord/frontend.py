@@ -15,10 +15,10 @@ from typing import Any
 
 import discord
 
+from adapters.discord.pasted import pasted_secret
 from adapters.discord.render import NO_MENTIONS, files, render
 from adapters.discord.retry import patient
 from core.commands import Actor
-from core.guard import secret_in
 from core.replies import Button, Reply
 
 log = logging.getLogger("snowrail.discord")
@@ -36,6 +36,9 @@ CUSTOM_ID = r"sr:(?P<owner>[0-9]{1,20}):(?P<exp>[0-9]{1,12}):(?P<cmd>/[a-z]{1,16
 _FITS = re.compile(CUSTOM_ID)
 GONE = {40060, 10062}  # interaction already acknowledged; unknown interaction (its token expired)
 REFUSED_PRESS = "Only the person who asked, or an operator, can press these buttons."
+REFUSED_GUILD = (
+    "SnowRail does not act in this server: this bot serves only the servers its operators set up. Nothing was done."
+)
 
 
 @dataclass(frozen=True)
@@ -51,18 +54,19 @@ def custom_id(owner_id: int, expires: int, command: str) -> str:
     return f"sr:{owner_id}:{expires}:{command}"
 
 
-def actor_of(user: Any, operator_role: str | None = None) -> Actor:
-    """The person behind an interaction; a member holding the operator role is vouched for as an operator."""
+def actor_of(user: Any, *, operator: bool = False) -> Actor:
+    """The person behind an interaction. `operator`: Discord vouches for them (see Frontend.actor)."""
     name = getattr(user, "global_name", None) or getattr(user, "display_name", None) or user.name
-    return Actor("discord", str(user.id), str(name), (user.name or "").lower() or None, has_role(user, operator_role))
+    return Actor("discord", str(user.id), str(name), (user.name or "").lower() or None, operator)
 
 
-def has_role(user: Any, role: str | None) -> bool:
-    if not role:
+def holds_role(user: Any, role_id: int | None, guild_id: int | None) -> bool:
+    """Whether `user`, as a member of guild `guild_id`, holds the role with this id. By id only, and only a role of
+    that guild: a role's name is anyone's to choose, in any server that invites the bot."""
+    if role_id is None or guild_id is None:
         return False
     roles = getattr(user, "roles", None) or []  # a discord.User (DMs) has no roles
-    wanted = role.strip()
-    return any((str(r.id) == wanted) or (r.name == wanted) for r in roles)
+    return any(r.id == role_id and r.guild.id == guild_id for r in roles)
 
 
 def press_key(message_id: int, command: str) -> str:
@@ -78,7 +82,8 @@ class Frontend:
         handle: Handle,
         *,
         is_operator: Callable[[Actor], bool] = lambda actor: actor.operator,
-        operator_role: str | None = None,
+        operator_role: int | None = None,
+        guild_ids: tuple[int, ...] = (),
         upload: Upload | None = None,
         recent_ids: RecentIds | None = None,
         recent_batches: RecentIds | None = None,
@@ -87,7 +92,9 @@ class Frontend:
         max_upload: int = MAX_UPLOAD,
     ) -> None:
         self.handle, self.upload, self.recent_ids, self.recent_batches = handle, upload, recent_ids, recent_batches
-        self.is_operator, self.operator_role = is_operator, operator_role
+        if operator_role is not None and not guild_ids:
+            raise ValueError("an operator role counts only in configured guilds: guild_ids is empty")
+        self.is_operator, self.operator_role, self.guild_ids = is_operator, operator_role, frozenset(guild_ids)
         self.defer_after, self.button_ttl, self.max_upload = defer_after, button_ttl, max_upload
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._locks: dict[str, _KeyLock] = {}
@@ -104,7 +111,37 @@ class Frontend:
         return True
 
     def actor(self, interaction: Any) -> Actor:
-        return actor_of(interaction.user, self.operator_role)
+        """Who is asking. Only a member of a configured guild holding the operator role (by id) is vouched for; a DM
+        carries no guild, so there a role never counts."""
+        gid = interaction.guild_id
+        vouched = gid in self.guild_ids and holds_role(interaction.user, self.operator_role, gid)
+        return actor_of(interaction.user, operator=vouched)
+
+    def foreign(self, interaction: Any) -> bool:
+        """An interaction from a server outside DISCORD_GUILD_IDS (when that is set). A DM is not foreign."""
+        gid = interaction.guild_id
+        return bool(self.guild_ids) and gid is not None and gid not in self.guild_ids
+
+    async def admit(self, interaction: Any, what: str) -> bool:
+        """False, after a refusal the asker can read, for an interaction from a foreign server; the attempt is
+        logged by ids only (`what` names the command, never its options: they may hold a note)."""
+        if not self.foreign(interaction):
+            return True
+        log.warning(
+            "refused %s from user %s in guild %s: that guild is not in DISCORD_GUILD_IDS",
+            what, interaction.user.id, interaction.guild_id,
+        )  # fmt: skip
+        try:
+            if interaction.type is discord.InteractionType.autocomplete:
+                await interaction.response.autocomplete([])
+            else:
+                await patient(
+                    lambda: interaction.response.send_message(REFUSED_GUILD, ephemeral=True, allowed_mentions=NO_MENTIONS)
+                )
+        except discord.HTTPException as e:
+            if e.code not in GONE:
+                raise
+        return False
 
     async def command(self, interaction: Any, text: str, *, private: bool = False) -> None:
         """A slash command, as the text it stands for. `private`: its answer is only for the asker."""
@@ -131,7 +168,9 @@ class Frontend:
         await self.answer(interaction, work(), patience=0.0)
 
     async def press(self, interaction: Any, press: Press) -> None:
-        """A button: only its owner or an operator may press it, once, before it expires."""
+        """A button: only its owner or an operator may press it, once, before it expires, in a configured guild."""
+        if not await self.admit(interaction, f"a {press.command.split(' ', 1)[0]} button"):
+            return
         actor = self.actor(interaction)
         message = interaction.message
         ephemeral = bool(message is not None and message.flags.ephemeral)
@@ -181,38 +220,8 @@ class Frontend:
         ][:25]
 
     async def pasted_secret(self, message: Any) -> bool:
-        """A mixer note or private key posted in a server channel: delete it where we have the right to, and warn
-        its author by DM that it is exposed. Its text is never logged nor repeated. True if it held one."""
-        if message.guild is None or message.author.bot or message.webhook_id is not None:
-            return False
-        what = secret_in(message.content or "")
-        if what is None:
-            return False
-        try:
-            await patient(message.delete)
-            removed = "I deleted it"
-        except discord.NotFound:
-            removed = "It has been deleted"
-        except discord.HTTPException as e:  # 403: no Manage Messages in that channel
-            log.info("could not delete a pasted %s in channel %s: HTTP %s (code %s)", what, message.channel.id, e.status, e.code)
-            removed = "I could not delete it (I need the Manage Messages permission there): delete it yourself now"
-        act = (
-            "Withdraw it now with /withdraw, here in our DM, before someone else does"
-            if what == "mixer note"
-            else "Move your funds to a new wallet now, and stop using this key"
-        )
-        where = f"#{getattr(message.channel, 'name', None) or message.channel.id} on {message.guild.name}"
-        warning = Reply.error(
-            f"You posted what looks like a {what} in {where}. {removed}.",
-            f"Anyone who saw it can take the funds: the {what} is exposed. {act}.",
-            "Send secrets only to me in a DM, or in a private /withdraw.",
-        )
-        try:
-            for text in render(warning).texts:
-                await patient(lambda: message.author.send(text, allowed_mentions=NO_MENTIONS))  # noqa: B023
-        except discord.HTTPException as e:  # DMs closed: the deletion stands, there is no one else to tell
-            log.info("could not warn user %s about a pasted %s by DM (code %s)", message.author.id, what, e.code)
-        return True
+        """A mixer note or private key posted in a server channel: see adapters.discord.pasted."""
+        return await pasted_secret(message)
 
     # ------------------------------------------------------------ answering
     async def answer(
@@ -382,4 +391,4 @@ def _mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-__all__ = ["Frontend", "CommandButton", "ReplyView", "Press", "actor_of", "press_key", "custom_id", "MAX_UPLOAD"]
+__all__ = ["Frontend", "CommandButton", "ReplyView", "Press", "actor_of", "holds_role", "press_key", "custom_id", "MAX_UPLOAD"]

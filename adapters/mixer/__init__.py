@@ -7,6 +7,7 @@ Public API
     MixerPool, PoolRejected, TreeSync                  one pool on chain; the tree mirrored from its events
     deploy_mixer(node, key, denomination)              hasher + verifier + pool
     MixerService.connect(node, pools, relayer_key, ...) core.ports.Mixer: /mix and /withdraw for the engine
+    RelayLimits, MemoryRelayLog                        failed relays allowed per note and user; a RelayLog in memory
 The pool takes adapters.chain's JSON-RPC transport (HttpNode/TesterNode). Nothing connects at import time.
 """
 
@@ -15,13 +16,14 @@ from .note import Note, NoteError, contains_note, parse_note
 from .pool import GAS_DEPOSIT, GAS_WITHDRAW, DepositEvent, MixerPool, PoolRejected, Sent
 from .poseidon import FIELD, poseidon
 from .prover import Proof, Prover, ProverError, PublicInputs, witness_input
+from .relay import MemoryRelayLog, RelayLimits
 from .service import MixerService, parse_pools_setting
 from .sync import TreeOutOfSync, TreeSync
 from .tree import DEPTH, CommitmentTree, MerklePath, zeros
 
 __all__ = [
     "DENOMINATIONS", "DEPTH", "FIELD", "GAS_DEPOSIT", "GAS_WITHDRAW", "CommitmentTree", "DepositEvent",
-    "MerklePath", "MixerDeployment", "MixerPool", "MixerService", "Note", "NoteError", "PoolRejected", "Proof", "Prover",
-    "ProverError", "PublicInputs", "Sent", "TreeOutOfSync", "TreeSync", "contains_note", "deploy_mixer",
+    "MemoryRelayLog", "MerklePath", "MixerDeployment", "MixerPool", "MixerService", "Note", "NoteError", "PoolRejected",
+    "Proof", "Prover", "ProverError", "PublicInputs", "RelayLimits", "Sent", "TreeOutOfSync", "TreeSync", "contains_note", "deploy_mixer",
     "parse_note", "parse_pools_setting", "poseidon", "witness_input", "zeros",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from dataclasses import dataclass
@@ -12,11 +13,14 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from adapters.chain.rpc import Node
-from core.errors import ChainRejected, ChainUnavailable
-from core.ports import PoolDeposit
+from adapters.chain.rpc import Node, RpcError
+from core.errors import ChainRejected, ChainUnavailable, TransientError
+from core.ports import PoolDeposit, RelayLog
 
 from .prover import Proof, PublicInputs
+from .relay import MemoryRelayLog
+
+log = logging.getLogger("snowrail.mixer")
 
 # The generated verifier returns false instead of reverting when it runs out of gas, so an estimate can
 # come out far too low: withdrawals always go with this fixed limit (they use ~300k).
@@ -44,11 +48,13 @@ _BY_SELECTOR = {keccak(text=sig)[:4]: (sig, text) for sig, text in _ERRORS.items
 
 
 class PoolRejected(ChainRejected):
-    """The pool would revert (or did); `reason` is the contract's error name, e.g. "NoteAlreadySpent"."""
+    """The pool would revert (or did); `reason` is the contract's error name, e.g. "NoteAlreadySpent".
+    `tx_hash` is set when a mined transaction reverted (its gas is spent), None when only the simulation did."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, tx_hash: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.tx_hash = tx_hash
 
 
 # The pool's Deposit event is core's PoolDeposit, so the database can store it without importing this adapter.
@@ -64,7 +70,8 @@ class Sent:
 
 
 # One lock per sending account and event loop: pools of several denominations share the relayer's account,
-# and two of them reading the same pending nonce would send two transactions with one nonce.
+# and two of them reading the same pending nonce would send two transactions with one nonce. Across
+# processes the RelayLog's nonce reservation (in the database) does the same.
 _SEND_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
 
 
@@ -89,14 +96,17 @@ def decode_revert(data: bytes | None) -> PoolRejected:
 
 
 class MixerPool:
-    """A fixed-denomination pool at `address`, used by the account of `key` (the relayer / depositor)."""
+    """A fixed-denomination pool at `address`, used by the account of `key` (the relayer / depositor).
+    `relays` reserves the account's nonces and keeps what it signs (default: this process only)."""
 
-    def __init__(self, node: Node, address: str, key: str, *, chain_id: int, deployed_block: int = 0) -> None:
+    def __init__(self, node: Node, address: str, key: str, *, chain_id: int, deployed_block: int = 0,
+                 relays: RelayLog | None = None) -> None:
         self.node = node
         self.address = to_checksum_address(address)
         self._account = Account.from_key(key)
         self.chain_id = chain_id
         self.deployed_block = deployed_block
+        self.relays: RelayLog = relays or MemoryRelayLog()
 
     def __repr__(self) -> str:
         return f"MixerPool({self.address} on chain {self.chain_id})"
@@ -181,34 +191,59 @@ class MixerPool:
     async def withdraw(self, proof: Proof, public: PublicInputs, *, timeout: float = 120.0) -> Sent:
         return await self.send(self.withdraw_data(proof, public), gas=GAS_WITHDRAW, timeout=timeout)
 
+    async def fees(self) -> dict[str, int]:
+        """The fee fields of the next transaction; its simulation runs with exactly these."""
+        base_fee, tip = await self.node.base_fee(), await self.node.priority_fee()
+        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+
     async def send(self, data: bytes, *, value: int = 0, gas: int, timeout: float = 120.0,
                    simulate: bool = True) -> Sent:
-        """Simulates (a revert becomes PoolRejected with a plain sentence), signs, sends and waits."""
+        """Prices the transaction, simulates it as it will be mined (a revert becomes PoolRejected with a plain
+        sentence), reserves a nonce, signs, stores, sends and waits."""
+        fees = await self.fees()
+        if await self.node.balance(self.sender) < gas * fees["maxFeePerGas"] + value:
+            raise PoolRejected("Gas", "The relayer is short of gas: its account cannot pay for this transaction.")
         if simulate:
-            await self.simulate(data, value=value, gas=gas)
+            # With the mined transaction's own sender, gas and fee fields: a contract that behaves differently
+            # when tx.gasprice > 0 (as in every mined transaction) is caught here, before any gas is spent.
+            await self.simulate(data, value=value, gas=gas, fees=fees)
+        tx_hash: str | None = None
         async with _sender_lock(self.sender):
-            base_fee, tip = await self.node.base_fee(), await self.node.priority_fee()
-            max_fee = 2 * base_fee + tip
-            if await self.node.balance(self.sender) < gas * max_fee + value:
-                raise PoolRejected("Gas", "The relayer is short of gas: its account cannot pay for this transaction.")
-            tx = {"type": 2, "chainId": self.chain_id, "nonce": await self.node.pending_nonce(self.sender),
-                  "to": self.address, "value": value, "data": data, "gas": gas,
-                  "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
-            signed = self._account.sign_transaction(tx)
-            tx_hash = await self.node.send_raw(bytes(signed.raw_transaction))
+            floor = await self.node.pending_nonce(self.sender)
+            # The nonce commits only once the node accepted the transaction: a refused broadcast gives it
+            # back, and a crash after sending is covered by the floor (the node counts its pending transaction).
+            try:
+                async with self.relays.sending(self.chain_id, self.sender, floor) as slot:
+                    tx = {"type": 2, "chainId": self.chain_id, "nonce": slot.nonce, "to": self.address,
+                          "value": value, "data": data, "gas": gas, **fees}
+                    signed = self._account.sign_transaction(tx)
+                    raw = bytes(signed.raw_transaction)
+                    await slot.keep("0x" + bytes(signed.hash).hex(), raw)
+                    try:
+                        tx_hash = await self.node.send_raw(raw)
+                    except RpcError as e:  # refused (fee, nonce, funds): nothing was sent, the nonce goes back
+                        raise PoolRejected("Broadcast",
+                                           f"The node refused the transaction ({e.message[:200]}).") from None
+            except TransientError:
+                if tx_hash is None:
+                    raise
+                # Sent, but the database could not record it: the transaction is on its way all the same.
+                log.warning("relayer transaction %s sent; its nonce was not recorded (database unavailable)", tx_hash)
+        assert tx_hash is not None
         receipt = await self.wait(tx_hash, timeout)
         if receipt["status"] != 1:
             # Mined but reverted (the state changed since the simulation): replay it to learn why.
             try:
-                await self.simulate(data, value=value, gas=gas, block=receipt["block_number"] - 1)
+                await self.simulate(data, value=value, gas=gas, fees=fees, block=receipt["block_number"] - 1)
             except PoolRejected as e:
-                raise PoolRejected(e.reason, f"{e.message} (transaction {tx_hash})") from None
-            raise PoolRejected("Revert", f"The transaction {tx_hash} failed on chain.")
+                raise PoolRejected(e.reason, f"{e.message} (transaction {tx_hash})", tx_hash=tx_hash) from None
+            raise PoolRejected("Revert", f"The transaction {tx_hash} failed on chain.", tx_hash=tx_hash)
         return Sent(tx_hash, receipt["block_number"], receipt["gas_used"],
                     receipt["gas_used"] * receipt["effective_gas_price"])
 
-    async def simulate(self, data: bytes, *, value: int = 0, gas: int, block: str | int = "latest") -> None:
-        tx = {"from": self.sender, "to": self.address, "data": data, "value": value, "gas": gas}
+    async def simulate(self, data: bytes, *, value: int = 0, gas: int, fees: dict[str, int] | None = None,
+                       block: str | int = "latest") -> None:
+        tx = {"from": self.sender, "to": self.address, "data": data, "value": value, "gas": gas, **(fees or {})}
         try:
             await self.node.call(tx, block)
         except ChainUnavailable:

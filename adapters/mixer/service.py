@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from datetime import datetime, timezone
+
 import segno
 
 from core.errors import TransientError, UserError
 from core.money import Amount, Token, format_units
-from core.ports import DepositLog, MixDeposit, MixNote, MixWithdrawal
+from core.ports import Clock, DepositLog, MixDeposit, MixNote, MixWithdrawal, RelayLog
 
 from .note import Note, NoteError, canonical_amount, parse_note
 from .pool import MixerPool, PoolRejected
 from .prover import Prover, PublicInputs, witness_input
+from .relay import MemoryRelayLog, RelayLimits
 from .sync import TreeSync
 
 log = logging.getLogger("snowrail.mixer")
 
 SPENT = "This note has already been spent."
+# Refusals that say nothing about the note or its user (the relayer's gas, the node, our own tree): they
+# never count against the failed-relay limits. Any mined transaction that reverted counts, whatever its reason.
+_NOT_THEIR_FAULT = frozenset({"Gas", "Broadcast", "UnknownRoot", "NoteAlreadySpent"})
 
 
 def payment_qr(uri: str) -> bytes:
@@ -42,8 +48,13 @@ class MixerService:
     """The pools of one chain, each of one denomination of the native token, relayed by one account."""
 
     def __init__(self, pools: list[tuple[MixerPool, int]], token: Token, prover: Prover, *, chain_id: int,
-                 fee: int = 0, deposit_log: DepositLog | None = None) -> None:
+                 fee: int = 0, deposit_log: DepositLog | None = None, relays: RelayLog | None = None,
+                 limits: RelayLimits | None = None, clock: Clock | None = None) -> None:
         self.token, self.prover, self.chain_id, self.fee = token, prover, chain_id, fee
+        # The pools' own RelayLog (they reserve the relayer's nonces through it) also counts failed relays.
+        self.relays: RelayLog = relays or (pools[0][0].relays if pools else MemoryRelayLog())
+        self.limits = limits or RelayLimits()
+        self._clock = clock
         self._pools: dict[str, MixerPool] = {}
         self._denomination: dict[str, int] = {}
         for pool, denomination in pools:
@@ -63,17 +74,24 @@ class MixerService:
 
     @classmethod
     async def connect(cls, node, pools: str | list[tuple[str, int]], relayer_key: str, *, token: Token,
-                      fee: int = 0, prover: Prover | None = None,
-                      deposit_log: DepositLog | None = None) -> MixerService:
+                      fee: int = 0, prover: Prover | None = None, deposit_log: DepositLog | None = None,
+                      relays: RelayLog | None = None, limits: RelayLimits | None = None,
+                      clock: Clock | None = None) -> MixerService:
         """Reads each pool's denomination from the chain. `pools` as parse_pools_setting takes or returns;
-        `deposit_log` (the database) keeps each pool's Deposit events between runs."""
+        `deposit_log` (the database) keeps each pool's Deposit events between runs; `relays` (the database)
+        reserves the relayer's nonces and counts failed relays for every process sharing it."""
         entries = parse_pools_setting(pools) if isinstance(pools, str) else pools
         chain_id = await node.chain_id()
+        relays = relays or MemoryRelayLog()
         found = []
         for address, block in entries:
-            pool = MixerPool(node, address, relayer_key, chain_id=chain_id, deployed_block=block)
+            pool = MixerPool(node, address, relayer_key, chain_id=chain_id, deployed_block=block, relays=relays)
             found.append((pool, await pool.denomination()))
-        return cls(found, token, prover or Prover(), chain_id=chain_id, fee=fee, deposit_log=deposit_log)
+        return cls(found, token, prover or Prover(), chain_id=chain_id, fee=fee, deposit_log=deposit_log,
+                   relays=relays, limits=limits, clock=clock)
+
+    def _now(self) -> datetime:
+        return self._clock.now() if self._clock is not None else datetime.now(timezone.utc)
 
     def _text(self, units: int) -> str:
         return canonical_amount(format_units(units, self.token.decimals))
@@ -118,7 +136,7 @@ class MixerService:
                 return MixDeposit(sync.events[index].tx_hash, index, len(sync.tree))
         return None
 
-    async def withdraw(self, note: str, recipient: str) -> MixWithdrawal:
+    async def withdraw(self, note: str, recipient: str, user_ref: str) -> MixWithdrawal:
         parsed = parse_note(note)
         if parsed.chain_id != self.chain_id:
             raise NoteError("chainId", f"this note is for chain {parsed.chain_id}, and I serve chain {self.chain_id}: "
@@ -132,9 +150,43 @@ class MixerService:
             raise UserError("This note is being withdrawn right now; wait for that withdrawal's answer.")
         self._in_flight.add(parsed.nullifier_hash)
         try:
-            return await self._withdraw(key, pool, parsed, recipient)
+            return await self._bounded(key, pool, parsed, recipient, user_ref)
         finally:
             self._in_flight.discard(parsed.nullifier_hash)
+
+    async def _bounded(self, key: str, pool: MixerPool, parsed: Note, recipient: str,
+                       user_ref: str) -> MixWithdrawal:
+        """The withdrawal, unless the note or the user has used up its failed relays for now. The attempt is
+        recorded (as failed until it settles) before the count, so relays at once in any process see it."""
+        note_id, now = f"0x{parsed.nullifier_hash:064x}", self._now()
+        attempt = await self.relays.attempt(note_id, user_ref, now)
+        outcome: tuple[str | None, str | None] = (None, None)  # (reason, tx hash) of a failure that counts
+        try:
+            by_note, by_user = await self.relays.failures(note_id, user_ref, now - self.limits.window)
+            by_note, by_user = by_note[:-1], by_user[:-1]  # the newest of each is this attempt
+            refusal = self.limits.refusal(by_note, by_user, now)
+            if refusal:
+                log.warning("mixer relay refused for %s: failed-relay limit reached", user_ref)
+                raise UserError(refusal)
+            try:
+                return await self._withdraw(key, pool, parsed, recipient)
+            except PoolRejected as e:
+                if e.tx_hash is None and e.reason in _NOT_THEIR_FAULT:
+                    raise
+                outcome = (e.reason, e.tx_hash)
+                log.warning("mixer relay failed for %s (%s%s)", user_ref, e.reason,
+                            f", gas spent in {e.tx_hash}" if e.tx_hash else "")
+                tally = self.limits.tally(len(by_note) + 1, len(by_user) + 1)
+                if e.tx_hash:
+                    raise UserError(f"The withdrawal failed on chain: {e.message} The note was not spent, so it is "
+                                    f"still good. {tally}") from None
+                raise UserError(f"The pool would refuse this withdrawal: {e.message[:1].lower()}{e.message[1:]} "
+                                f"Nothing was sent (no gas spent) and your note is still good. {tally}") from None
+        finally:
+            try:
+                await self.relays.settle(attempt, *outcome)
+            except TransientError:  # the withdrawal's own outcome matters more; the attempt stays counted
+                log.warning("mixer relay attempt %s not settled: database unavailable", attempt)
 
     async def _withdraw(self, key: str, pool: MixerPool, parsed: Note, recipient: str) -> MixWithdrawal:
         for attempt in (1, 2):

@@ -56,7 +56,7 @@ class TelegramFrontend:
         *,
         codec: CallbackCodec,
         commands: Iterable[str],
-        is_operator: Callable[[str], bool] = lambda ref: False,
+        is_operator: Callable[[Actor], bool] = lambda actor: False,
         upload: Upload | None = None,
         max_upload: int = MAX_UPLOAD,
     ) -> None:
@@ -66,12 +66,14 @@ class TelegramFrontend:
         self._held: OrderedDict[str, tuple[int, Reply]] = OrderedDict()  # deep-link payload -> private reply
 
     def handlers(self) -> dict[int, list[BaseHandler]]:
-        """PTB handler groups: group -1 guards groups against pasted secrets before anything else runs."""
-        new = filters.UpdateType.MESSAGE
+        """PTB handler groups: group -1 guards groups against pasted secrets before anything else runs. It reads
+        edits too (a harmless message can be edited into a key); commands run only from new messages."""
+        new, new_or_edited = filters.UpdateType.MESSAGE, filters.UpdateType.MESSAGES
         private = filters.ChatType.PRIVATE
         bulk_file = filters.Document.ALL & filters.CaptionRegex(r"^/bulk(@[A-Za-z0-9_]+)?(\s|$)")
+        in_groups = new_or_edited & filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION)
         return {
-            -1: [MessageHandler(new & filters.ChatType.GROUPS & (filters.TEXT | filters.CAPTION), self.on_group_secret)],
+            -1: [MessageHandler(in_groups, self.on_group_secret)],
             0: [
                 MessageHandler(new & bulk_file, self.on_document),
                 CommandHandler(self.commands, self.on_command, filters=new),
@@ -88,7 +90,7 @@ class TelegramFrontend:
             return
         if not is_private(chat) and addressed_elsewhere(msg.text, context.bot.username):
             return
-        reply = await self.handle(msg.text, actor_of(user), message_key(chat.id, msg.message_id))
+        reply = await self.handle(msg.text, actor_of(user), message_key(context.bot.id, chat.id, msg.message_id))
         await self.respond(context.bot, chat, user, reply, reply_to=msg.message_id)
         if is_private(chat) and command_name(msg.text) == "start":
             await self._release_held(context.bot, user, msg.text)
@@ -97,7 +99,7 @@ class TelegramFrontend:
         msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if msg is None or user is None or chat is None or msg.document is None:
             return
-        actor, key, doc = actor_of(user), message_key(chat.id, msg.message_id), msg.document
+        actor, key, doc = actor_of(user), message_key(context.bot.id, chat.id, msg.message_id), msg.document
         if doc.file_size is not None and doc.file_size > self.max_upload:
             reply = Reply.error(
                 f"file: {doc.file_name or 'the file'} is {_mb(doc.file_size)}; /bulk files may be at most "
@@ -125,7 +127,7 @@ class TelegramFrontend:
             await _answer(query, STALE, alert=True)
             return
         actor = actor_of(user)
-        if press.owner_id != str(user.id) and not self.is_operator(actor.ref):
+        if press.owner_id != str(user.id) and not self.is_operator(actor):
             await _answer(query, NOT_YOURS, alert=True)
             return
         message = query.message
@@ -135,7 +137,8 @@ class TelegramFrontend:
         await _answer(query, "Working on it…")
         chat = message.chat
         edited = int(message.edit_date.timestamp()) if message.edit_date else None
-        reply = await self.handle(press.command, actor, press_key(chat.id, message.message_id, press.command, edited))
+        key = press_key(context.bot.id, chat.id, message.message_id, press.command, edited)
+        reply = await self.handle(press.command, actor, key)
         await self.respond(context.bot, chat, user, reply, edit=message.message_id)
 
     async def on_group_secret(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -150,8 +153,9 @@ class TelegramFrontend:
             removed = "I deleted it"
         except TelegramError:
             removed = "I could not delete it (I need the right to delete messages there): delete it yourself now"
+        posted = "edited a message into" if update.edited_message is not None else "posted"
         warning = Reply.error(
-            f"You posted what looks like a {what} in the group “{chat.title or chat.id}”. {removed}.",
+            f"You {posted} what looks like a {what} in the group “{chat.title or chat.id}”. {removed}.",
             "Anyone who saw it can use it. Move your funds to a new wallet (or withdraw the note) as soon as you "
             "can, and send secrets only here, in this private chat.",
         )

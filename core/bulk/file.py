@@ -5,25 +5,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
-from collections.abc import Iterator
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.addresses import parse_address
+from core.bulk.jsonfile import JsonNumber, json_records
+from core.bulk.records import COLUMNS, MAX_ROWS, FileProblem, Record
 from core.errors import UsageError
 from core.money import Token, TokenRegistry, format_units, parse_units
 
-MAX_ROWS = 10_000
 MAX_BYTES = 5_000_000  # "5 MB", read as SI megabytes: a file of 5,000,001 bytes is refused
 MAX_MEMO = 200
 
-COLUMNS: dict[str, str] = {
-    "recipient": "recipient", "address": "recipient", "to": "recipient",
-    "amount": "amount", "value": "amount",
-    "token": "token", "currency": "token", "asset": "token",
-    "memo": "memo", "reference": "memo", "note": "memo",
-}
+log = logging.getLogger("snowrail.bulk")
+
 _ORDER = ("recipient", "amount", "token", "memo")  # the columns of a file without a header
 _DELIMITERS = ("\t", ";", ",")  # ties go to the rarer delimiter: a comma may sit inside a memo
 _SNIFF_LINES = 50
@@ -97,69 +93,72 @@ class BulkFile:
         }
 
 
-class _FileProblem(Exception):
-    """The whole file is refused; reported at line 0."""
-
-
-class _Record:
-    """One data row before checking: its physical line, and the cells found for each known column."""
-
-    __slots__ = ("line", "cells", "problem")
-
-    def __init__(self, line: int, cells: dict[str, Any], problem: str | None = None) -> None:
-        self.line, self.cells, self.problem = line, cells, problem
-
-
 def check_file(data: bytes, tokens: TokenRegistry, *, filename: str | None = None) -> BulkFile:
     """Read and check a payout file. Never raises for any input: every problem is a RowError."""
     digest = hashlib.sha256(data).hexdigest()
-    records: list[_Record] = []
+    records: list[Record] = []
     try:
         text = _decode(data)
         fmt = _format_of(text, filename)
         if fmt == "json":
-            records, delimiter, header = list(_json_records(text)), None, False
+            records, delimiter, header = list(json_records(text)), None, False
         else:
             delimiter = _sniff(text)
             records, header = _csv_records(text, delimiter)
         if not records:
-            raise _FileProblem("empty: the file has no payment rows; put one payment per line: recipient, amount[, token[, memo]]")
+            raise FileProblem("empty: the file has no payment rows; put one payment per line: recipient, amount[, token[, memo]]")
         if len(records) > MAX_ROWS:
-            raise _FileProblem(
+            raise FileProblem(
                 f"too many rows: the file has {len(records):,} payments; the limit is {MAX_ROWS:,} per file, so split it"
             )
-    except _FileProblem as e:
-        rows = len(records)
-        return BulkFile("unknown", rows, (), (RowError(0, str(e)),), (), {}, digest, len(data))
-    valid, errors = _check_records(records, tokens)
+        valid, errors = _check_records(records, tokens)
+    except FileProblem as e:
+        return _refused(str(e), len(records), digest, len(data))
+    except Exception:  # a bug of ours, never the sender's: still an answer, not a traceback in chat
+        log.exception("bulk file check failed (%s bytes, sha256 %s)", len(data), digest)
+        return _refused("cannot be read: an unexpected problem on our side; check the file with "
+                        "`snowrail bulk check` or send it as plain CSV", len(records), digest, len(data))
     return BulkFile(
         fmt, len(records), tuple(valid), tuple(errors), _duplicates(valid), _totals(valid), digest, len(data),
         delimiter, header, frozenset(e.line for e in errors),
     )
 
 
+def _refused(why: str, rows: int, digest: str, size: int) -> BulkFile:
+    return BulkFile("unknown", rows, (), (RowError(0, why),), (), {}, digest, size)
+
+
 # ---------------------------------------------------------------- bytes -> text
 def _decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
-        raise _FileProblem(f"too large: the file is {len(data):,} bytes; the limit is {MAX_BYTES:,} bytes (5 MB)")
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise _FileProblem("not UTF-8: the file is UTF-16; save it as UTF-8 (in Excel: CSV UTF-8)")
+        raise FileProblem(f"too large: the file is {len(data):,} bytes; the limit is {MAX_BYTES:,} bytes (5 MB)")
+    if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        raise FileProblem("not UTF-8: the file is UTF-32; save it as UTF-8 (in Excel: CSV UTF-8)")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_utf16(data):
+        raise FileProblem("not UTF-8: the file is UTF-16; save it as UTF-8 (in Excel: CSV UTF-8)")
     if data[:4] == b"PK\x03\x04":
-        raise _FileProblem("not CSV or JSON: this looks like a spreadsheet (.xlsx); save it as CSV UTF-8")
+        raise FileProblem("not CSV or JSON: this looks like a spreadsheet (.xlsx); save it as CSV UTF-8")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise _FileProblem(
+        raise FileProblem(
             f"not UTF-8: byte 0x{data[e.start]:02x} on line {line} is not valid UTF-8; save the file as UTF-8"
         ) from None
     if "\x00" in text:
-        raise _FileProblem("not CSV or JSON: the file contains NUL bytes, so it is binary, not text")
+        raise FileProblem("not CSV or JSON: the file contains NUL bytes, so it is binary, not text")
     if not text.strip():
-        raise _FileProblem("empty: the file has no content; put one payment per line: recipient, amount[, token[, memo]]")
+        raise FileProblem("empty: the file has no content; put one payment per line: recipient, amount[, token[, memo]]")
     return text
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """UTF-16 without a byte order mark: ASCII text with a zero byte in every other place."""
+    head = data[:200]
+    odd, even = head[1::2], head[0::2]
+    return len(head) >= 4 and any(z.count(0) == len(z) and 0 not in t for z, t in ((odd, even), (even, odd)))
 
 
 def _format_of(text: str, filename: str | None) -> str:
@@ -167,7 +166,7 @@ def _format_of(text: str, filename: str | None) -> str:
     if head in ("[", "{"):
         return "json"
     if filename and filename.lower().endswith(".json"):
-        raise _FileProblem("not JSON: a .json file must hold an array of payments or {\"payments\": [...]}")
+        raise FileProblem("not JSON: a .json file must hold an array of payments or {\"payments\": [...]}")
     return "csv"
 
 
@@ -190,7 +189,7 @@ def _sniff(text: str) -> str:
         if score > best_score:
             best, best_score = d, score
     if best is None:
-        raise _FileProblem(
+        raise FileProblem(
             "not CSV or JSON: no line has a comma, semicolon or tab between fields; "
             "write recipient and amount separated by one of them, or a JSON array"
         )
@@ -209,9 +208,9 @@ def _count_outside_quotes(line: str, d: str) -> int:
     return n
 
 
-def _csv_records(text: str, delimiter: str) -> tuple[list[_Record], bool]:
+def _csv_records(text: str, delimiter: str) -> tuple[list[Record], bool]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=False)
-    records: list[_Record] = []
+    records: list[Record] = []
     columns: list[str | None] | None = None
     header = False
     last = 0
@@ -226,11 +225,11 @@ def _csv_records(text: str, delimiter: str) -> tuple[list[_Record], bool]:
                 if header:
                     continue
             if len(records) > MAX_ROWS:
-                records.append(_Record(start, {}))  # counted, not checked: the file is refused anyway
+                records.append(Record(start, {}))  # counted, not checked: the file is refused anyway
                 continue
             records.append(_row(cells, columns, start, header, delimiter))
     except csv.Error as e:
-        raise _FileProblem(f"not CSV: line {reader.line_num}: {e}") from None
+        raise FileProblem(f"not CSV: line {reader.line_num}: {e}") from None
     return records, header
 
 
@@ -243,18 +242,18 @@ def _columns(cells: list[str], line: int) -> tuple[list[str | None], bool]:
         if name is None:
             continue
         if name in seen:
-            raise _FileProblem(f"header (line {line}): columns “{seen[name]}” and “{cell}” both name the {name}; keep one")
+            raise FileProblem(f"header (line {line}): columns “{seen[name]}” and “{cell}” both name the {name}; keep one")
         seen[name] = cell
     for needed, synonyms in (("recipient", "recipient, address or to"), ("amount", "amount or value")):
         if needed not in seen:
-            raise _FileProblem(f"header (line {line}): no {needed} column; name one {synonyms}")
+            raise FileProblem(f"header (line {line}): no {needed} column; name one {synonyms}")
     return names, True
 
 
-def _row(cells: list[str], columns: list[str | None], line: int, header: bool, delimiter: str) -> _Record:
+def _row(cells: list[str], columns: list[str | None], line: int, header: bool, delimiter: str) -> Record:
     if not header and len(cells) > len(_ORDER):
         shown = {"\t": "tab", ";": "semicolon", ",": "comma"}[delimiter]
-        return _Record(line, {}, (
+        return Record(line, {}, (
             f"row: {len(cells)} fields, but without a header the columns are recipient, amount, token, memo; "
             f"put a memo that contains a {shown} in double quotes"
         ))
@@ -262,111 +261,11 @@ def _row(cells: list[str], columns: list[str | None], line: int, header: bool, d
     for name, cell in zip(columns, cells):
         if name is not None:
             out[name] = cell
-    return _Record(line, out)
-
-
-# ---------------------------------------------------------------- JSON
-class JsonNumber(str):
-    """A JSON number kept as the text written in the file, so no float ever touches it."""
-
-
-_DECODER = json.JSONDecoder(parse_float=JsonNumber, parse_int=JsonNumber, parse_constant=JsonNumber)
-_WS = " \t\r\n"
-
-
-def _json_records(text: str) -> Iterator[_Record]:
-    pos = _skip(text, 0)
-    lines = _LineCounter(text)
-    if text[pos] == "{":
-        pos = _find_payments(text, pos, lines)
-    elif text[pos] != "[":
-        raise _FileProblem("not JSON: expected an array of payments or {\"payments\": [...]}")
-    pos = _skip(text, pos + 1)
-    if text[pos:pos + 1] == "]":
-        return
-    count = 0
-    while True:
-        line = lines.at(pos)
-        try:
-            value, pos = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            raise _FileProblem(f"not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-        count += 1
-        yield _json_record(value, line) if count <= MAX_ROWS + 1 else _Record(line, {})
-        pos = _skip(text, pos)
-        ch = text[pos:pos + 1]
-        if ch == "]":
-            break
-        if ch != ",":
-            raise _FileProblem(f"not JSON: expected , or ] after the payment on line {line}, at line {lines.at(pos)}")
-        pos = _skip(text, pos + 1)
-    if text.lstrip()[0] == "[" and text[pos + 1:].strip():
-        raise _FileProblem("not JSON: unexpected text after the closing ] of the array")
-
-
-def _find_payments(text: str, pos: int, lines: _LineCounter) -> int:
-    """Walk the top-level object's keys to the position of the "payments" array."""
-    pos = _skip(text, pos + 1)
-    while text[pos:pos + 1] == '"':
-        try:
-            key, pos = _DECODER.raw_decode(text, pos)
-            pos = _skip(text, pos)
-            if text[pos:pos + 1] != ":":
-                raise _FileProblem(f"not JSON: expected : after “{key}” at line {lines.at(pos)}")
-            pos = _skip(text, pos + 1)
-            if key.lower() == "payments":
-                if text[pos:pos + 1] != "[":
-                    raise _FileProblem("not JSON payments: \"payments\" must be an array of objects")
-                return pos
-            _, pos = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            raise _FileProblem(f"not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-        pos = _skip(text, pos)
-        if text[pos:pos + 1] == ",":
-            pos = _skip(text, pos + 1)
-    raise _FileProblem("not JSON payments: the object has no \"payments\" array; send [...] or {\"payments\": [...]}")
-
-
-def _json_record(value: Any, line: int) -> _Record:
-    if not isinstance(value, dict):
-        kind = "an array" if isinstance(value, list) else "a number" if isinstance(value, JsonNumber) else type(value).__name__
-        return _Record(line, {}, f"row: expected an object with recipient and amount, got {kind}")
-    cells: dict[str, Any] = {}
-    for key, cell in value.items():
-        name = COLUMNS.get(key.strip().lower())
-        if name is None:
-            continue
-        if name in cells:
-            return _Record(line, {}, f"row: two keys name the {name}; keep one")
-        cells[name] = cell
-    return _Record(line, cells)
-
-
-def _skip(text: str, pos: int) -> int:
-    n = len(text)
-    while pos < n and text[pos] in _WS:
-        pos += 1
-    if pos >= n:
-        raise _FileProblem("not JSON: the file ends before the array is closed")
-    return pos
-
-
-class _LineCounter:
-    """Physical line of a position, counting forwards incrementally (positions only grow)."""
-
-    def __init__(self, text: str) -> None:
-        self.text, self.pos, self.line = text, 0, 1
-
-    def at(self, pos: int) -> int:
-        if pos < self.pos:
-            return self.text.count("\n", 0, pos) + 1
-        self.line += self.text.count("\n", self.pos, pos)
-        self.pos = pos
-        return self.line
+    return Record(line, out)
 
 
 # ---------------------------------------------------------------- checking
-def _check_records(records: list[_Record], tokens: TokenRegistry) -> tuple[list[BulkRow], list[RowError]]:
+def _check_records(records: list[Record], tokens: TokenRegistry) -> tuple[list[BulkRow], list[RowError]]:
     valid: list[BulkRow] = []
     errors: list[RowError] = []
     addresses: dict[str, str | UsageError] = {}

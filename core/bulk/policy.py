@@ -1,4 +1,4 @@
-"""Operator-tunable numbers for bulk payouts: chunk size, parallel jobs, leases, progress pace, fee estimate."""
+"""Operator-tunable numbers for bulk payouts: chunk size, parallel jobs, leases, progress pace, fee estimate, upload limits."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ class BulkPolicy:
     progress_every: timedelta = timedelta(seconds=2)
     gas_per_payout: int = 62_000  # measured: native payout to a fresh account inside executeBatch
     gas_per_chunk: int = 60_000
+    # Per person, counted in the database so every process shares them (0: no limit). Every file counts
+    # against the hour; the rows of every file read count against the UTC day: reading is the work.
+    uploads_per_hour: int = 20
+    rows_per_day: int = 50_000
 
 
 def policy_of(services: object) -> BulkPolicy:

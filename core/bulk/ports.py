@@ -36,8 +36,18 @@ class BatchRepository(Protocol):
     async def save_chunk(self, chunk: Chunk) -> None: ...
 
 
+class UploadCounts(Protocol):
+    """Files and rows each person uploaded per window (an hour, a UTC day), shared by every process."""
+
+    async def add(self, actor_ref: str, window: str, start: datetime, *, files: int = 0, rows: int = 0) -> tuple[int, int]:
+        """Add to this person's counts for the window (`window` names its length, "hour" or "day"; `start` is
+        when it began) in one atomic statement, and return its (files, rows) after adding. Concurrent additions
+        are serialised by the database, so two processes never both see the same total."""
+
+
 class BulkUnitOfWork(UnitOfWork, Protocol):
     batches: BatchRepository
+    uploads: UploadCounts
 
 
 class BatchChain(Chain, Protocol):

@@ -12,7 +12,7 @@ from core.bulk.ports import BatchChain, BulkUnitOfWork
 from core.bulk.views import progress, summary
 from core.errors import ChainRejected, TransientError
 from core.model import Notification, NotificationType, Receipt
-from core.ports import PaymentOrder
+from core.ports import PaymentOrder, SignedTx
 from core.replies import dumps
 from core.services import Services, log
 
@@ -140,12 +140,19 @@ async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
             rows = await uow.batches.rows(batch_id, chunk=chunk.index)
             orders.append([_order(s, r) for r in rows if r.status is RowStatus.PENDING])
         nonces = [await uow.nonces.reserve(chain.chain_id, chain.executor, floor) for _ in claimed]
-        try:
-            signed = await asyncio.gather(*(chain.sign_batch(o, n) for o, n in zip(orders, nonces)))
-        except ChainRejected as e:
+        results = await asyncio.gather(*(chain.sign_batch(o, n) for o, n in zip(orders, nonces)), return_exceptions=True)
+        refused = [(chunk, r) for chunk, r in zip(claimed, results) if isinstance(r, ChainRejected)]
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, ChainRejected):
+                raise r  # the node or the database is away: nothing was stored, the chunks stay open
+        if refused:
+            # Fail only the chunks the chain refused, each with its own reason. The others are released
+            # unsigned (their nonces too, or the refused one's would leave a gap) and claimed again next turn.
             await uow.rollback()
-            await _refuse(s, batch_id, claimed[0].index, e.message)
+            for chunk, why in refused:
+                await _refuse(s, batch_id, chunk.index, why.message)
             return []
+        signed = cast(list[SignedTx], results)
         now = s.clock.now()
         for chunk, tx in zip(claimed, signed):
             chunk.status, chunk.nonce, chunk.raw_tx, chunk.tx_hash = ChunkStatus.SIGNED, tx.nonce, tx.raw, tx.tx_hash

@@ -10,8 +10,9 @@ from datetime import timedelta
 from core.addresses import short
 from core.bulk.file import BulkFile, RowError
 from core.bulk.model import Batch, BatchRow, BatchStatus
-from core.money import TokenRegistry, format_units
+from core.money import TokenRegistry, format_significant, format_units
 from core.replies import Attachment, Button, Reply, Span, bold, code
+from core.views import counted
 
 ERRORS_SHOWN = 20
 ROWS_SHOWN = 5
@@ -66,8 +67,8 @@ def invalid_preview(filename: str, checked: BulkFile) -> Reply:
     if not checked.readable:
         return Reply.error(f"{filename} cannot be used: {checked.errors[0].error}")
     lines: list[tuple[Span | str, ...]] = [
-        (bold(f"{filename}: {len(checked.errors):,} error{'s' if len(checked.errors) != 1 else ''} in "
-              f"{len(checked.lines_with_errors):,} of {checked.rows:,} rows; nothing can be paid from it."),),
+        (bold(f"{filename}: {counted(len(checked.errors), 'error')} in "
+              f"{len(checked.lines_with_errors):,} of {counted(checked.rows, 'row')}; nothing can be paid from it."),),
         ("Fix the file and send it again. ",),
     ]
     shown = checked.errors[:ERRORS_SHOWN]
@@ -90,7 +91,7 @@ def preview(
     """A valid file: what will be paid, what it costs, whether the treasury can, and the buttons."""
     lines: list[tuple[Span | str, ...]] = [
         (bold(f"Bulk payout {batch.id}"), f" from {batch.filename} ({batch.format.upper()})"),
-        (f"Recipients: {recipients:,} in {batch.rows:,} rows",),
+        (f"Recipients: {recipients:,} in {counted(batch.rows, 'row')}",),
         ("Total: ", bold(totals_text(batch.totals, tokens))),
         (f"Estimated network fee: {fee_text}",),
     ]
@@ -104,8 +105,9 @@ def preview(
     else:
         lines.append(("Treasury: holds enough ✓",))
     if checked.duplicates:
-        lines.append((f"⚠ {len(checked.duplicates):,} recipient{'s' if len(checked.duplicates) != 1 else ''} "
-                      "appear more than once (same token); executing asks you to confirm:",))
+        lines.append((f"⚠ {counted(len(checked.duplicates), 'recipient')} "
+                      f"{'appears' if len(checked.duplicates) == 1 else 'appear'} more than once (same token); "
+                      "executing asks you to confirm:",))
         lines += [(f"  ", code(short(d.recipient)), f" {d.token} on lines {', '.join(map(str, d.lines[:10]))}")
                   for d in checked.duplicates[:ERRORS_SHOWN]]
     if batch.repeat_of:
@@ -119,15 +121,51 @@ def preview(
     return Reply.of(*lines, buttons=buttons)
 
 
+def checked_only(filename: str, checked: BulkFile, tokens: TokenRegistry) -> Reply:
+    """A valid file from someone who is not an operator: the check, no batch, no buttons, nothing about the
+    treasury."""
+    recipients = len({(r.recipient, r.token) for r in checked.valid})
+    lines: list[tuple[Span | str, ...]] = [
+        (bold(f"{filename} checks out"), f" ({checked.format.upper()})"),
+        (f"Recipients: {recipients:,} in {counted(len(checked.valid), 'row')}",),
+        ("Total: ", bold(totals_text(checked.totals, tokens))),
+    ]
+    if checked.duplicates:
+        lines.append((f"⚠ {counted(len(checked.duplicates), 'recipient')} "
+                      f"{'appears' if len(checked.duplicates) == 1 else 'appear'} more than once (same token)",))
+    lines.append(("First rows:",))
+    lines += [_row_line(r, tokens) for r in checked.valid[:ROWS_SHOWN]]
+    lines.append(("Only operators can store and execute a bulk payout, so nothing was stored. "
+                  "Ask an operator of this bot to send the file.",))
+    return Reply.of(*lines)
+
+
 def bar(done: int, total: int, width: int = 10) -> str:
     filled = min(width, done * width // total) if total else width
     return f"{'█' * filled}{'░' * (width - filled)} {done * 100 // total if total else 100}% ({done:,} / {total:,})"
 
 
+def state(batch: Batch) -> str:
+    """The batch's state in words. A running batch that was cancelled ends DONE in the model; here it stays
+    "cancelled", so nobody reads it as complete."""
+    if batch.cancelled and batch.status in (BatchStatus.RUNNING, BatchStatus.DONE):
+        return "cancelling" if batch.status is BatchStatus.RUNNING else "cancelled"
+    return batch.status.value
+
+
+def cancelled_line(batch: Batch, total: int) -> str:
+    """Instead of a bar (which counts cancelled rows as settled, so it would read 100%): what the cancel left."""
+    paid, failed = f"{batch.paid:,} of {counted(total, 'row')} paid", f", {batch.failed:,} failed" if batch.failed else ""
+    if batch.status is BatchStatus.RUNNING:
+        return f"Cancelling: {paid} so far{failed}, {batch.cancelled:,} not sent; transactions already sent still settle"
+    return f"Cancelled: {paid} before the cancel{failed}, {batch.cancelled:,} not sent"
+
+
 def progress(batch: Batch, total: int) -> Reply:
-    head = "Paying" if batch.status is BatchStatus.RUNNING else "Finished"
-    lines = [(bold(f"{head} bulk payout {batch.id}"),), (bar(batch.settled, total),)]
-    if batch.failed:
+    head = {"running": "Paying", "cancelling": "Cancelling", "cancelled": "Cancelled"}.get(state(batch), "Finished")
+    lines = [(bold(f"{head} bulk payout {batch.id}"),)]
+    lines.append((cancelled_line(batch, total),) if batch.cancelled else (bar(batch.settled, total),))
+    if batch.failed and not batch.cancelled:
         lines.append((f"{batch.failed:,} failed so far",))
     return Reply.of(*lines)
 
@@ -139,8 +177,8 @@ def summary(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Reply:
         if r.status.value == "paid":
             paid[r.token] = paid.get(r.token, 0) + r.amount
     lines: list[tuple[Span | str, ...]] = [
-        (bold(f"Bulk payout {batch.id} finished"), f" ({batch.filename})"),
-        (f"Paid: {batch.paid:,} of {len(rows):,} rows — {totals_text(paid, tokens)}",),
+        (bold(f"Bulk payout {batch.id} {'cancelled' if batch.cancelled else 'finished'}"), f" ({batch.filename})"),
+        (f"Paid: {batch.paid:,} of {counted(len(rows), 'row')} — {totals_text(paid, tokens)}",),
     ]
     if batch.failed:
         lines.append((f"Failed: {batch.failed:,}",))
@@ -152,7 +190,7 @@ def summary(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Reply:
         lines.append(("Send ", code(f"/bulk retry {batch.id}"), " to re-run only the failed rows."))
     if batch.cancelled:
         lines.append((f"Cancelled: {batch.cancelled:,}",))
-    lines.append((f"Network fees: {format_units(batch.fees, 18)} {tokens.native.symbol}",))
+    lines.append((f"Network fees: {format_significant(batch.fees, tokens.native.decimals)} {tokens.native.symbol}",))
     lines.append((f"Time: {took.total_seconds():.1f} s",))
     lines.append(("The attached report has one line per row with its status, tx hash and error.",))
     kind = "ok" if not batch.failed else "error" if not batch.paid else "info"
@@ -161,17 +199,20 @@ def summary(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Reply:
 
 def status(batch: Batch, total: int, tokens: TokenRegistry) -> Reply:
     lines: list[tuple[Span | str, ...]] = [
-        (bold(f"Bulk payout {batch.id}"), f"  {batch.status.value}  ({batch.filename})"),
+        (bold(f"Bulk payout {batch.id}"), f"  {state(batch)}  ({batch.filename})"),
         ("Total: ", totals_text(batch.totals, tokens)),
     ]
     if batch.status is not BatchStatus.PREVIEW:
-        lines.append((bar(batch.settled, total),))
-        lines.append((f"Paid {batch.paid:,} · failed {batch.failed:,} · cancelled {batch.cancelled:,} · "
-                      f"fees {format_units(batch.fees, 18)} {tokens.native.symbol}",))
+        fees = f"fees {format_significant(batch.fees, tokens.native.decimals)} {tokens.native.symbol}"
+        if batch.cancelled:
+            lines.append((f"{cancelled_line(batch, total)} · {fees}",))
+        else:
+            lines.append((bar(batch.settled, total),))
+            lines.append((f"Paid {batch.paid:,} · failed {batch.failed:,} · cancelled {batch.cancelled:,} · {fees}",))
     buttons: tuple[Button, ...] = ()
     if batch.status is BatchStatus.PREVIEW:
         buttons = (Button("Execute", f"/bulk execute {batch.id}", "primary"), Button("Cancel", f"/bulk cancel {batch.id}", "danger"))
-    elif batch.status is BatchStatus.RUNNING:
+    elif batch.status is BatchStatus.RUNNING and not batch.cancelled:
         buttons = (Button("Cancel the rest", f"/bulk cancel {batch.id}", "danger"),)
     elif batch.status is BatchStatus.DONE and batch.failed:
         buttons = (Button("Retry failed rows", f"/bulk retry {batch.id}", "primary"),)

@@ -9,10 +9,14 @@ from core.addresses import short
 from core.commands import Help, Link, Start, Wallet
 from core.errors import ChainUnavailable, UserError
 from core.model import LinkChallenge
-from core.money import format_units
+from core.money import format_significant, format_units
 from core.parsing import SUMMARY, USAGE
 from core.replies import Reply, bold, code
 from core.services import Services, new_id
+from core.views import chain_name, counted
+
+# Parsed and answered ("not available yet"), but not offered: /help lists only commands that work.
+NOT_YET = frozenset({"deposit"})
 
 
 async def start(s: Services, cmd: Start) -> Reply:
@@ -22,17 +26,19 @@ async def start(s: Services, cmd: Start) -> Reply:
         "Link your wallet with /link <address> so people can pay you by @handle."
     )
     return Reply.of(
-        (f"Hi {name}, I'm {s.policy.bot_name}: payments from chat, settled on chain ", bold(f"{s.chain.chain_id}"), "."),
+        (f"Hi {name}, I'm {s.policy.bot_name}: payments from chat, settled on ", bold(chain_name(s.chain.chain_id)), "."),
         role,
         "Send /help to see every command.",
     )
 
 
 async def help_(s: Services, cmd: Help) -> Reply:
+    if cmd.topic in NOT_YET:
+        return Reply.of(f"/{cmd.topic} is not available yet; it is coming soon. Send /help for what works today.")
     if cmd.topic:
         return Reply.of((bold(f"/{cmd.topic}"), f" — {SUMMARY[cmd.topic]}"), ("Usage: ", code(USAGE[cmd.topic])))
     lines: list[tuple] = [(bold("Commands"),)]
-    lines += [(code(f"/{name}"), f" — {summary}") for name, summary in SUMMARY.items()]
+    lines += [(code(f"/{name}"), f" — {summary}") for name, summary in SUMMARY.items() if name not in NOT_YET]
     lines.append(("Tokens on this chain: ", ", ".join(s.chain.tokens.symbols()), ". Amounts are in whole units, e.g. 0.5 CRO."))
     return Reply.of(*lines)
 
@@ -54,7 +60,7 @@ async def link(s: Services, cmd: Link) -> Reply:
             ("To link ", code(cmd.address), ", sign this exact message with that wallet (personal_sign, EIP-191):"),
             (code(message),),
             "Then send /link <signature>. The challenge works once and expires in "
-            f"{int(s.policy.challenge_ttl / timedelta(minutes=1))} minutes.",
+            f"{counted(int(s.policy.challenge_ttl / timedelta(minutes=1)), 'minute')}.",
             private=True,
         )
     assert cmd.signature is not None
@@ -100,10 +106,12 @@ async def wallet(s: Services, cmd: Wallet) -> Reply:
             lines.append(("Treasury ", code(s.chain.treasury)))
             lines += await _balances(s, s.chain.treasury)
             gas = await s.chain.balance(s.chain.executor, s.chain.tokens.native)
-            lines.append((f"Executor gas: {format_units(gas, 18)} {s.chain.tokens.native.symbol} at ", code(short(s.chain.executor))))
+            native = s.chain.tokens.native
+            lines.append((f"Executor gas: {format_significant(gas, native.decimals)} {native.symbol} at ", code(short(s.chain.executor))))
     except ChainUnavailable:
         lines.append(("The chain node is not answering; balances are unavailable right now.",))
-    return Reply.of(*lines)
+    # An operator's view shows the treasury and the hot key's gas: in a group it goes to them privately.
+    return Reply.of(*lines, private=operator)
 
 
 async def _balances(s: Services, address: str) -> list[tuple]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -14,11 +15,12 @@ from core.bulk.policy import policy_of
 from core.bulk.ports import BatchChain, BulkUnitOfWork
 from core.bulk.settle import JOB, enqueue, plan_chunks
 from core.bulk import views
-from core.commands import Bulk
+from core.commands import Actor, Bulk
 from core.errors import ChainUnavailable, NotAllowed, UserError
 from core.money import format_units
 from core.replies import Button, Reply, code
 from core.services import Services, new_id
+from core.views import counted
 
 EXECUTE_REFUSAL = "Only operators may execute a bulk payout. Ask an operator of this bot to execute it."
 
@@ -59,12 +61,18 @@ async def upload_path(s: Services, cmd: Bulk) -> Reply:
 
 
 async def upload(s: Services, cmd: BulkUpload) -> Reply:
-    """Check the file; a valid one is stored as a batch waiting for Execute, and previewed."""
+    """Check the file. An operator's valid file is stored as a batch waiting for Execute, and previewed; anyone
+    else gets the check only, and nothing is stored. Every upload counts against the sender's limits first."""
     tokens = s.chain.tokens
+    operator = s.policy.is_operator(cmd.actor)
+    await _count_file(s, cmd.actor)
     checked = await asyncio.to_thread(check_file, cmd.data, tokens, filename=cmd.filename)
     name = _safe_name(cmd.filename)
-    if not checked.executable:
-        return views.invalid_preview(name, checked)
+    if not (operator and checked.executable):
+        async with _uow(s) as uow:
+            await _count_rows(s, uow, cmd.actor, checked.rows if checked.readable else 0)
+            await uow.commit()
+        return views.invalid_preview(name, checked) if not checked.executable else views.checked_only(name, checked, tokens)
     now = s.clock.now()
     batch = Batch(
         id=new_id("bulk"), key=cmd.key, actor_ref=cmd.actor.ref, filename=name, content_hash=checked.content_hash,
@@ -76,6 +84,7 @@ async def upload(s: Services, cmd: BulkUpload) -> Reply:
         for i, r in enumerate(checked.valid)
     ]
     async with _uow(s) as uow:
+        await _count_rows(s, uow, cmd.actor, checked.rows)
         earlier = await uow.batches.with_hash(checked.content_hash)
         batch.repeat_of = earlier[0].id if earlier else None
         await uow.batches.add(batch, rows)
@@ -83,6 +92,40 @@ async def upload(s: Services, cmd: BulkUpload) -> Reply:
     shortfalls, fee_text = await _money_check(s, batch)
     recipients = len({(r.recipient, r.token) for r in rows})
     return views.preview(batch, checked, tokens, recipients=recipients, fee_text=fee_text, shortfalls=shortfalls)
+
+
+def _windows(s: Services) -> tuple[datetime, datetime]:
+    """The start of this hour and of this UTC day: the windows upload limits are counted in."""
+    now = s.clock.now().astimezone(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    return hour, hour.replace(hour=0)
+
+
+async def _count_file(s: Services, actor: Actor) -> None:
+    """Count one more file this hour, before reading it; NotAllowed (and nothing counted) past a limit."""
+    policy = policy_of(s)
+    hour, day = _windows(s)
+    async with _uow(s) as uow:
+        files, _ = await uow.uploads.add(actor.ref, "hour", hour, files=1)
+        if policy.uploads_per_hour and files > policy.uploads_per_hour:
+            raise NotAllowed(f"Upload limit: at most {counted(policy.uploads_per_hour, 'file')} per hour per person, "
+                             f"and this hour's are used up. Send it again after {hour + timedelta(hours=1):%H:%M} UTC.")
+        _, rows = await uow.uploads.add(actor.ref, "day", day)
+        if policy.rows_per_day and rows >= policy.rows_per_day:
+            raise NotAllowed(f"Upload limit: at most {counted(policy.rows_per_day, 'row')} per day per person, and "
+                             f"today's are used up. Send it again after 00:00 UTC.")
+        await uow.commit()
+
+
+async def _count_rows(s: Services, uow: BulkUnitOfWork, actor: Actor, n: int) -> None:
+    """Count the rows of a file just read against today (in the caller's transaction); NotAllowed past the limit."""
+    policy = policy_of(s)
+    _, rows = await uow.uploads.add(actor.ref, "day", _windows(s)[1], rows=n)
+    if policy.rows_per_day and rows > policy.rows_per_day:
+        left = max(policy.rows_per_day - (rows - n), 0)
+        raise NotAllowed(f"Upload limit: at most {counted(policy.rows_per_day, 'row')} per day per person; this file "
+                         f"has {counted(n, 'row')} and you have {counted(left, 'row')} left today (the count restarts "
+                         "at 00:00 UTC). Nothing was stored.")
 
 
 def _safe_name(filename: str) -> str:
@@ -111,7 +154,7 @@ async def _money_check(s: Services, batch: Batch, *, strict: bool = False) -> tu
             raise
         return None, "unknown right now (the chain node is not answering)"
     native = s.chain.tokens.native
-    return shortfalls, f"~{_round_units(gas * price, native.decimals)} {native.symbol} ({chunks:,} transaction{'s' if chunks != 1 else ''}, ~{gas:,} gas)"
+    return shortfalls, f"~{_round_units(gas * price, native.decimals)} {native.symbol} ({counted(chunks, 'transaction')}, ~{gas:,} gas)"
 
 
 def _round_units(units: int, decimals: int) -> str:
@@ -130,7 +173,7 @@ async def _get(s: Services, batch_id: str | None) -> Batch:
 
 async def preview(s: Services, cmd: Bulk) -> Reply:
     batch = await _get(s, cmd.batch_id)
-    if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor.ref):
+    if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor):
         # Someone else's payroll: answer exactly as for an unknown id.
         raise UserError(f"id: no bulk payout {cmd.batch_id} was found; upload a file with /bulk to start one.", field="id")
     async with _uow(s) as uow:
@@ -143,7 +186,7 @@ async def status(s: Services, cmd: Bulk) -> Reply:
 
 
 async def execute(s: Services, cmd: Bulk) -> Reply:
-    if not s.policy.is_operator(cmd.actor.ref):
+    if not s.policy.is_operator(cmd.actor):
         raise NotAllowed(EXECUTE_REFUSAL)
     batch = await _get(s, cmd.batch_id)
     if batch.status is not BatchStatus.PREVIEW:
@@ -171,7 +214,7 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
         await uow.commit()
     queued = enqueue(s, batch.id, chunks)
     return Reply.of(
-        (f"Executing bulk payout ", code(batch.id), f": {batch.rows:,} payouts in {len(chunks):,} transactions."),
+        (f"Executing bulk payout ", code(batch.id), f": {counted(batch.rows, 'payout')} in {counted(len(chunks), 'transaction')}."),
         "I will keep one progress message up to date and send you the report when it is done."
         if queued else "The job queue is not answering right now; the batch is saved and starts when a worker is back.",
         buttons=(Button("Status", f"/bulk status {batch.id}"), Button("Cancel the rest", f"/bulk cancel {batch.id}", "danger")),
@@ -187,7 +230,7 @@ async def _warn(s: Services, batch: Batch) -> Reply:
         await uow.commit()
     lines: list = [("Please confirm before anything is paid:",)]
     if batch.duplicates:
-        lines.append((f"• {batch.duplicates:,} recipient{'s' if batch.duplicates != 1 else ''} appear more than once "
+        lines.append((f"• {counted(batch.duplicates, 'recipient')} {'appears' if batch.duplicates == 1 else 'appear'} more than once "
                       "with the same token, and would be paid once per row.",))
     if batch.repeat_of:
         lines.append(("• This is the same file as ", code(batch.repeat_of), "; it may have been paid already."))
@@ -198,7 +241,7 @@ async def _warn(s: Services, batch: Batch) -> Reply:
 
 async def cancel(s: Services, cmd: Bulk) -> Reply:
     batch = await _get(s, cmd.batch_id)
-    if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor.ref):
+    if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor):
         raise NotAllowed("Only the person who uploaded the file, or an operator, may cancel it.")
     now = s.clock.now()
     async with _uow(s) as uow:
@@ -232,16 +275,16 @@ async def cancel(s: Services, cmd: Bulk) -> Reply:
             s.queue.enqueue(JOB, batch.id, -1, job_id=None)  # someone closes the batch and sends the report
         except Exception:  # noqa: BLE001 - running jobs close it anyway; resume() does when none runs
             pass
-    return Reply.of(("Stopped ", code(batch.id), f": {stopped:,} payouts not yet sent are cancelled; "
+    return Reply.of(("Stopped ", code(batch.id), f": {counted(stopped, 'payout')} not yet sent {'is' if stopped == 1 else 'are'} cancelled; "
                      "transactions already sent will still settle, and the report follows."))
 
 
 async def retry(s: Services, cmd: Bulk) -> Reply:
-    if not s.policy.is_operator(cmd.actor.ref):
+    if not s.policy.is_operator(cmd.actor):
         raise NotAllowed(EXECUTE_REFUSAL)
     batch = await _get(s, cmd.batch_id)
     if batch.status is not BatchStatus.DONE or not batch.failed:
-        raise UserError(f"{batch.id} is {batch.status.value} with {batch.failed} failed rows; only a finished batch "
+        raise UserError(f"{batch.id} is {batch.status.value} with {counted(batch.failed, 'failed row')}; only a finished batch "
                         "with failed rows can be retried.")
     now = s.clock.now()
     async with _uow(s) as uow:
@@ -262,7 +305,7 @@ async def retry(s: Services, cmd: Bulk) -> Reply:
         await uow.batches.save(batch)
         await uow.commit()
     enqueue(s, batch.id, chunks)
-    return Reply.of(("Retrying ", code(batch.id), f": {len(failed):,} failed payouts in {len(chunks):,} transactions."))
+    return Reply.of(("Retrying ", code(batch.id), f": {counted(len(failed), 'failed payout')} in {counted(len(chunks), 'transaction')}."))
 
 
 __all__ = ["BulkUpload", "handle", "upload"]

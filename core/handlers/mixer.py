@@ -11,6 +11,7 @@ from core.model import Intent, IntentStatus, Notification, NotificationType, Pro
 from core.ports import MixNote, Mixer
 from core.replies import Attachment, Button, Reply, bold, code, dumps, link
 from core.services import Services, log, new_id, new_intent_hash
+from core.views import counted
 
 # What a repeat of a /mix message gets: the note went out in the first answer and is not kept anywhere.
 _REPEAT = Reply.of(
@@ -101,6 +102,8 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             # Signed and stored before sending: reconcile settles it, and the watcher tells the user its leaf.
             mixer.watch(note.commitment, cmd.actor.ref)
             state = "is confirmed" if intent.status is IntentStatus.CONFIRMED else "is sent but not confirmed yet"
+            if intent.status is IntentStatus.SUBMITTED and intent.error:  # the node refused it for now
+                state = f"is not on chain yet ({intent.error}); it stays signed and is sent again automatically"
             lines.append(f"The treasury's deposit (payment {intent.id}) {state}; keep this note. I will message "
                          "you its leaf number when the pool shows it.")
     else:
@@ -131,10 +134,10 @@ async def withdraw(s: Services, cmd: Withdraw) -> Reply:
             "A fresh address that was never linked to you keeps the withdrawal private.",
             field="address",
         )
-    done = await mixer.withdraw(cmd.note, cmd.address)
+    done = await mixer.withdraw(cmd.note, cmd.address, cmd.actor.ref)
     return Reply.of(
         ("Withdrawn: ", bold(str(done.received)), " sent to ", code(done.recipient),
-         f" (relayer fee {done.fee}). The pool holds {done.anonymity_set} deposits."),
+         f" (relayer fee {done.fee}). The pool holds {counted(done.anonymity_set, 'deposit')}."),
         _tx(s, done.tx_hash),
         "The note is spent now; you can delete it.",
         private=True,

@@ -83,6 +83,20 @@ def test_cold_start_pay_history_and_errors(tmp_path):
     assert len(TX.findall(by_cmd["/history"])) == 1  # the refused payments left nothing behind
 
 
+def test_chat_texts_name_the_chain_count_in_singular_and_round_fees(tmp_path):
+    lines = ["/start", "/help", f"/pay {RECIPIENT} 1", "/history", "/pay @alice 1"]
+    result = run_console(tmp_path, "\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    answers = dict(zip(lines, result.stdout.split("\n> ")[1:]))
+    assert re.search(r"settled on local dev chain \(id \d+\)\.", answers["/start"]), answers["/start"]
+    assert "/pay" in answers["/help"] and "/deposit" not in answers["/help"]
+    fee = re.search(r"Network fee: ([0-9.]+) CRO", answers[lines[2]])
+    assert fee and len(fee.group(1).replace(".", "").lstrip("0")) <= 6, answers[lines[2]]
+    assert "Your last 1 payment:" in answers["/history"]
+    # The console is its own platform: a @handle never reaches a Telegram or Discord account from here.
+    assert "address: @alice has no linked wallet on Console" in answers["/pay @alice 1"]
+
+
 def test_each_run_of_the_embedded_chain_starts_clean(tmp_path):
     run_console(tmp_path, f"/pay {RECIPIENT} 1\n")
     second = run_console(tmp_path, "/history\n")

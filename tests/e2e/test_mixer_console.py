@@ -126,3 +126,61 @@ async def test_a_pool_the_treasury_may_not_deposit_into_is_reported_at_start(tmp
         assert await app.chain.node.balance(anvil_stack.deployment.settlement) == treasury
     finally:
         await app.close()
+
+
+def test_m3_failed_relays_are_bounded_across_console_processes(tmp_path, anvil_stack, pool_env):
+    """Two console runs are two processes on one SQLite database: the failure the first records (its
+    simulation, with the mined fee fields, caught a recipient that refuses mined payments) limits the second."""
+    env = pool_env | {"MIXER_FAILED_RELAYS_PER_NOTE_PER_HOUR": "1"}
+    mixed = run_console(tmp_path, "/mix 0.1\n", "--rpc", anvil_stack.url, env_extra=env)
+    note = NOTE.search(mixed.stdout)
+    assert note, mixed.stdout + mixed.stderr
+
+    async def deploy_dodger() -> str:
+        node = HttpNode(anvil_stack.url)
+        try:
+            deployer = Actor(node, anvil_stack.anvil.keys[7], anvil_stack.deployment.chain_id)
+            return await deployer.deploy("SimulationDodger")
+        finally:
+            await node.close()
+
+    dodger = asyncio.run(deploy_dodger())
+    relayer = Account.from_key(env["MIXER_RELAYER_KEY"]).address
+    before = int(rpc(anvil_stack.url, "eth_getBalance", [relayer, "latest"]), 16)
+    first = run_console(tmp_path, f"/withdraw {note.group(0)} {dodger}\n", "--rpc", anvil_stack.url, env_extra=env)
+    assert first.returncode == 0, first.stderr
+    assert "recipient refused the payment" in first.stdout and "this note 1 of 1" in first.stdout, first.stdout
+    recipient = Account.create().address
+    second = run_console(tmp_path, f"/withdraw {note.group(0)} {recipient}\n", "--rpc", anvil_stack.url, env_extra=env)
+    assert second.returncode == 0, second.stderr
+    assert "failed once in the last hour" in second.stdout, second.stdout
+    assert "at most once per note per hour" in second.stdout and "Try again after" in second.stdout
+    assert int(rpc(anvil_stack.url, "eth_getBalance", [relayer, "latest"]), 16) == before  # no gas spent
+    assert int(rpc(anvil_stack.url, "eth_getBalance", [recipient, "latest"]), 16) == 0
+    (database,) = tmp_path.rglob("chain-*.sqlite3")
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT note_id, reason FROM mixer_relay_failures").fetchall()
+    assert [reason for _, reason in rows] == ["PaymentFailed"] and rows[0][0].startswith("0x")
+    key = note.group(0).rsplit("-", 1)[1][2:]
+    assert key[:40].encode() not in database.read_bytes() and key[-40:].encode() not in database.read_bytes()
+
+
+def test_low_withdraw_with_swapped_arguments_never_echoes_the_note_over_the_console(tmp_path, anvil_stack):
+    secret = Account.create().key.hex().removeprefix("0x") * 2  # 128 hex digits, shaped like a note's key part
+    note = f"tornado-cro-0.1-{anvil_stack.deployment.chain_id}-0x{secret[:124]}"
+    recipient = Account.create().address
+    done = run_console(tmp_path, f"/withdraw {recipient} {note}\n", "--rpc", anvil_stack.url,
+                       env_extra=anvil_stack.env())
+    assert done.returncode == 0, done.stderr
+    assert "swapped" in done.stdout, done.stdout
+    (database,) = tmp_path.rglob("chain-*.sqlite3")
+    with sqlite3.connect(database) as db:
+        audit = db.execute("SELECT command, detail FROM audit_log").fetchall()
+    assert [command for command, _ in audit] == ["withdraw"], audit
+    replies = [line for line in done.stdout.splitlines() if not line.startswith("> ")]  # not the typed line
+    written = "\n".join([*replies, done.stderr, repr(audit)]).lower()
+    assert not [secret[i:i + 6] for i in range(119) if secret[i:i + 6] in written], written
+    # Nor any file the bot wrote (database, log); longer pieces here, as a database holds much hex of its own.
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        data = path.read_bytes().lower()
+        assert not [i for i in range(113) if secret[i:i + 12].encode() in data], path

@@ -11,7 +11,7 @@ from bot.bootstrap import build
 from bot.settings import Settings
 from core.commands import Actor
 
-OP = Actor("console", "op", "Operator")
+OP = Actor("telegram", "1000", "Operator")  # a @handle resolves only on the payer's own platform (H4)
 ALICE = Actor("telegram", "1001", "Alice", "alice")
 
 
@@ -36,7 +36,9 @@ async def test_link_with_a_real_signature_then_pay_by_handle(tmp_path):
         assert "Linked" in (await say(ALICE, f"/link {signed_by(wallet)}")).plain()
         assert "no open challenge" in (await say(ALICE, f"/link {signed_by(wallet)}")).plain()  # one use only
 
-        paid = await say(OP, "/pay @alice 2.5 USDC")
+        asked = await say(OP, "/pay @alice 2.5 USDC")
+        assert wallet.address in asked.plain() and "@alice (telegram:1001)" in asked.plain()  # shown before paying
+        paid = await say(OP, asked.buttons[0].command)
         assert paid.kind == "ok", paid.plain()
         assert re.search(r"0x[0-9a-f]{64}", paid.plain())
         assert await app.chain.balance(wallet.address, app.chain.tokens.get("USDC")) == 2_500_000

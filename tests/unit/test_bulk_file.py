@@ -279,3 +279,93 @@ def test_fast_checksum_matches_the_eip55_definition(body):
     digest = keccak256(lower.encode()).hex()
     expected = "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(lower))
     assert to_checksum("0x" + lower) == to_checksum("0x" + lower.upper()) == expected
+
+
+# ---------------------------------------------------------------- M4: hostile files
+def _clean(r) -> None:
+    """An answer a chat can show: exit code, line-0 errors for whole-file problems, text that encodes as UTF-8,
+    and never the catch-all (which would mean the reader itself broke)."""
+    assert r.exit_code in (0, 1, 2)
+    assert (r.exit_code == 2) == any(e.line == 0 for e in r.errors)
+    for e in r.errors:
+        e.error.encode("utf-8")  # a lone surrogate here would crash every platform's sender
+        assert len(e.error) < 400 and "on our side" not in e.error, e.error
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000, 1_000_000])
+@pytest.mark.parametrize("shape", ["[{}]", '{"payments": [{"to": {}}]}', '{"x": [], "payments": []}'])
+def test_m4_deeply_nested_json_is_a_line_zero_error(shape, depth):
+    # The nesting goes where the reader decodes: the array, a row's value, a key before "payments".
+    nest = "[" * depth + "]" * depth
+    data = shape.replace("{}", nest, 1) if "{}" in shape else shape.replace("[]", nest, 1)
+    r = check(data)  # raised RecursionError before
+    _clean(r)
+    assert r.exit_code == 2 and [e.line for e in r.errors] == [0]
+    assert "nested more than" in r.errors[0].error
+    unclosed = check("[" * depth)
+    assert unclosed.exit_code == 2 and "nested more than" in unclosed.errors[0].error
+
+
+def _payment(amount: str) -> bytes:
+    return ('[{"to": "%s", "amount": %s}]' % (A, amount)).encode()
+
+
+@pytest.mark.parametrize(
+    "data,line,fragment",
+    [
+        (_payment("9" * 100_000), 1, "too large"),
+        (_payment('"%s"' % ("9" * 100_000)), 1, "too large"),
+        (_payment("1e999999999"), 1, "exponent"),
+        (_payment("-1e-999999999"), 1, "positive"),
+        (_payment("NaN"), 1, "not a number"),
+        (_payment("Infinity"), 1, "not a number"),
+        (_payment("-Infinity"), 1, "positive"),
+        (f"{A},NaN\n{A},inf\n".encode(), 1, "not a number"),
+        (f"{A},{'9' * 100_000}\n".encode(), 1, "too large"),
+        (b"\xef\xbb\xbf", 0, "empty"),
+        (b"\xef\xbb\xbf[]", 0, "empty"),
+        (b"\xef\xbb\xbf\xef\xbb\xbf" + f"{A},1\n".encode(), 1, "must start with 0x"),
+        ("\ufeff[]".encode("utf-32"), 0, "UTF-32"),
+        (f"{A},1\n".encode("utf-16-le"), 0, "UTF-16"),
+        (b"abc,\xc3\x28\n", 0, "not UTF-8"),
+        (b"\xed\xa0\x80,1\n", 0, "not UTF-8"),  # a surrogate encoded as UTF-8
+        (b"", 0, "empty"),
+        (bytes(range(256)) * 4, 0, "not UTF-8"),
+        (b"\x00" * 64, 0, "NUL"),
+        (b"\x1f\x8b\x08\x00" + bytes(60), 0, "not UTF-8"),  # gzip
+        ('[{"to": "\\ud800", "amount": "1"}]'.encode(), 1, "unpaired"),
+        ('[{"to": "%s", "amount": "1", "memo": "\\udfff"}]' % A, 1, "unpaired"),
+        ('{"payments": [{"to": "%s", "amount": "1"}], "payments": []}' % A, 0, "second \"payments\""),
+        ('{"payments": [{"to": "%s", "amount": "1"}]} trailing' % A, 0, "after the closing }"),
+        ('{"%s" 1}' % ("k" * 100_000), 0, "expected :"),
+        (b"[" + b'{"to": 1},' * 20_000 + b"{}]", 0, "too many rows"),
+    ],
+    ids=lambda v: repr(v)[:24] if isinstance(v, (bytes, str)) else str(v),
+)
+def test_m4_hostile_files_each_get_a_clean_error(data, line, fragment):
+    r = check(data)
+    _clean(r)
+    assert r.errors and r.errors[0].line == line and fragment in r.errors[0].error, r.errors
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(['[', ']', '{', '}', '"', ':', ',', ' ', '\n', '"to"', '"amount"', '"payments"',
+                                 '1', '-', 'e9', '.5', 'NaN', 'null', 'true', '"\\ud800"', '"\\\\"', A, '"%s"' % A,
+                                 '[' * 50, '{"a":' * 20]), max_size=120))
+def test_m4_fuzzed_json_structure_never_raises(parts):
+    _clean(check("".join(parts)))
+    _clean(check("[" + "".join(parts)))
+    _clean(check('{"payments": [' + "".join(parts)))
+
+
+@pytest.mark.parametrize("data", [b"[" * 200_000, b'[{"to": "\\ud800", "amount": "1"}]', "\ufeff".encode("utf-32")])
+def test_m4_bulk_check_cli_keeps_its_contract_on_hostile_files(tmp_path, capsys, data):
+    from bot.bulk_cli import check as cli_check
+    from bot.settings import Settings
+
+    f = tmp_path / "hostile.json"
+    f.write_bytes(data)
+    code = cli_check(f, Settings(_env_file=None), as_json=True)  # printing itself must not fail either
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"rows", "valid", "errors", "duplicates", "totals"}
+    assert code == (1 if b"ud800" in data else 2) and out["errors"][0]["line"] == (1 if code == 1 else 0)

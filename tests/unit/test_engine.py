@@ -9,6 +9,7 @@ from core.services import Policy
 from tests.fakes import FakeChain, FakeClock, FakeDatabase, FakeNotifier, RecordingQueue
 
 OP = Actor("console", "op", "Operator")
+TG_OP = Actor("telegram", "1", "Tess", "tess")
 BOB = Actor("telegram", "7", "Bob", "bob")
 ADDR = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
@@ -16,7 +17,7 @@ ADDR = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 @pytest.fixture
 def world():
     chain, db, clock, queue = FakeChain(), FakeDatabase(), FakeClock(), RecordingQueue()
-    engine = Engine(chain=chain, uow=db, clock=clock, queue=queue, policy=Policy(operators=frozenset({OP.ref})))
+    engine = Engine(chain=chain, uow=db, clock=clock, queue=queue, policy=Policy(operators=frozenset({OP.ref, TG_OP.ref})))
     return engine, chain, db, clock, queue
 
 
@@ -141,8 +142,9 @@ async def test_link_then_pay_by_handle_notifies_recipient(world):
     assert "signature:" in wrong.plain() and "nothing was linked" in wrong.plain()
     ok = await say(engine, "/link 0x" + "11" * 45 + ADDR[2:].lower(), actor=BOB)
     assert "Linked" in ok.plain()
-    await say(engine, "/pay @bob 2")
-    assert {n.type.value: n.user_ref for n in db.store.outbox} == {"payment_sent": OP.ref, "payment_received": BOB.ref}
+    ask = await say(engine, "/pay @bob 2", actor=TG_OP)  # a handle: shown first, paid on /confirm
+    await say(engine, ask.buttons[0].command, actor=TG_OP)
+    assert {n.type.value: n.user_ref for n in db.store.outbox} == {"payment_sent": TG_OP.ref, "payment_received": BOB.ref}
 
 
 async def test_reconcile_rebroadcasts_then_records(world):

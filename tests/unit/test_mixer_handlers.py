@@ -64,7 +64,7 @@ class FakeMixer:
                 out.append((self.watched.pop(c), MixDeposit("0x" + "ef" * 32, i, len(self.on_chain))))
         return out
 
-    async def withdraw(self, note, recipient):
+    async def withdraw(self, note, recipient, user_ref):
         if note not in self.issued:
             raise UserError("note key: this is not a note for this pool.", field="note")
         if note in self.spent:
@@ -247,3 +247,24 @@ async def test_an_unknown_outcome_after_signing_still_hands_out_the_note(world):
     note = note_in(reply)
     assert "may still go through" in reply.plain() and mixer.watched == {mixer.issued[note]: OP.ref}
     assert [i.status.value for i in db.store.intents.values()] == ["submitted"]  # reconcile re-sends the bytes
+
+
+@pytest.mark.parametrize("prefix", ["tornado", "snowrail"])
+async def test_low_withdraw_with_swapped_arguments_never_echoes_the_note(world, prefix):
+    """`/withdraw <address> <note>`: the reply says the two are swapped, and neither it nor the audit log holds
+    any piece of the note's secret part."""
+    engine, mixer, db = world
+    secret = secrets.token_hex(62)
+    note = f"{prefix}-cro-0.1-31337-0x{secret}"
+    reply = await say(engine, f"/withdraw {FRESH} {note}", actor=BOB)
+    assert reply.kind == "error" and "swapped" in reply.plain(), reply.plain()
+    # A garbled note where the address should be is not quoted either.
+    garbled = await say(engine, f"/withdraw {note} {note[:60]}", actor=BOB)
+    assert garbled.kind == "error" and "the second argument" in garbled.plain(), garbled.plain()
+    key_only = await say(engine, f"/withdraw {note} 0x{secret}", actor=BOB)
+    assert "the second argument has 124 hex digits" in key_only.plain(), key_only.plain()
+    written = "\n".join([reply.plain(), garbled.plain(), key_only.plain(), stored_text(db)])
+    assert [a.command for a in db.store.audit] == ["withdraw"] * 3
+    pieces = {secret[i:i + 6] for i in range(len(secret) - 5)}
+    assert not [p for p in pieces if p in written.lower()]
+    assert not mixer.spent

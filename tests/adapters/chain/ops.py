@@ -78,14 +78,30 @@ def payment(intent_hash: bytes, token: str, recipient: str, amount: int) -> tupl
     return (intent_hash, to_checksum_address(token), to_checksum_address(recipient), amount)
 
 
-def sign_execute(key: str, chain_id: int, contract: str, p: tuple, deadline: int) -> bytes:
-    typed = st.execute_typed_data(chain_id, contract, p, deadline)
+def sign_execute(key: str, chain_id: int, contract: str, p: tuple, deadline: int, epoch: int = 0) -> bytes:
+    typed = st.execute_typed_data(chain_id, contract, p, deadline, epoch=epoch)
     return bytes(Account.sign_typed_data(key, full_message=typed).signature)
 
 
-def sign_batch(key: str, chain_id: int, contract: str, ps: list[tuple], deadline: int) -> bytes:
-    typed = st.execute_batch_typed_data(chain_id, contract, ps, deadline)
+def sign_batch(key: str, chain_id: int, contract: str, ps: list[tuple], deadline: int, epoch: int = 0) -> bytes:
+    typed = st.execute_batch_typed_data(chain_id, contract, ps, deadline, epoch=epoch)
     return bytes(Account.sign_typed_data(key, full_message=typed).signature)
+
+
+def sign_mixer_deposit(key: str, chain_id: int, contract: str, p: tuple, commitment: int, deadline: int,
+                       epoch: int = 0) -> bytes:
+    typed = st.mixer_deposit_typed_data(chain_id, contract, p, commitment, deadline, epoch=epoch)
+    return bytes(Account.sign_typed_data(key, full_message=typed).signature)
+
+
+async def read_uint(node: HttpNode, contract: str, signature: str) -> int:
+    """A view without arguments returning a uint256 (e.g. "executorEpoch()")."""
+    return int.from_bytes((await node.call({"to": contract, "data": sel(signature)}))[:32], "big")
+
+
+async def read_address(node: HttpNode, contract: str, signature: str) -> str:
+    """A view without arguments returning an address (e.g. "owner()")."""
+    return to_checksum_address((await node.call({"to": contract, "data": sel(signature)}))[12:32])
 
 
 def events(receipt: dict, contract: str) -> list[tuple[str, tuple, bytes]]:
@@ -95,6 +111,8 @@ def events(receipt: dict, contract: str) -> list[tuple[str, tuple, bytes]]:
         st.PAYMENT_SKIPPED: "PaymentSkipped", st.INTENT_FUNDED: "IntentFunded",
         keccak(text="ExecutorChanged(address,address)"): "ExecutorChanged",
         keccak(text="Swept(address,address,uint256)"): "Swept",
+        keccak(text="OwnershipTransferStarted(address,address)"): "OwnershipTransferStarted",
+        keccak(text="OwnershipTransferred(address,address)"): "OwnershipTransferred",
     }
     out = []
     for log in receipt["logs"]:

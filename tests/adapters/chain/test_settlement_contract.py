@@ -1,4 +1,6 @@
-"""Settlement.sol on anvil: every revert path and event of execute, executeBatch, funding and owner calls."""
+"""Settlement.sol on anvil: every revert path and event of execute, executeBatch, funding and owner calls.
+(Who may do what, the executor epoch and replays of failed payments: test_settlement_roles.py and
+test_settlement_replay.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from adapters.chain import settlement as st
 from adapters.chain.rpc import HttpNode
 
 from .ops import (
-    NATIVE, ZERO, Actor, address_of, call_data, events, failed_reason, intent, payment, sign_batch,
+    NATIVE, ZERO, Actor, address_of, call_data, events, failed_reason, intent, payment, read_uint, sign_batch,
     sign_execute, token_balance, topic_address,
 )
 
@@ -33,6 +35,7 @@ class World:
         self.executor = Actor(node, stack.executor_key, d.chain_id)
         self.stranger = Actor(node, stack.anvil.keys[5], d.chain_id)
         self.fresh = iter(range(1, 10**6))
+        self.epoch = 0  # the contract's executorEpoch: read by the fixture, kept in step by the tests that rotate
 
     def recipient(self) -> str:
         return "0x" + keccak(text=f"recipient-{next(self.fresh)}-{time.perf_counter_ns()}")[12:].hex()
@@ -43,12 +46,12 @@ class World:
     def execute_data(self, p, deadline=None, key=None, signature=None) -> bytes:
         deadline = deadline if deadline is not None else self.deadline()
         sig = signature if signature is not None else sign_execute(
-            key or self.executor_key, self.chain_id, self.contract, p, deadline)
+            key or self.executor_key, self.chain_id, self.contract, p, deadline, self.epoch)
         return call_data(PAY, [st.PAYMENT_TUPLE, "uint256", "bytes"], [p, deadline, sig])
 
     def batch_data(self, ps, deadline=None, key=None) -> bytes:
         deadline = deadline if deadline is not None else self.deadline()
-        sig = sign_batch(key or self.executor_key, self.chain_id, self.contract, ps, deadline)
+        sig = sign_batch(key or self.executor_key, self.chain_id, self.contract, ps, deadline, self.epoch)
         return call_data(BATCH, [st.PAYMENT_TUPLE + "[]", "uint256", "bytes"], [ps, deadline, sig])
 
     async def executed(self, h: bytes) -> bool:
@@ -60,6 +63,7 @@ class World:
 async def w(anvil_stack):
     node = HttpNode(anvil_stack.url)
     world = World(anvil_stack, node)
+    world.epoch = await read_uint(node, world.contract, "executorEpoch()")
     world.reverting = await world.owner.deploy("RevertingRecipient")
     world.burner = await world.owner.deploy("GasBurningRecipient")
     world.odd = await world.owner.deploy("NonStandardToken")
@@ -73,7 +77,7 @@ async def w(anvil_stack):
 async def test_execute_native_pays_and_emits(w):
     to, h = w.recipient(), intent("native")
     p = payment(h, NATIVE, to, 5 * 10**18)
-    r = await w.stranger.send(w.contract, w.execute_data(p))  # anyone may submit
+    r = await w.executor.send(w.contract, w.execute_data(p))
     assert r["status"] == 1
     assert await w.node.balance(to) == 5 * 10**18
     [(name, topics, data)] = events(r, w.contract)
@@ -114,7 +118,7 @@ async def test_wrong_signer_and_malformed_signature(w):
     p = payment(intent("forged"), NATIVE, w.recipient(), 10**18)
     assert (await w.executor.revert_of(w.contract, w.execute_data(p, key=w.stranger.key)))[0] == "InvalidSignature"
     assert (await w.executor.revert_of(w.contract, w.execute_data(p, signature=b"\x01" * 10)))[0] == "InvalidSignature"
-    good = sign_execute(w.executor_key, w.chain_id, w.contract, p, 2**40)
+    good = sign_execute(w.executor_key, w.chain_id, w.contract, p, 2**40, w.epoch)
     tampered = payment(p[0], NATIVE, w.recipient(), 10**18)  # same signature, other recipient
     name, _ = await w.executor.revert_of(w.contract, w.execute_data(tampered, deadline=2**40, signature=good))
     assert name == "InvalidSignature"
@@ -172,7 +176,7 @@ async def test_batch_pays_good_items_and_reports_each_failure(w):
     odd_fail = payment(intent("odd"), w.odd, w.recipient(), 1)
     await w.owner.send(w.odd, call_data("setMode(uint8)", ["uint8"], [1]))
     items = [good[0], refuse, burn, zero, nobody, too_much, paid_before, dup, odd_fail, good[1]]
-    r = await w.stranger.send(w.contract, w.batch_data(items), gas=3_000_000)
+    r = await w.executor.send(w.contract, w.batch_data(items), gas=3_000_000)
     await w.owner.send(w.odd, call_data("setMode(uint8)", ["uint8"], [0]))
     assert r["status"] == 1
     evs = events(r, w.contract)
@@ -219,14 +223,14 @@ async def test_digests_match_eip712(w):
     from eth_utils import keccak as k
 
     p = payment(intent("digest"), w.usdc, w.recipient(), 123)
-    typed = st.execute_typed_data(w.chain_id, w.contract, p, 999)
+    typed = st.execute_typed_data(w.chain_id, w.contract, p, 999, epoch=w.epoch)
     msg = encode_typed_data(full_message=typed)
     expected = k(b"\x19" + msg.version + msg.header + msg.body)
     got = await w.node.call({"to": w.contract, "data": call_data(
         f"executeDigest({st.PAYMENT_TUPLE},uint256)", [st.PAYMENT_TUPLE, "uint256"], [p, 999])})
     assert got == expected
     ps = [p, payment(intent("d2"), NATIVE, w.recipient(), 1)]
-    msg = encode_typed_data(full_message=st.execute_batch_typed_data(w.chain_id, w.contract, ps, 5))
+    msg = encode_typed_data(full_message=st.execute_batch_typed_data(w.chain_id, w.contract, ps, 5, epoch=w.epoch))
     got = await w.node.call({"to": w.contract, "data": call_data(
         f"executeBatchDigest({st.PAYMENT_TUPLE}[],uint256)", [st.PAYMENT_TUPLE + "[]", "uint256"], [ps, 5])})
     assert got == k(b"\x19" + msg.version + msg.header + msg.body)
@@ -268,6 +272,30 @@ async def test_fund_and_fund_token_emit_intent_funded(w):
     assert (await w.stranger.revert_of(w.contract, zero))[0] == "ZeroAmount"
 
 
+async def test_low_intent_funded_carries_what_actually_arrived(w):
+    """IntentFunded reports the treasury's balance growth, not the amount asked: a fee-on-transfer token's
+    event says 99 of 100, and a token that claims a transfer it did not make is refused."""
+    fee_token = await w.owner.deploy("FeeOnTransferToken")
+    h = intent("fee-on-transfer")
+    await w.stranger.send(fee_token, call_data("mint(address,uint256)", ["address", "uint256"], [w.stranger.address, 10**6]))
+    await w.stranger.send(fee_token, call_data("approve(address,uint256)", ["address", "uint256"], [w.contract, 10**6]))
+    fund = lambda n: call_data(  # noqa: E731
+        "fundToken(bytes32,address,uint256)", ["bytes32", "address", "uint256"], [h, fee_token, n])
+    r = await w.stranger.send(w.contract, fund(10_000))
+    assert r["status"] == 1
+    [(name, topics, data)] = events(r, w.contract)
+    arrived = await token_balance(w.node, fee_token, w.contract)
+    assert name == "IntentFunded" and topics[0] == h and topic_address(topics[2]) == fee_token
+    assert arrived == 9_900 and int.from_bytes(data, "big") == arrived
+
+    await w.stranger.send(fee_token, call_data("setLying(bool)", ["bool"], [True]))
+    name, raw = await w.stranger.revert_of(w.contract, fund(10_000))
+    assert name == "NothingReceived" and topic_address(raw[4:36]) == fee_token
+    r = await w.stranger.send(w.contract, fund(10_000), gas=200_000)
+    assert r["status"] == 0 and events(r, w.contract) == []
+    assert await token_balance(w.node, fee_token, w.contract) == arrived
+
+
 async def test_plain_deposit_is_accepted(w):
     before = await w.node.balance(w.contract)
     assert (await w.stranger.send(w.contract, value=10**18, gas=60_000))["status"] == 1
@@ -287,11 +315,14 @@ async def test_owner_only_functions(w):
     [(name, topics, _)] = events(r, w.contract)
     assert name == "ExecutorChanged" and topic_address(topics[0]) == w.executor.address
     assert topic_address(topics[1]) == w.stranger.address
+    w.epoch += 1
     try:
-        assert (await w.owner.revert_of(w.contract, w.execute_data(p)))[0] == "InvalidSignature"
-        assert (await w.owner.revert_of(w.contract, w.execute_data(p, key=w.stranger.key)))[0] is None
+        assert (await w.stranger.revert_of(w.contract, w.execute_data(p)))[0] == "InvalidSignature"
+        assert (await w.stranger.revert_of(w.contract, w.execute_data(p, key=w.stranger.key)))[0] is None
+        assert (await w.executor.revert_of(w.contract, w.execute_data(p, key=w.stranger.key)))[0] == "NotExecutor"
     finally:
         await w.owner.send(w.contract, set_exec(w.executor.address))
+        w.epoch += 1
 
     to = w.recipient()
     r = await w.owner.send(w.contract, sweep(NATIVE, to, 10**18))
@@ -313,3 +344,6 @@ async def test_constructor_refuses_zero_executor(w):
     code = artifacts.load("Settlement").bytecode + abi_encode(["address", "address"], [w.owner.address, ZERO])
     r = await w.owner.send(None, code)
     assert r["status"] == 0
+    same = artifacts.load("Settlement").bytecode + abi_encode(["address", "address"], [w.owner.address] * 2)
+    name, _ = await w.owner.revert_of(None, same)
+    assert name == "ExecutorIsOwner"

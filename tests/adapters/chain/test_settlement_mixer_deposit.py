@@ -6,7 +6,6 @@ import time
 
 import pytest
 from eth_abi import decode as abi_decode
-from eth_account import Account
 from eth_utils import keccak
 
 from adapters.chain import settlement as st
@@ -15,16 +14,11 @@ from adapters.mixer.deploy import deploy_mixer
 from adapters.mixer.note import Note
 from adapters.mixer.pool import DEPOSIT_TOPIC, MixerPool
 
-from .ops import NATIVE, Actor, events, intent, payment, topic_address
+from .ops import NATIVE, Actor, events, intent, payment, read_uint, sign_mixer_deposit, topic_address
 
 pytestmark = pytest.mark.anvil
 
 DENOMINATION = 10**17
-
-
-def sign(key: str, chain_id: int, contract: str, p: tuple, commitment: int, deadline: int) -> bytes:
-    typed = st.mixer_deposit_typed_data(chain_id, contract, p, commitment, deadline)
-    return bytes(Account.sign_typed_data(key, full_message=typed).signature)
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +34,14 @@ async def w(anvil_stack):
     w.node, w.chain_id, w.contract, w.pool, w.usdc = node, d.chain_id, d.settlement, mixer.mixer, d.tokens["USDC"]
     w.owner = Actor(node, anvil_stack.owner_key, d.chain_id)
     w.executor_key = anvil_stack.executor_key
-    w.submitter = Actor(node, anvil_stack.anvil.keys[5], d.chain_id)  # anyone may submit a signed deposit
+    w.submitter = Actor(node, anvil_stack.executor_key, d.chain_id)  # only the executor may submit
     w.reader = MixerPool(node, mixer.mixer, anvil_stack.anvil.keys[5], chain_id=d.chain_id)
+    epoch = await read_uint(node, d.settlement, "executorEpoch()")
 
     def data(p, commitment, *, signed_commitment=None, deadline=None):
         deadline = deadline or int(time.time()) + 3600
-        sig = sign(w.executor_key, w.chain_id, w.contract, p,
-                   commitment if signed_commitment is None else signed_commitment, deadline)
+        sig = sign_mixer_deposit(w.executor_key, w.chain_id, w.contract, p,
+                                 commitment if signed_commitment is None else signed_commitment, deadline, epoch)
         return st.mixer_deposit_calldata(p, commitment, deadline, sig)
 
     w.data = data
@@ -63,7 +58,7 @@ async def test_only_allow_listed_pools_and_only_by_the_owner(w):
     name, _ = await w.submitter.revert_of(w.contract, w.data(p, note(w.chain_id)))
     assert name == "NotAMixerPool"
     name, _ = await w.submitter.revert_of(w.contract, st.set_mixer_pool_calldata(w.pool))
-    assert name == "OwnableUnauthorizedAccount"
+    assert name == "OwnableUnauthorizedAccount"  # the executor cannot allow-list a pool
     receipt = await w.owner.send(w.contract, st.set_mixer_pool_calldata(w.pool))
     assert receipt["status"] == 1
     # Pools hold the native coin: a token payment to an allowed pool is refused too.

@@ -72,6 +72,19 @@ async def test_tester_pays_native_and_token(tester):
         assert await chain.broadcast(signed.raw) == signed.tx_hash  # re-sending mined bytes is not an error
 
 
+async def test_tester_owner_is_a_separate_key_and_paid_by_finds_the_payment(tester):
+    chain, deployment = tester
+    owner = Account.from_key(deployment.owner_key).address
+    assert deployment.owner == owner and owner != chain.executor
+    out = await chain.node.call({"to": chain.treasury, "data": st.OWNER})
+    assert "0x" + out[12:32].hex() == owner.lower()
+    assert deployment.owner_key not in repr(deployment)
+    o = order(chain, "CRO", 10**15)
+    assert await chain.paid_by(o.intent_hash) is None
+    signed, _ = await pay(chain, o)
+    assert await chain.paid_by(o.intent_hash) == signed.tx_hash
+
+
 async def test_tester_refuses_before_signing(tester):
     chain, _ = tester
     o = order(chain, "USDC", 10**6)
@@ -198,6 +211,57 @@ async def test_anvil_batch(anvil_stack, chain):
     print(f"\ngas: 100-item USDC batch, {receipt.gas_used / 100:.0f} per payout (fresh holders)")
 
 
+async def test_anvil_paid_by_names_the_transaction_that_paid(chain):
+    single, in_batch, never = (order(chain, "CRO", 10**12, label=x) for x in ("pb-single", "pb-batch", "pb-never"))
+    paid_single, _ = await pay(chain, single)
+    batch = await chain.sign_batch([order(chain, "USDC", 1), in_batch], await chain.pending_nonce())
+    await chain.broadcast(batch.raw)
+    assert (await chain.wait_for_receipt(batch.tx_hash, 5)).ok
+    # Paid by one transaction, then a second one for the same intent reverted: paid_by names the first.
+    nonce = await chain.pending_nonce()
+    await rpc(chain, "evm_setAutomine", False)
+    try:
+        twice = order(chain, "CRO", 10**12, label="pb-twice")
+        first, second = await chain.sign_payment(twice, nonce), await chain.sign_payment(twice, nonce + 1)
+        await chain.broadcast(first.raw)
+        await chain.broadcast(second.raw)
+        await rpc(chain, "evm_mine")
+    finally:
+        await rpc(chain, "evm_setAutomine", True)
+    assert not (await chain.wait_for_receipt(second.tx_hash, 5)).ok
+
+    assert await chain.paid_by(single.intent_hash) == paid_single.tx_hash
+    assert await chain.paid_by(in_batch.intent_hash) == batch.tx_hash
+    assert await chain.paid_by(twice.intent_hash) == first.tx_hash
+    assert await chain.paid_by(never.intent_hash) is None
+
+
+async def test_paid_by_walks_back_in_windows_when_the_node_caps_the_range():
+    from adapters.chain import history
+    from adapters.chain.rpc import RpcError
+
+    class CappedNode:
+        """Answers eth_getLogs over at most 2,000 blocks, as public nodes do; the event is at block 123,456."""
+
+        def __init__(self) -> None:
+            self.queries: list[tuple[int, int]] = []
+
+        async def logs(self, address, topics, from_block, to_block):
+            self.queries.append((from_block, to_block))
+            if to_block - from_block + 1 > 2_000:
+                raise RpcError("query exceeds max block range 2000")
+            return [{"tx_hash": "0xpaid"}] if from_block <= 123_456 <= to_block else []
+
+        async def code(self, address, block):
+            return b"\x60" if block >= 100_000 else b""
+
+    node = CappedNode()
+    assert await history.deployment_block(node, "0x" + "22" * 20, 200_000) == 100_000
+    assert await history.last_log_tx(node, "0x" + "22" * 20, [st.PAYMENT_EXECUTED], 100_000, 200_000) == "0xpaid"
+    assert node.queries[0] == (100_000, 200_000) and all(hi - lo < 2_000 for lo, hi in node.queries[-3:])
+    assert await history.last_log_tx(node, "0x" + "22" * 20, [st.PAYMENT_EXECUTED], 130_000, 200_000) is None
+
+
 def test_batch_sizing():
     assert batch_capacity() == 167 and batch_gas_limit(167) <= 16_000_000
     orders = [PaymentOrder("0x" + "00" * 32, "0x" + "11" * 20, token_registry(1).native, 1)] * 400
@@ -293,6 +357,14 @@ def test_sentences():
     assert "unknown error 0xdeadbeef" in st.revert_sentence(bytes.fromhex("deadbeef"), reg)
 
 
+def test_low_intent_funded_is_never_read_as_a_payment():
+    """Anyone can emit IntentFunded for any hash (with a fake token, for any amount): receipts ignore it."""
+    contract, h = "0x" + "22" * 20, b"\x01" * 32
+    funded = st.Log(contract, (st.INTENT_FUNDED, h, b"\0" * 32, b"\0" * 32), (10**30).to_bytes(32, "big"))
+    outcome = st.payout_outcome([funded], contract, token_registry(25))
+    assert outcome.paid == frozenset() and outcome.failed == ()
+
+
 def test_artifacts_are_up_to_date():
     result = subprocess.run(["node", "contracts/compile.js", "--check"], cwd=REPO, capture_output=True, text=True,
                             timeout=60)
@@ -317,5 +389,9 @@ def test_anvil_dev_prints_settings_to_export():
         assert exports["PRIVATE_KEY"] == ANVIL_DEV_KEY
         assert exports["SETTLEMENT_CONTRACT_ADDRESS"] == deployment.settlement
         assert set(deployment.tokens) == {"WCRO", "USDC", "USDT"}
+        # The owner is a separate, generated key, printed once as a comment (never as a setting to export).
+        [shown] = [line.split("owner key: ")[1] for line in lines if "owner key: " in line]
+        assert Account.from_key(shown).address == deployment.owner != deployment.executor
+        assert sum(shown in line for line in lines) == 1 and shown not in exports.values()
     finally:
         process.stop()

@@ -14,7 +14,7 @@ from core.engine import Engine
 from core.services import Policy
 from tests.bulk_fakes import FakeBatchChain
 from tests.fakes import FakeClock, RecordingQueue
-from tests.unit.test_bulk_engine import BOB, OP, addr, batch_id_of, payout_csv
+from tests.unit.test_bulk_engine import BOB, OP, TESS, addr, batch_id_of, payout_csv
 
 
 async def test_bulk_flow_on_the_real_database(migrated_url: str) -> None:
@@ -62,11 +62,39 @@ async def test_batches_of_one_uploader_newest_first(migrated_url: str) -> None:
         for i in range(3):
             mine.append(batch_id_of(await app.bulk_upload(OP, f"mine-{i}", "pay.csv", payout_csv(2 + i))))
             clock.advance(seconds=1)
-        theirs = batch_id_of(await app.bulk_upload(BOB, "theirs", "pay.csv", payout_csv(5)))
+        theirs = batch_id_of(await app.bulk_upload(TESS, "theirs", "pay.csv", payout_csv(5)))
         async with uow() as u:
             assert [b.id for b in await u.batches.for_actor(OP.ref, 10)] == mine[::-1]
             assert [b.id for b in await u.batches.for_actor(OP.ref, 2)] == mine[:0:-1]
-            assert [b.id for b in await u.batches.for_actor(BOB.ref, 10)] == [theirs]
+            assert [b.id for b in await u.batches.for_actor(TESS.ref, 10)] == [theirs]
             assert await u.batches.for_actor("discord:1", 10) == []
     finally:
         await engine.dispose()
+
+
+async def test_m4_upload_limits_are_counted_in_the_database_across_processes(migrated_url: str) -> None:
+    # Two engines (two connection pools, as two bot processes have) and uploads racing each other.
+    engines = [create_engine_for(migrated_url), create_engine_for(migrated_url)]
+    try:
+        clock = FakeClock()
+        apps = []
+        for e in engines:
+            app = Engine(chain=FakeBatchChain(), uow=make_bulk_uow_factory(e), clock=clock, policy=Policy(operators=frozenset({OP.ref})))
+            app.services.bulk = BulkPolicy(uploads_per_hour=3, rows_per_day=12)
+            apps.append(app)
+        replies = await asyncio.gather(*(apps[i % 2].bulk_upload(BOB, f"b{i}", "pay.csv", payout_csv(1)) for i in range(8)))
+        texts = [r.plain() for r in replies]
+        assert sum("checks out" in t for t in texts) == 3, texts
+        assert sum("at most 3 files per hour" in t for t in texts) == 5, texts
+
+        first = batch_id_of(await apps[0].bulk_upload(OP, "o1", "a.csv", payout_csv(8)))
+        refused = await apps[1].bulk_upload(OP, "o2", "b.csv", payout_csv(5))
+        assert "at most 12 rows per day" in refused.plain() and "4 rows left today" in refused.plain()
+        async with make_bulk_uow_factory(engines[0])() as u:
+            assert [b.id for b in await u.batches.for_actor(OP.ref, 10)] == [first]  # nothing stored for the refusal
+            assert await u.uploads.add(OP.ref, "day", clock.now().replace(hour=0)) == (0, 8)
+        clock.advance(days=1)
+        batch_id_of(await apps[1].bulk_upload(OP, "o3", "b.csv", payout_csv(5)))
+    finally:
+        for e in engines:
+            await e.dispose()

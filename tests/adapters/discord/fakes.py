@@ -11,11 +11,14 @@ from core.commands import Actor
 from core.replies import Reply
 
 _ids = itertools.count(1_000)
+GUILD = 810000000000000001  # the configured guild: a Frontend built with guild_ids=(GUILD,) serves it
+OTHER_GUILD = 810000000000000002  # someone else's server that invited the bot
 
 
-def person(uid: int = 42, name: str = "alice", *roles: tuple[int, str]):
+def person(uid: int = 42, name: str = "alice", *roles: tuple[int, str], guild: int = GUILD):
+    """A member of `guild` holding `roles` (id, name), as discord.py resolves them: roles of that guild."""
     return SimpleNamespace(id=uid, name=name, global_name=name.title(), display_name=name.title(),
-                           roles=[SimpleNamespace(id=i, name=n) for i, n in roles])  # fmt: skip
+                           roles=[SimpleNamespace(id=i, name=n, guild=SimpleNamespace(id=guild)) for i, n in roles])  # fmt: skip
 
 
 class FakeMessage:
@@ -49,6 +52,10 @@ class FakeResponse:
         self._done = True
         self.log.append(("edit_message", None, kw))
 
+    async def autocomplete(self, choices):
+        self._done = True
+        self.log.append(("autocomplete", None, {"choices": choices}))
+
 
 class FakeFollowup:
     def __init__(self, log: list) -> None:
@@ -60,10 +67,13 @@ class FakeFollowup:
 
 
 class FakeInteraction:
-    def __init__(self, user=None, *, message: FakeMessage | None = None) -> None:
+    def __init__(self, user=None, *, message: FakeMessage | None = None, guild_id: int | None = GUILD,
+                 kind: discord.InteractionType = discord.InteractionType.application_command) -> None:  # fmt: skip
         self.id = next(_ids)
         self.user = user or person()
         self.message = message
+        self.guild_id = guild_id  # None: a DM
+        self.type = kind
         self.log: list[tuple[str, str | None, dict]] = []
         self.response = FakeResponse(self.log)
         self.followup = FakeFollowup(self.log)

@@ -91,15 +91,24 @@ def test_long_commands_are_held_in_memory_and_go_stale_on_restart():
 
 
 def test_keys_and_refs():
-    assert message_key(-100123, 45) == "tg--100123-45"
-    assert press_key(-100123, 46, "/confirm pay-abcdefgh") == "tg--100123-46-confirm"
-    assert press_key(-100123, 46, "/bulk execute b-1", 1790000000) == "tg--100123-46-bulk-e1790000000"
+    assert message_key(7, -100123, 45) == "tg-7--100123-45"
+    assert press_key(7, -100123, 46, "/confirm pay-abcdefgh") == "tg-7--100123-46-confirm"
+    assert press_key(7, -100123, 46, "/bulk execute b-1", 1790000000) == "tg-7--100123-46-bulk-e1790000000"
     assert user_ref_chat_id("telegram:1001") == 1001
     with pytest.raises(ValueError):
         user_ref_chat_id("discord:1001")
     assert addressed_elsewhere("/pay@OtherBot 0x 1", "snowrail_bot")
     assert not addressed_elsewhere("/pay@SnowRail_Bot 0x 1", "snowrail_bot")
     assert not addressed_elsewhere("/pay 0x 1", "snowrail_bot")
+
+
+def test_low_telegram_keys_include_bot_id():
+    """A private chat's id is the user's id and message ids count per chat, so two bots on one database see the
+    same (chat, message) pairs: only the bot's id keeps their idempotency keys apart."""
+    assert message_key(4242, 1001, 1) != message_key(777, 1001, 1)
+    assert message_key(4242, 1001, 1).startswith("tg-4242-")
+    assert press_key(4242, 1001, 5, "/confirm pay-abcdefgh") != press_key(777, 1001, 5, "/confirm pay-abcdefgh")
+    assert press_key(4242, 1001, 5, "/confirm pay-abcdefgh", 1790000000).startswith("tg-4242-")
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def bot_settings(fake: FakeDiscord, data_dir, **extra) -> Settings:
         discord_api_base_url=fake.api_url,
         discord_gateway_url=fake.gateway_url,
         discord_guild_ids=str(fake.guild_id),
-        discord_operator_role="Treasurer",
+        discord_operator_role=str(fake.operator_role_id),
         operators=f"discord:{OPERATOR[0]}",
         pay_confirm_above="CRO=100",
     )

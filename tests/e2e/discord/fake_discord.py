@@ -60,11 +60,19 @@ class Event:
 
 
 class FakeDiscord:
-    """One bot, one guild with a #general channel and an operator role, any number of users."""
+    """One bot; its guild with a #general channel and an operator role; a stranger's guild that invited the bot
+    too (with roles named like the operator role); any number of users."""
 
     def __init__(self, *, token: str = "fake-bot-token", bot_id: int = 900000000000000001) -> None:
         self.token, self.bot_id = token, bot_id
         self.guild_id, self.channel_id, self.operator_role_id = 910000000000000001, 920000000000000001, 930000000000000001
+        self.stranger_guild_id, self.stranger_channel_id = 910000000000000002, 920000000000000002
+        # guild -> {role id: name}. Each guild has a decoy named like the operator role's id; the stranger's guild
+        # also has one named like the operator role.
+        self.roles: dict[int, dict[int, str]] = {
+            self.guild_id: {self.operator_role_id: "Treasurer", 930000000000000002: str(self.operator_role_id)},
+            self.stranger_guild_id: {930000000000000003: "Treasurer", 930000000000000004: str(self.operator_role_id)},
+        }
         self.bot_user = user(bot_id, "snowrail", bot=True)
         self._ids = itertools.count(1_200_000_000_000_000_000)
         self.events: list[Event] = []
@@ -197,20 +205,26 @@ class FakeDiscord:
         return _json({"message": "You are being rate limited.", "retry_after": retry_after, "global": False}, 429, headers)
 
     # ------------------------------------------------------------ driving the bot
-    def member(self, uid: int, name: str, *, operator: bool = False) -> dict:
-        return {"user": user(uid, name), "roles": [str(self.operator_role_id)] if operator else [], "permissions": "2248473465835073",
+    def member(self, uid: int, name: str, *, operator: bool = False, roles: tuple[int, ...] = ()) -> dict:
+        held = [self.operator_role_id] if operator else []
+        return {"user": user(uid, name), "roles": [str(r) for r in [*held, *roles]], "permissions": "2248473465835073",
                 "joined_at": "2026-01-01T00:00:00+00:00", "deaf": False, "mute": False, "flags": 0, "nick": None,
                 "avatar": None, "pending": False, "premium_since": None}  # fmt: skip
 
-    def _channel(self, dm_user: dict | None) -> dict:
+    def _channel(self, dm_user: dict | None, guild_id: int | None = None) -> dict:
         if dm_user is not None:
             return {"id": str(self._dm_channel_id(int(dm_user["id"]))), "type": 1, "recipients": [dm_user], "flags": 0}
-        return {"id": str(self.channel_id), "type": 0, "name": "general", "guild_id": str(self.guild_id), "position": 0,
+        guild_id = guild_id or self.guild_id
+        cid = self.channel_id if guild_id == self.guild_id else self.stranger_channel_id
+        return {"id": str(cid), "type": 0, "name": "general", "guild_id": str(guild_id), "position": 0,
                 "permission_overwrites": [], "nsfw": False, "parent_id": None, "flags": 0, "topic": None,
                 "last_message_id": None, "rate_limit_per_user": 0}  # fmt: skip
 
     def _interaction(self, itype: int, data: dict, who: tuple[int, str], *, operator: bool = False, dm: bool = False,
-                     message: dict | None = None, interaction_id: int | None = None) -> dict:  # fmt: skip
+                     message: dict | None = None, interaction_id: int | None = None, guild: int | None = None,
+                     roles: tuple[int, ...] = ()) -> dict:  # fmt: skip
+        """`guild`: the guild it comes from (default: the bot's own); `roles`: ids the member holds there."""
+        guild = guild or self.guild_id
         iid = interaction_id or next(self._ids)
         token = f"itoken-{iid}"
         self.tokens[token] = iid
@@ -218,31 +232,32 @@ class FakeDiscord:
         d: dict[str, Any] = {
             "id": str(iid), "application_id": str(self.bot_id), "type": itype, "data": data, "token": token, "version": 1,
             "locale": "en-US", "app_permissions": "2248473465835073", "entitlements": [], "attachment_size_limit": 10485760,
-            "authorizing_integration_owners": {"0": str(self.guild_id)}, "context": 1 if dm else 0,
+            "authorizing_integration_owners": {"0": str(guild)}, "context": 1 if dm else 0,
         }  # fmt: skip
-        d["channel"] = self._channel(user(uid, name) if dm else None)
+        d["channel"] = self._channel(user(uid, name) if dm else None, guild)
         d["channel_id"] = d["channel"]["id"]
         if dm:
             d["user"] = user(uid, name)
         else:
-            d["guild_id"] = str(self.guild_id)
-            d["guild"] = {"id": str(self.guild_id), "locale": "en-US", "features": []}
+            d["guild_id"] = str(guild)
+            d["guild"] = {"id": str(guild), "locale": "en-US", "features": []}
             d["guild_locale"] = "en-US"
-            d["member"] = self.member(uid, name, operator=operator)
+            d["member"] = self.member(uid, name, operator=operator, roles=roles)
         if message is not None:
             d["message"] = message
         return d
 
     def slash(self, name: str, options: dict[str, Any], who: tuple[int, str], *, attachment: tuple[str, bytes] | None = None,
               focused: str | None = None, **kw) -> dict:  # fmt: skip
-        """An INTERACTION_CREATE for /name with these options (an attachment goes in the `file` option)."""
+        """An INTERACTION_CREATE for /name with these options (an attachment goes in the `file` option). From the
+        stranger's guild (`guild=`) it is a global command: only the bot's own guild has the guild commands."""
         types = {str: 3, int: 4, bool: 5}
         opts = [{"name": k, "type": types[type(v)], "value": v} for k, v in options.items() if v is not None]
         for o in opts:
             if o["name"] == focused:
                 o["focused"] = True
         data: dict[str, Any] = {"id": str(self._command_id(name)), "name": name, "type": 1, "options": opts}
-        if not kw.get("dm"):
+        if not kw.get("dm") and kw.get("guild", self.guild_id) == self.guild_id:
             data["guild_id"] = str(self.guild_id)
         if attachment is not None:
             aid = next(self._ids)
@@ -535,24 +550,27 @@ class FakeDiscord:
 
     async def _ready(self, ws: web.WebSocketResponse) -> None:
         self._seq += 1
-        ready = {"v": 10, "user": self.bot_user, "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+        guilds = [{"id": str(g), "unavailable": True} for g in self.roles]
+        ready = {"v": 10, "user": self.bot_user, "guilds": guilds,
                  "session_id": "fake-session", "resume_gateway_url": self.gateway_url, "private_channels": [],
                  "relationships": [], "application": {"id": str(self.bot_id), "flags": 0}, "shard": [0, 1]}  # fmt: skip
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": self._seq, "d": ready}))
         self.ready_at = time.perf_counter()
-        self._seq += 1
-        await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": self._guild()}))
+        for gid in self.roles:
+            self._seq += 1
+            await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": self._guild(gid)}))
         self.identified.set()
 
-    def _guild(self) -> dict:
+    def _guild(self, gid: int) -> dict:
         def role(rid: int, name: str, position: int) -> dict:
             return {"id": str(rid), "name": name, "color": 0, "hoist": False, "position": position, "permissions": "0",
                     "managed": False, "mentionable": False, "flags": 0, "icon": None, "unicode_emoji": None}  # fmt: skip
 
+        roles = [role(rid, name, n) for n, (rid, name) in enumerate(self.roles[gid].items(), 1)]
         return {
-            "id": str(self.guild_id), "name": "SnowRail test guild", "icon": None, "owner_id": "1", "unavailable": False,
-            "roles": [role(self.guild_id, "@everyone", 0), role(self.operator_role_id, "Treasurer", 1)],
-            "channels": [self._channel(None)], "members": [], "member_count": 3, "emojis": [], "stickers": [],
+            "id": str(gid), "name": "SnowRail test guild" if gid == self.guild_id else "Someone else's server",
+            "icon": None, "owner_id": "1", "unavailable": False, "roles": [role(gid, "@everyone", 0), *roles],
+            "channels": [self._channel(None, gid)], "members": [], "member_count": 3, "emojis": [], "stickers": [],
             "features": [], "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
             "mfa_level": 0, "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "large": False,
             "threads": [], "stage_instances": [], "guild_scheduled_events": [], "voice_states": [], "presences": [],

@@ -78,12 +78,20 @@ async def test_everyone_in_user_text_never_pings(fake, discord_bot):
     assert "**bold**" not in markdown.content
 
 
-async def test_a_redelivered_interaction_acts_once(fake, discord_bot):
+async def test_a_redelivered_interaction_acts_once(fake, discord_bot, caplog):
+    caplog.set_level("INFO", logger="snowrail.discord")
     interaction = fake.slash("pay", {"recipient": ADDRESS, "amount": "0.125"}, OPERATOR)
     iid = await fake.send(interaction)
     first = await fake.answer(iid)
     await fake.send(interaction)
-    await asyncio.sleep(0.5)
+    # Wait for the bot to say it dropped the copy (a copy it did not drop would never say so), not a guessed pause.
+    dropped = f"interaction {iid} delivered again; ignored"
+    for _ in range(500):
+        if any(r.getMessage() == dropped for r in caplog.records):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the redelivered interaction was not dropped")
     assert len(fake.of(iid, "callback")) == 1
     assert len(fake.of(iid)) == 1
     history = await ask(fake, "history", {"n": 50})
@@ -305,7 +313,12 @@ async def test_link_by_signature_then_get_paid_by_mention_and_hear_of_it_by_dm(f
     signature = Account.sign_message(encode_defunct(text=message), wallet.key).signature.hex()
     linked = await ask(fake, "link", {"signature": "0x" + signature.removeprefix("0x")}, who=MALLORY)
     assert "Linked" in linked.content and linked.ephemeral
-    paid = await ask(fake, "pay", {"recipient": f"<@{MALLORY[0]}>", "amount": "0.2"})
+    asked = await ask(fake, "pay", {"recipient": f"<@{MALLORY[0]}>", "amount": "0.2"})
+    # A person named by mention: the address and identity are shown, and nothing moves before Confirm (H4).
+    assert wallet.address in asked.content and f"(discord:{MALLORY[0]})" in asked.content and not TX.search(asked.content)
+    confirm = next(c for c in asked.custom_ids if "/confirm" in c)
+    pressed = await fake.send(fake.press(copy.deepcopy(asked.message), confirm, OPERATOR))
+    paid = await fake.wait_for(lambda e: e.interaction_id == pressed and e.kind == "followup")
     tx = TX.search(paid.content).group(0)
     assert wallet.address in paid.content
     dm = await fake.wait_for(lambda e: e.kind == "dm" and e.payload["user_id"] == MALLORY[0])

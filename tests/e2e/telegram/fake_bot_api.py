@@ -12,8 +12,7 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
-TOKEN = "4242:fake-token-for-tests-AAbbCCdd"
-BOT_ID = 4242
+TOKEN = "4242:fake-token-for-tests-AAbbCCdd"  # the bot's id is 4242
 _RAW = {"text", "caption", "callback_query_id", "parse_mode", "url", "secret_token", "file_id", "filename"}
 
 
@@ -178,8 +177,13 @@ class FakeBotApi:
         return web.Response(body=content) if content is not None else web.Response(status=404)
 
     # ---------------------------------------------------------------- methods
+    @property
+    def bot_id(self) -> int:
+        """A bot's id is the number its token starts with, as on the real Bot API."""
+        return int(self.token.split(":", 1)[0])
+
     def _me(self) -> dict:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "SnowRail", "username": self.username,
+        return {"id": self.bot_id, "is_bot": True, "first_name": "SnowRail", "username": self.username,
                 "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 
     async def _m_getMe(self, p):
@@ -189,10 +193,11 @@ class FakeBotApi:
         self.polls += 1
         offset, timeout = int(p.get("offset") or 0), float(p.get("timeout") or 0)
         limit = int(p.get("limit") or 100)
+        allowed = set(p.get("allowed_updates") or ())  # as on the real API: kinds not asked for are dropped
         deadline = time.monotonic() + timeout
         async with self._arrived:
             while True:
-                self.updates = [u for u in self.updates if u["update_id"] >= offset]
+                self.updates = [u for u in self.updates if u["update_id"] >= offset and (not allowed or _kind(u) in allowed)]
                 if self.updates or time.monotonic() >= deadline:
                     return self.updates[:limit]
                 try:
@@ -285,6 +290,11 @@ class FakeBotApi:
     async def say(self, person: Person, chat: dict, text: str) -> dict:
         return await self.push(self.message_update(person, chat, text))
 
+    async def edit(self, person: Person, update: dict, text: str) -> dict:
+        """The person edits the message of an earlier update of theirs: an `edited_message` update."""
+        msg = {k: v for k, v in update["message"].items() if k not in ("text", "entities")}
+        return await self.push({"edited_message": {**msg, "edit_date": int(time.time()), "from": person.as_user(), "text": text}})
+
     async def upload(self, person: Person, chat: dict, filename: str, content: bytes, caption: str = "/bulk",
                      size: int | None = None) -> dict:
         file_id = f"doc-{len(self.files) + 1}"
@@ -343,6 +353,10 @@ class ApiError(Exception):
     def __init__(self, status: int, description: str) -> None:
         super().__init__(description)
         self.status, self.description = status, description
+
+
+def _kind(update: dict) -> str:
+    return next(k for k in update if k != "update_id")
 
 
 def _decode(value: str) -> Any:
