@@ -15,11 +15,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.addresses import to_checksum
 from core.bulk.file import check_file
 from core.commands import Actor
 from core.money import TokenRegistry, format_units
+
+if TYPE_CHECKING:
+    from adapters.chain.devnet import AnvilProcess
+    from core.bulk.model import Batch
 
 REPO = Path(__file__).resolve().parents[1]
 OPERATOR = Actor("console", "bench", "Bench")
@@ -27,7 +32,7 @@ OPERATOR = Actor("console", "bench", "Bench")
 
 @dataclass
 class Stack:
-    anvil: object
+    anvil: AnvilProcess
     url: str
     settlement: str
     executor_key: str
@@ -38,7 +43,7 @@ class Stack:
 def payout_file(rows: int, seed: int = 7, token: str = "CRO") -> tuple[bytes, dict[str, int]]:
     """CSV of `rows` native payouts to fresh addresses (the costliest case: each creates an account)."""
     rnd = random.Random(seed)
-    lines, expected = ["recipient,amount,token,memo"], {}
+    lines, expected = ["recipient,amount,token,memo"], dict[str, int]()
     for i in range(rows):
         address = to_checksum("0x" + rnd.getrandbits(160).to_bytes(20, "big").hex())
         decimals = 18 if token in ("CRO", "WCRO") else 6
@@ -51,7 +56,8 @@ def payout_file(rows: int, seed: int = 7, token: str = "CRO") -> tuple[bytes, di
 async def start_stack(treasury_cro: int, *, dev_tokens: bool = False) -> Stack:
     from eth_account import Account
 
-    from adapters.chain.deploy import anvil_keys, deploy_stack, start_anvil
+    from adapters.chain.deploy import deploy_stack
+    from adapters.chain.devnet import anvil_keys, start_anvil
     from adapters.chain.rpc import HttpNode
 
     # Mixed mining: a block per transaction as it arrives (automine), plus one every second. Automine alone
@@ -146,7 +152,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-async def wait_done(app, batch_id: str, timeout: float) -> object:
+async def wait_done(app, batch_id: str, timeout: float) -> Batch:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         async with app.uow() as u:
@@ -170,8 +176,11 @@ async def verify_on_chain(url: str, expected: dict[str, int], token_address: str
             else:  # balanceOf(address)
                 got = await node.batch([("eth_call", [{"to": token_address, "data": "0x70a08231" + a[2:].lower().rjust(64, "0")},
                                                       "latest"]) for a, _ in part])
-            if any(int(g, 16) != units for g, (_, units) in zip(got, part)):
-                return False
+            for g, (_, units) in zip(got, part):
+                if isinstance(g, Exception):
+                    raise g
+                if int(g, 16) != units:
+                    return False
         return True
     finally:
         await node.close()

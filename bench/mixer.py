@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eth_account import Account  # noqa: E402
 
 from adapters.chain import connect  # noqa: E402
-from adapters.chain.deploy import anvil_keys, deploy_stack, start_anvil  # noqa: E402
+from adapters.chain.deploy import deploy_stack  # noqa: E402
+from adapters.chain.devnet import anvil_keys, start_anvil  # noqa: E402
 from adapters.chain.rpc import HttpNode  # noqa: E402
 from adapters.mixer import (  # noqa: E402
     MixerPool, Note, Proof, Prover, PublicInputs, TreeSync, deploy_mixer, witness_input,

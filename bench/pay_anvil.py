@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_account import Account  # noqa: E402
 
-from adapters.chain.deploy import ANVIL_DEV_KEY, anvil_keys, deploy_dev_stack, start_anvil  # noqa: E402
+from adapters.chain.devnet import ANVIL_DEV_KEY, anvil_keys, deploy_dev_stack, start_anvil  # noqa: E402
 from bot.bootstrap import build  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from core.commands import Actor  # noqa: E402

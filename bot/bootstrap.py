@@ -1,20 +1,33 @@
-"""Builds a running SnowRail from Settings: the chain, the database, the queue and the engine."""
+"""The composition root: builds a running SnowRail from Settings (chain, database, queue and jobs, engine, mixer
+and its watcher) as one App, and closes it again in reverse order."""
 
 from __future__ import annotations
 
 import logging
-import sys
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot import bulk_wiring, mixer_wiring
+from adapters.queue.inline import InlineJob, InlineQueue
+from bot import mixer_wiring
+from bot.background import Deliveries, Periodic
 from bot.settings import ConfigError, Settings
+from core.bulk import settle
+from core.bulk.policy import BulkPolicy
 from core.engine import Engine
 from core.errors import UsageError
+from core.jobs import Job
 from core.money import parse_units
-from core.ports import Chain, JobQueue
+from core.ports import Chain, JobQueue, UnitOfWorkFactory
 from core.services import Policy
+
+if TYPE_CHECKING:  # imported where built: the chain and database libraries are slow to import
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from adapters.chain import Web3Chain
 
 log = logging.getLogger("snowrail.bootstrap")
 
@@ -26,40 +39,36 @@ class SystemClock:
 
 @dataclass
 class App:
+    """Everything build() made. close() closes it all, the last-built first, through `resources`."""
+
     settings: Settings
     engine: Engine
-    chain: Chain
-    uow: object
-    db_engine: object
+    chain: Web3Chain
+    uow: UnitOfWorkFactory
+    db_engine: AsyncEngine
     queue: JobQueue
+    jobs: dict[Job, InlineJob]  # what runs each job when jobs run inline (the queue is an InlineQueue)
+    inline: bool  # jobs run in this process: nobody else delivers its notifications
+    deliveries: Deliveries  # delivery by this process, once a chat runner names its notifier
+    mixer_watch: Periodic | None  # announces wallet deposits into the pool; None without a mixer or a watch
     embedded_chain: bool
     database_url: str
+    resources: AsyncExitStack
     notes: list[str] = field(default_factory=list)
 
     async def close(self) -> None:
-        await mixer_wiring.close(self.engine.services.mixer)
-        drain = getattr(self.queue, "drain", None)
-        if drain is not None:
-            await drain()
-        dispose = getattr(self.db_engine, "dispose", None)
-        if dispose is not None:
-            await dispose()
-        closer = getattr(self.chain, "close", None)
-        if closer is not None:
-            await closer()
+        await self.resources.aclose()
 
 
-async def build_chain(settings: Settings) -> tuple[Chain, bool]:
+async def build_chain(settings: Settings) -> tuple[Web3Chain, bool]:
     """The configured chain, or the in-process dev chain when RPC_URL is unset."""
     from adapters.chain import connect, dev_chain
 
     if not settings.rpc_url:
         chain, _deployment = dev_chain()
         return chain, True
-    if not settings.private_key or not settings.settlement_contract_address:
-        await _adopt_local_dev_stack(settings)
     settings.require("private_key", "settlement_contract_address")
-    assert settings.private_key is not None
+    assert settings.private_key is not None and settings.settlement_contract_address is not None
     chain = await connect(
         settings.rpc_url,
         settings.private_key.get_secret_value(),
@@ -71,63 +80,32 @@ async def build_chain(settings: Settings) -> tuple[Chain, bool]:
     return chain, False
 
 
-LOCAL_DEV_CHAIN_IDS = (31337, 1337)  # anvil and hardhat: chains whose dev keys are public
-
-
-async def _adopt_local_dev_stack(settings: Settings) -> None:
-    """`snowrail console --rpc http://127.0.0.1:8545` on a bare anvil: use its public dev key and deploy the
-    stack once, remembering it per chain (genesis hash) under DATA_DIR. Never on any other chain."""
-    import json
-
-    from adapters.chain import HttpNode
-    from adapters.chain.deploy import ANVIL_DEV_KEY, deploy_dev_stack
-
-    assert settings.rpc_url
-    node = HttpNode(settings.rpc_url)
-    try:
-        chain_id = await node.chain_id()
-        if chain_id not in LOCAL_DEV_CHAIN_IDS:
-            return  # settings.require names what is missing
-        genesis = (await node.request("eth_getBlockByNumber", ["0x0", False]))["hash"]
-        memo = settings.data_dir / "local-dev-stacks.json"
-        known = json.loads(memo.read_text()) if memo.exists() else {}
-        entry = known.get(genesis)
-        if entry and settings.settlement_contract_address in (None, entry["settlement"]):
-            code = await node.request("eth_getCode", [entry["settlement"], "latest"])
-            entry = entry if code not in ("0x", "0x0", None) else None
-        else:
-            entry = None
-        if settings.settlement_contract_address is None and entry is None:
-            dep = await deploy_dev_stack(settings.rpc_url)
-            if dep.owner_key:  # the owner is a key of its own (never the bot's): shown once, stored nowhere
-                print(f"Deployed SnowRail on this local chain; its owner key, shown once (keep it to sweep or "
-                      f"allow-list pools): {dep.owner_key}", file=sys.stderr)
-            entry = {"settlement": dep.settlement, "tokens": ",".join(f"{k}={v}" for k, v in dep.tokens.items())}
-            known[genesis] = entry
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            memo.write_text(json.dumps(known, indent=1))
-        if entry:
-            settings.settlement_contract_address = settings.settlement_contract_address or entry["settlement"]
-            settings.tokens = settings.tokens or entry["tokens"]
-        if settings.private_key is None:
-            from pydantic import SecretStr
-
-            settings.private_key = SecretStr(ANVIL_DEV_KEY)
-    finally:
-        await node.close()
-
-
 async def build(
     settings: Settings,
     *,
     extra_operators: frozenset[str] = frozenset(),
     queue: JobQueue | None = None,
     migrate: bool = True,
+    watch: bool = True,
 ) -> App:
+    """`queue`: the caller's own (and the caller closes it); by default RQ or inline, see build_queue.
+    `watch`: run the mixer's deposit watcher in this process (a bot does; RQ workers do not)."""
+    resources = AsyncExitStack()
+    try:
+        return await _build(settings, resources, extra_operators, queue, migrate, watch)
+    except BaseException:
+        await resources.aclose()
+        raise
+
+
+async def _build(settings: Settings, resources: AsyncExitStack, extra_operators: frozenset[str],
+                 queue: JobQueue | None, migrate: bool, watch: bool) -> App:
     from adapters.db import create_engine_for
     from adapters.db.migrate import upgrade
+    from adapters.db.uow import make_uow_factory
 
     chain, embedded = await build_chain(settings)
+    resources.push_async_callback(chain.close)
     notes: list[str] = []
     url = settings.database_url
     if not url:
@@ -140,39 +118,60 @@ async def build(
     if migrate:
         await upgrade(url)
     db_engine = create_engine_for(url)
-    uow = bulk_wiring.uow_factory(db_engine)
-    chain = bulk_wiring.batching(chain)
-    policy = Policy(
-        operators=settings.operator_refs() | extra_operators,
-        confirm_above=_limits(settings, chain),
-        receipt_timeout=float(settings.receipt_timeout_seconds),
-    )
+    resources.push_async_callback(db_engine.dispose)
+    uow = make_uow_factory(db_engine)
+    mixer = await mixer_wiring.build(settings, chain, notes, db_engine, resources)
+    # The registry is filled once the engine exists (its jobs call the engine), before anything can enqueue.
+    jobs: dict[Job, InlineJob] = {}
     if queue is None:
-        queue = build_queue(settings, shareable=not embedded and bool(settings.database_url))
-    engine = Engine(chain=chain, uow=uow, clock=SystemClock(), policy=policy, queue=queue,
-                    mixer=await mixer_wiring.build(settings, chain, notes, db_engine))
-    mixer_wiring.start_watch(engine)
-    bulk_wiring.attach(engine, queue, chunk_size=settings.bulk_chunk_size,
-                       uploads_per_hour=settings.bulk_uploads_per_hour, rows_per_day=settings.bulk_rows_per_day)
-    return App(settings, engine, chain, uow, db_engine, queue, embedded, url, notes)
+        queue = build_queue(settings, jobs, shareable=not embedded and bool(settings.database_url), resources=resources)
+    engine = Engine(
+        chain=chain, uow=uow, clock=SystemClock(), queue=queue, mixer=mixer,
+        policy=Policy(
+            operators=settings.operator_refs() | extra_operators,
+            confirm_above=_limits(settings, chain),
+            receipt_timeout=float(settings.receipt_timeout_seconds),
+        ),
+        bulk=BulkPolicy(
+            chunk_size=min(chain.batch_capacity, settings.bulk_chunk_size or chain.batch_capacity),
+            uploads_per_hour=settings.bulk_uploads_per_hour,
+            rows_per_day=settings.bulk_rows_per_day,
+        ),
+    )
+    deliveries = Deliveries(engine)
+    jobs.update({
+        Job.DELIVER_NOTIFICATIONS: deliveries,
+        Job.RECONCILE: engine.reconcile,
+        Job.BULK_SETTLE: partial(settle.work, engine.services),
+    })
+    mixer_watch = None
+    if mixer is not None and watch:
+        mixer_watch = Periodic(mixer_wiring.WATCH_SECONDS, engine.watch_mixer, "mixer deposit watch").start()
+        resources.push_async_callback(mixer_watch.stop)
+    return App(settings, engine, chain, uow, db_engine, queue, jobs, isinstance(queue, InlineQueue), deliveries,
+               mixer_watch, embedded, url, resources, notes)
 
 
-def build_queue(settings: Settings, *, shareable: bool = True) -> JobQueue:
+def build_queue(settings: Settings, jobs: dict[Job, InlineJob], *, shareable: bool = True,
+                resources: AsyncExitStack) -> JobQueue:
     """RQ when Redis is configured and workers elsewhere can see the same chain and database; otherwise
-    jobs run inline (an in-process chain or a local SQLite file cannot be shared with a worker)."""
+    jobs run inline, from `jobs` (an in-process chain or a local SQLite file cannot be shared with a worker)."""
     if settings.redis_url and shareable:
         from adapters.queue.rq_queue import RqQueue
+        from workers.registry import RQ_FUNCTIONS
 
-        return RqQueue(settings.redis_url)
-    from adapters.queue.inline import InlineQueue
+        rq = RqQueue(settings.redis_url, RQ_FUNCTIONS)
+        resources.callback(rq.connection.close)
+        return rq
+    inline = InlineQueue(jobs)
+    resources.push_async_callback(inline.drain)  # closed before the engine's chain and database: jobs use them
+    return inline
 
-    return InlineQueue()
 
-
-async def _fingerprint(chain: Chain) -> str:
+async def _fingerprint(chain: Web3Chain) -> str:
     """Names a SQLite file after the chain (its genesis block: a restarted anvil is a new chain) and the
     contract it records, so history never points at a chain that no longer exists."""
-    genesis = (await chain.node.request("eth_getBlockByNumber", ["0x0", False]))["hash"]  # type: ignore[attr-defined]
+    genesis = (await chain.node.request("eth_getBlockByNumber", ["0x0", False]))["hash"]
     return f"{chain.chain_id}-{genesis[2:10]}-{chain.treasury[2:10].lower()}"
 
 

@@ -1,9 +1,10 @@
-"""`snowrail chain deploy` and `snowrail chain dev`: put the contracts on a chain and say how to use them."""
+"""`snowrail chain deploy` and `chain dev`: put the contracts on a chain and say how to use them; the console adopts a bare anvil."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 from bot.settings import ConfigError, Settings
 
@@ -75,7 +76,7 @@ def deploy(settings: Settings, *, owner: str | None = None) -> int:
 
 
 def dev(settings: Settings, *, port: int) -> int:
-    from adapters.chain.deploy import anvil_dev
+    from adapters.chain.devnet import anvil_dev
 
     anvil, _ = anvil_dev(port=port)
     print("# anvil keeps running until you press Ctrl-C", flush=True)
@@ -84,3 +85,53 @@ def dev(settings: Settings, *, port: int) -> int:
     finally:
         anvil.stop()
     return 0
+
+
+LOCAL_DEV_CHAIN_IDS = (31337, 1337)  # anvil and hardhat: chains whose dev keys are public
+
+
+async def adopt_local_dev_stack(settings: Settings) -> None:
+    """`snowrail console --rpc http://127.0.0.1:8545` on a bare anvil (what `chain dev` starts): use its public
+    dev key and deploy the stack once, remembering it per chain (genesis hash) under DATA_DIR. Only when the
+    private key or the contract is not set, and never on any other chain: settings.require then names what
+    is missing. Dev tooling: the console calls it before it builds the app."""
+    if not settings.rpc_url or (settings.private_key and settings.settlement_contract_address):
+        return
+    import json
+
+    from adapters.chain import HttpNode
+    from adapters.chain.devnet import ANVIL_DEV_KEY, deploy_dev_stack
+
+    assert settings.rpc_url
+    node = HttpNode(settings.rpc_url)
+    try:
+        chain_id = await node.chain_id()
+        if chain_id not in LOCAL_DEV_CHAIN_IDS:
+            return  # settings.require names what is missing
+        genesis = (await node.request("eth_getBlockByNumber", ["0x0", False]))["hash"]
+        memo = settings.data_dir / "local-dev-stacks.json"
+        known = json.loads(memo.read_text()) if memo.exists() else {}
+        entry = known.get(genesis)
+        if entry and settings.settlement_contract_address in (None, entry["settlement"]):
+            code = await node.request("eth_getCode", [entry["settlement"], "latest"])
+            entry = entry if code not in ("0x", "0x0", None) else None
+        else:
+            entry = None
+        if settings.settlement_contract_address is None and entry is None:
+            dep = await deploy_dev_stack(settings.rpc_url)
+            if dep.owner_key:  # the owner is a key of its own (never the bot's): shown once, stored nowhere
+                print(f"Deployed SnowRail on this local chain; its owner key, shown once (keep it to sweep or "
+                      f"allow-list pools): {dep.owner_key}", file=sys.stderr)
+            entry = {"settlement": dep.settlement, "tokens": ",".join(f"{k}={v}" for k, v in dep.tokens.items())}
+            known[genesis] = entry
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            memo.write_text(json.dumps(known, indent=1))
+        if entry:
+            settings.settlement_contract_address = settings.settlement_contract_address or entry["settlement"]
+            settings.tokens = settings.tokens or entry["tokens"]
+        if settings.private_key is None:
+            from pydantic import SecretStr
+
+            settings.private_key = SecretStr(ANVIL_DEV_KEY)
+    finally:
+        await node.close()

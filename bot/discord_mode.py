@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import discord
 
-from adapters.discord import DiscordDMNotifier, Frontend, SnowRailClient, point_at
-from adapters.discord.frontend import RecentIds
-from adapters.queue.inline import InlineQueue
-from bot.background import start_background
+from adapters.discord import DiscordFrontend, DiscordNotifier, SnowRailClient, point_at
+from bot.background import ChatRunner, until_signalled
 from bot.bootstrap import App, build
 from bot.notifiers import used_the_bot
 from bot.redaction import protect_logs
 from bot.settings import ConfigError, Settings
-from core.commands import Actor
-from core.money import format_units
-from core.views import counted
-from core.replies import Reply
 
 log = logging.getLogger("snowrail.discord")
 
-SWEEP_SECONDS = 5.0  # how often the bot process looks for undelivered notifications when there is no worker
 READY_TIMEOUT = 60.0
 
 
@@ -36,21 +26,19 @@ class DiscordBot:
 
     core: App
     client: SnowRailClient
-    frontend: Frontend
-    notifier: DiscordDMNotifier
-    tasks: list[asyncio.Task] = field(default_factory=list)
-
-    async def deliver(self) -> int:
-        return await self.core.engine.deliver_notifications(self.notifier, platform="discord")
+    frontend: DiscordFrontend
+    notifier: DiscordNotifier
+    runner: ChatRunner
+    connection: asyncio.Task[None]  # the gateway: its end (a failure) ends the bot
 
     async def stop(self, *, core: bool = True) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        """The shared shutdown (bot.background.ChatRunner); `core`: close the app too."""
+        await self.runner.stop(self._stop_receiving, self.notifier.close, close_app=core)
+
+    async def _stop_receiving(self) -> None:
+        self.connection.cancel()
+        await asyncio.gather(self.connection, return_exceptions=True)
         await self.client.close()
-        if core:
-            await self.core.close()  # drains queued deliveries first, so the notifier closes after them
-        await self.notifier.close()
 
 
 async def start(settings: Settings, *, extra_operators: frozenset[str] = frozenset()) -> DiscordBot:
@@ -67,17 +55,16 @@ async def start(settings: Settings, *, extra_operators: frozenset[str] = frozens
         )
     point_at(settings.discord_api_base_url, settings.discord_gateway_url)
     core = await build(settings, extra_operators=extra_operators)
-    inline = core.queue if isinstance(core.queue, InlineQueue) else None  # no Redis: this process does the jobs
     try:
-        return await _start(settings, token, guild_ids, core, inline)
+        return await _start(settings, token, guild_ids, core)
     except BaseException:
         await core.close()
         raise
 
 
 async def _connect(
-    settings: Settings, token: str, guild_ids: tuple[int, ...], core: App, frontend: Frontend,
-    notifier: DiscordDMNotifier, *, guard: bool,
+    settings: Settings, token: str, guild_ids: tuple[int, ...], core: App, frontend: DiscordFrontend,
+    notifier: DiscordNotifier, *, guard: bool,
 ) -> DiscordBot:  # fmt: skip
     """Log in and open the gateway; returns once it said READY. `guard`: read server messages for pasted secrets."""
     client = SnowRailClient(frontend, token_symbols=core.engine.chain.tokens.symbols(), guild_ids=guild_ids, guard=guard)
@@ -88,9 +75,8 @@ async def _connect(
         raise ConfigError("DISCORD_BOT_TOKEN was rejected by the Discord API") from None
     if client.application_id is not None and client.user is not None and client.application_id != client.user.id:
         log.warning("the application id differs from the bot user id; commands are registered for the application")
-    bot = DiscordBot(core, client, frontend, notifier)
     connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
-    bot.tasks.append(connection)
+    bot = DiscordBot(core, client, frontend, notifier, ChatRunner(core, notifier, "discord"), connection)
     ready = asyncio.create_task(client.wait_until_ready())
     done, _ = await asyncio.wait({connection, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
     if ready not in done:
@@ -103,22 +89,9 @@ async def _connect(
     return bot
 
 
-async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], core: App, inline: InlineQueue | None) -> DiscordBot:
-    engine = core.engine
-
-    async def handle(text: str, actor: Actor, key: str) -> Reply:
-        return await engine.handle_text(text, actor=actor, key=key)
-
-    frontend = Frontend(
-        handle,
-        is_operator=engine.services.policy.is_operator,
-        operator_role=settings.discord_operator_role_id(),
-        guild_ids=guild_ids,
-        upload=lambda content, filename, actor, key: engine.bulk_upload(actor, key, filename, content),
-        recent_ids=recent_ids(core),
-        recent_batches=recent_batches(core),
-    )
-    notifier = DiscordDMNotifier(token, may_dm=used_the_bot(core.uow))
+async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], core: App) -> DiscordBot:
+    frontend = DiscordFrontend(core.engine, operator_role=settings.discord_operator_role_id(), guild_ids=guild_ids)
+    notifier = DiscordNotifier(token, may_dm=used_the_bot(core.uow))
     try:
         bot = await _connect(settings, token, guild_ids, core, frontend, notifier, guard=True)
     except discord.PrivilegedIntentsRequired:
@@ -127,58 +100,14 @@ async def _start(settings: Settings, token: str, guild_ids: tuple[int, ...], cor
             "channels cannot be spotted and deleted; enable it under Bot > Privileged Gateway Intents"
         )
         bot = await _connect(settings, token, guild_ids, core, frontend, notifier, guard=False)
-    bot.tasks.extend(start_background(core.queue, bot.deliver, core.engine.reconcile))  # shared with Telegram
+    bot.runner.start()
     return bot
-
-
-def recent_ids(core: App) -> RecentIds:
-    """Autocomplete for ids: the asker's latest payments, labelled with amount and status."""
-
-    def label(i) -> str:
-        return f"{i.id} · {_amount(core, i.amount, i.token)} · {i.status.value}"
-
-    return _own(core, lambda uow, ref, n: uow.intents.for_actor(ref, n), label)
-
-
-def recent_batches(core: App) -> RecentIds:
-    """Autocomplete for /bulk batch ids: the asker's own uploads, labelled with status, size, total and file."""
-
-    def label(b) -> str:
-        totals = ", ".join(_amount(core, units, sym) for sym, units in b.totals.items()) or "-"
-        return f"{b.id} · {b.status.value} · {counted(b.rows, 'row')} · {totals} · {b.filename}"
-
-    return _own(core, lambda uow, ref, n: uow.batches.for_actor(ref, n), label)
-
-
-def _own(core: App, fetch: Callable[[Any, str, int], Awaitable[list]], label: Callable[[Any], str]) -> RecentIds:
-    async def ids(actor_ref: str, limit: int) -> list[tuple[str, str]]:
-        async with core.uow() as uow:  # type: ignore[operator]
-            found = await fetch(uow, actor_ref, limit)
-        return [(x.id, label(x)) for x in found]
-
-    return ids
-
-
-def _amount(core: App, units: int, symbol: str) -> str:
-    return f"{format_units(units, core.chain.tokens.get(symbol).decimals)} {symbol}"
 
 
 async def _main(settings: Settings) -> int:
     bot = await start(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    connection = bot.tasks[0]
     print(f"SnowRail on Discord as {bot.client.user} (application {bot.client.application_id}); Ctrl-C to stop.", flush=True)
-    waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait({waiter, connection}, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    failed = connection.done() and not connection.cancelled() and connection.exception() is not None
-    await bot.stop()
-    if failed:
-        raise connection.exception()  # type: ignore[misc]
-    return 0
+    return await until_signalled(bot, connection=bot.connection)
 
 
 def run(settings: Settings) -> int:

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from typing import Any
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 from bot.settings import ConfigError, Settings
-from core.engine import Engine
 from core.errors import UsageError
 from core.money import parse_units
-from core.ports import Chain, Mixer
+from core.ports import Mixer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from adapters.chain import Web3Chain
 
 
-async def build(settings: Settings, chain: Chain, notes: list[str], db_engine: Any = None) -> Mixer | None:
+async def build(settings: Settings, chain: Web3Chain, notes: list[str], db_engine: AsyncEngine,
+                resources: AsyncExitStack) -> Mixer | None:
     """Pools from MIXER_CONTRACT_ADDRESS ("0xPool[@block],..."), relayed by MIXER_RELAYER_KEY taking
     MIXER_RELAYER_FEE (whole units of the native token, default 0) per withdrawal. Each pool's Deposit
     events are cached in the bot's database (`db_engine`), so a restart reads only new blocks; the relayer's
     nonces and failed relays (bounded by MIXER_FAILED_RELAYS_PER_NOTE/USER_PER_HOUR) are kept there too, so
-    every process relaying from one database shares them."""
+    every process relaying from one database shares them. Its node and prover close with `resources`."""
     if not settings.mixer_contract_address:
         return None
     if not settings.rpc_url:
@@ -43,29 +47,25 @@ async def build(settings: Settings, chain: Chain, notes: list[str], db_engine: A
     limits = RelayLimits(per_note=settings.mixer_failed_relays_per_note_per_hour,
                          per_user=settings.mixer_failed_relays_per_user_per_hour)
     node = HttpNode(settings.rpc_url)
+    resources.push_async_callback(node.close)
     try:
         service = await MixerService.connect(node, settings.mixer_contract_address, relayer_key, token=native,
-                                             fee=fee, limits=limits,
-                                             deposit_log=SqlDepositLog(db_engine) if db_engine is not None else None,
-                                             relays=SqlRelayLog(db_engine) if db_engine is not None else None)
+                                             fee=fee, limits=limits, deposit_log=SqlDepositLog(db_engine),
+                                             relays=SqlRelayLog(db_engine))
     except ValueError as e:  # a fee above a denomination, or two pools of one denomination
-        await node.close()
         raise ConfigError(f"MIXER_CONTRACT_ADDRESS / MIXER_RELAYER_FEE: {e}") from None
-    except BaseException:
-        await node.close()
-        raise
-    service.own_node = node  # type: ignore[attr-defined]  (closed by close() below)
+    resources.push_async_callback(service.close)
     await _check_allowed(chain, [address for address, _ in parse_pools_setting(settings.mixer_contract_address)], notes)
     return service
 
 
-async def _check_allowed(chain: Chain, pools: list[str], notes: list[str]) -> None:
+async def _check_allowed(chain: Web3Chain, pools: list[str], notes: list[str]) -> None:
     """Operators' /mix deposits from the treasury only into pools the Settlement's owner allow-listed."""
     from adapters.chain import settlement as st
 
     try:
         refused = [p for p in pools
-                   if not int.from_bytes(await chain.node.call(  # type: ignore[attr-defined]
+                   if not int.from_bytes(await chain.node.call(
                        {"to": chain.treasury, "data": st.mixer_pools_calldata(p)}), "big")]
     except Exception:  # noqa: BLE001 - an old Settlement without the function, or the node away: /mix says why
         refused = pools
@@ -74,37 +74,4 @@ async def _check_allowed(chain: Chain, pools: list[str], notes: list[str]) -> No
                      "/mix will fail until the Settlement's owner calls setMixerPool(pool, true).")
 
 
-log = logging.getLogger("snowrail.mixer")
-WATCH_SECONDS = 5.0  # about one Cronos block
-
-
-async def watch_forever(engine: Engine, every: float | None = None) -> None:
-    """The chain watcher: announce wallet deposits as they land. Run it as a task beside a platform."""
-    if engine.services.mixer is None:
-        return
-    while True:
-        try:
-            await engine.watch_mixer()
-        except Exception:
-            log.exception("mixer deposit watch failed")
-        await asyncio.sleep(WATCH_SECONDS if every is None else every)
-
-
-def start_watch(engine: Engine) -> None:
-    """Runs the deposit watcher beside whatever mode built the app; close() stops it."""
-    mixer = engine.services.mixer
-    if mixer is not None:
-        mixer.watch_task = asyncio.get_running_loop().create_task(watch_forever(engine))  # type: ignore[attr-defined]
-
-
-async def close(mixer: Any) -> None:
-    task = getattr(mixer, "watch_task", None)
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    closer = getattr(mixer, "close", None)
-    if closer is not None:
-        await closer()
-    node = getattr(mixer, "own_node", None)
-    if node is not None:
-        await node.close()
+WATCH_SECONDS = 5.0  # how often the bootstrap's watcher looks for wallet deposits: about one Cronos block

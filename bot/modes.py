@@ -7,10 +7,12 @@ import time
 from adapters.console import ConsoleChat, ConsoleNotifier
 from adapters.console.chat import OPERATOR
 from bot.bootstrap import build
+from bot.chain_tools import adopt_local_dev_stack
 from bot.settings import Settings
 
 
 async def run_console(settings: Settings, *, started: float) -> int:
+    await adopt_local_dev_stack(settings)  # `--rpc` at a bare anvil: deploy there once and use its dev key
     app = await build(settings, extra_operators=frozenset({OPERATOR.ref}))
     files = settings.data_dir.resolve() / "files"  # reports and other attachments land here
     notifier = ConsoleNotifier(files_dir=files)
@@ -39,7 +41,7 @@ async def run_console(settings: Settings, *, started: float) -> int:
 
 
 async def reconcile_once(settings: Settings) -> int:
-    app = await build(settings)
+    app = await build(settings, watch=False)
     try:
         return await app.engine.reconcile()
     finally:

@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import AsyncExitStack
 
 from adapters.console import ConsoleNotifier
 from bot.settings import Settings
 from core.ports import Notifier, UnitOfWorkFactory
 
 
-def notifiers_for(settings: Settings, uow: UnitOfWorkFactory | None = None) -> dict[str, Notifier]:
+def notifiers_for(settings: Settings, uow: UnitOfWorkFactory | None = None,
+                  resources: AsyncExitStack | None = None) -> dict[str, Notifier]:
+    """`resources`: where the senders holding an HTTP session register their close()."""
     # Console users only exist inside a console session; a worker prints theirs to its own log.
     out: dict[str, Notifier] = {"console": ConsoleNotifier()}
     if settings.telegram_bot_token:
         from adapters.telegram import TelegramNotifier
 
-        out["telegram"] = TelegramNotifier(
+        out["telegram"] = telegram = TelegramNotifier(
             settings.telegram_bot_token.get_secret_value(),
             base_url=settings.telegram_api_base_url,
             base_file_url=settings.telegram_file_base_url,
             slots=RedisSlots(settings.redis_url) if settings.redis_url else None,
         )
+        if resources is not None:
+            resources.push_async_callback(telegram.close)
     if settings.discord_bot_token:
-        from adapters.discord import DiscordDMNotifier, point_at
+        from adapters.discord import DiscordNotifier, point_at
 
         point_at(settings.discord_api_base_url, None)  # REST only: workers never open the gateway
-        out["discord"] = DiscordDMNotifier(
+        out["discord"] = discord = DiscordNotifier(
             settings.discord_bot_token.get_secret_value(),
             may_dm=used_the_bot(uow) if uow is not None else None,
             slots=RedisSlots(settings.redis_url) if settings.redis_url else None,
         )
+        if resources is not None:
+            resources.push_async_callback(discord.close)
     return out
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlparse
 
 from telegram import BotCommand, Update
@@ -15,13 +15,11 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from adapters.telegram import CallbackCodec, TelegramFrontend, TelegramNotifier
 from adapters.telegram.ordering import PerChatOrder
-from bot.background import start_background
+from bot.background import ChatRunner, until_signalled
 from bot.bootstrap import App, build
 from bot.redaction import protect_logs
 from bot.settings import ConfigError, Settings
-from core.commands import Actor
 from core.parsing import SUMMARY, USAGE
-from core.replies import Reply
 
 log = logging.getLogger("snowrail.telegram")
 
@@ -43,24 +41,18 @@ class TelegramBot:
     application: Application
     frontend: TelegramFrontend
     notifier: TelegramNotifier
+    runner: ChatRunner
     webhook_secret: str | None = None
-    tasks: list[asyncio.Task] = field(default_factory=list)
 
-    async def deliver(self) -> int:
-        return await self.core.engine.deliver_notifications(self.notifier, platform="telegram")
+    async def stop(self, *, core: bool = True) -> None:
+        """The shared shutdown (bot.background.ChatRunner); `core`: close the app too."""
+        await self.runner.stop(self._stop_receiving, self.application.shutdown, close_app=core)
 
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+    async def _stop_receiving(self) -> None:
         if self.application.updater and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
             await self.application.stop()
-        try:
-            await self.core.close()  # drains inline deliveries first: they need the bot, so it shuts down after
-        finally:
-            await self.application.shutdown()
 
 
 def build_application(settings: Settings, token: str, *, rate_limit: bool = True) -> Application:
@@ -71,9 +63,9 @@ def build_application(settings: Settings, token: str, *, rate_limit: bool = True
         .base_file_url(settings.telegram_file_base_url)
         .concurrent_updates(PerChatOrder(64))
     )
-    if rate_limit:  # off only to measure the engine's own capacity (bench/telegram.py)
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # a 429 is waited out and retried
-    return builder.build()
+    if not rate_limit:  # off only to measure the engine's own capacity (bench/telegram.py)
+        return builder.build()
+    return builder.rate_limiter(AIORateLimiter(max_retries=3)).build()  # a 429 is waited out and retried
 
 
 async def start(
@@ -98,17 +90,7 @@ async def start(
 async def _start(settings: Settings, token: str, core: App, poll_timeout: float, rate_limit: bool) -> TelegramBot:
     engine = core.engine
     application = build_application(settings, token, rate_limit=rate_limit)
-
-    async def handle(text: str, actor: Actor, key: str) -> Reply:
-        return await engine.handle_text(text, actor=actor, key=key)
-
-    frontend = TelegramFrontend(
-        handle,
-        codec=CallbackCodec.for_token(token),
-        commands=[*USAGE, *SUMMARY, "balance"],
-        is_operator=engine.services.policy.is_operator,
-        upload=_upload_entry(engine),
-    )
+    frontend = TelegramFrontend(engine, codec=CallbackCodec.for_token(token), commands=[*USAGE, *SUMMARY, "balance"])
     for group, handlers in frontend.handlers().items():
         application.add_handlers(handlers, group=group)
     application.add_error_handler(frontend.on_error)
@@ -119,15 +101,12 @@ async def _start(settings: Settings, token: str, core: App, poll_timeout: float,
         if isinstance(e, InvalidToken):  # its message quotes the token: never pass it on
             raise ConfigError("TELEGRAM_BOT_TOKEN was rejected by the Bot API server") from None
         raise ConfigError(f"the Bot API server at {settings.telegram_api_base_url} is not answering ({type(e).__name__})") from None
-    tg = TelegramBot(core, application, frontend, TelegramNotifier(bot=application.bot))
+    notifier = TelegramNotifier(bot=application.bot)
+    tg = TelegramBot(core, application, frontend, notifier, ChatRunner(core, notifier, "telegram"))
     try:
         await _receive(settings, tg, poll_timeout)
     except BaseException:
-        for task in tg.tasks:
-            task.cancel()
-        if application.running:
-            await application.stop()
-        await application.shutdown()
+        await tg.stop(core=False)  # start() closes the core
         raise
     return tg
 
@@ -135,14 +114,15 @@ async def _start(settings: Settings, token: str, core: App, poll_timeout: float,
 async def _receive(settings: Settings, tg: TelegramBot, poll_timeout: float) -> None:
     """Menu, notification delivery and reconciliation, then updates: polling, or the webhook when
     TELEGRAM_WEBHOOK_URL is set."""
-    application, core = tg.application, tg.core
-    tg.tasks.extend(start_background(core.queue, tg.deliver, core.engine.reconcile))
+    application, updater = tg.application, tg.application.updater
+    assert updater is not None  # ApplicationBuilder makes one unless told not to
+    tg.runner.start()
     await application.bot.set_my_commands(menu())
     await application.start()
     if settings.telegram_webhook_url:
         secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else secrets.token_urlsafe(32)
         tg.webhook_secret = secret
-        await application.updater.start_webhook(
+        await updater.start_webhook(
             listen=settings.telegram_webhook_listen,
             port=settings.telegram_webhook_port,
             url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
@@ -151,34 +131,14 @@ async def _receive(settings: Settings, tg: TelegramBot, poll_timeout: float) -> 
             allowed_updates=UPDATES,
         )
     else:
-        await application.updater.start_polling(timeout=poll_timeout, allowed_updates=UPDATES)
-
-
-def _upload_entry(engine):
-    """The core's entry point for an uploaded bulk file, Engine.bulk_upload, when this core has it."""
-    upload = getattr(engine, "bulk_upload", None)
-    if upload is None:
-        return None
-
-    async def call(content: bytes, filename: str, actor: Actor, key: str) -> Reply:
-        return await upload(actor, key, filename, content)
-
-    return call
+        await updater.start_polling(timeout=timedelta(seconds=poll_timeout), allowed_updates=UPDATES)
 
 
 async def serve(settings: Settings) -> int:
     tg = await start(settings)
     mode = "webhook" if settings.telegram_webhook_url else "polling"
     print(f"SnowRail on Telegram as @{tg.application.bot.username} ({mode}); treasury {tg.core.chain.treasury}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await tg.stop()
-    return 0
+    return await until_signalled(tg)
 
 
 def run(settings: Settings) -> int:

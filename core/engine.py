@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from core.bulk.settle import progress_slot
+from core import payments
+from core.bulk.policy import BulkPolicy
+from core.bulk.views import batch_choice
 from core.commands import (
     MUTATING,
     Actor,
@@ -27,14 +29,15 @@ from core.commands import (
     Withdraw,
 )
 from core.errors import NotAllowed, TransientError, UsageError, UserError
-from core.handlers import account, bulk, mixer, payments
+from core.handlers import account, bulk, mixer
 from core.handlers.bulk import BulkUpload
-from core.model import AuditEntry, DeliveryStatus, IntentStatus, ProcessedKey
+from core.model import AuditEntry, IntentStatus, ProcessedKey
+from core.notifications import DELIVERY_LEASE, deliver
 from core.parsing import parse
 from core.ports import Chain, Clock, DuplicateKey, JobQueue, Mixer, Notifier, UnitOfWorkFactory
-from core.replies import Reply, dumps, loads
+from core.replies import Press, Reply, dumps, loads
 from core.services import Policy, Services, log
-from core.views import intent_detail
+from core.views import intent_detail, payment_choice
 
 Handler = Callable[[Services, Any], Awaitable[Reply]]
 
@@ -58,12 +61,6 @@ HANDLERS: dict[type[Command], Handler] = {
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
 _SELF_RECORDING = (Pay, Mix)
 
-# A deliverer claims this many notifications at a time, and holds them for DELIVERY_LEASE: far longer than
-# sending a page takes (even through Telegram's 1 message/s per chat), short enough that a dead worker's page
-# goes out soon after.
-_DELIVERY_PAGE = 10
-DELIVERY_LEASE = timedelta(minutes=2)
-
 
 class Engine:
     def __init__(
@@ -76,8 +73,10 @@ class Engine:
         queue: JobQueue | None = None,
         handlers: dict[type[Command], Handler] | None = None,
         mixer: Mixer | None = None,
+        bulk: BulkPolicy | None = None,
     ) -> None:
-        self.services = Services(chain=chain, uow=uow, clock=clock, policy=policy, queue=queue, mixer=mixer)
+        self.services = Services(chain=chain, uow=uow, clock=clock, policy=policy, queue=queue, mixer=mixer,
+                                 bulk=bulk or BulkPolicy())
         self.handlers = {**HANDLERS, **(handlers or {})}
 
     @property
@@ -159,6 +158,21 @@ class Engine:
         """For platform adapters: a payout file attached to a message (bytes as downloaded). Never raises."""
         return await self.handle(BulkUpload(actor, key, "upload", filename=filename, data=data))
 
+    # ------------------------------------------------------------ for chat front ends (core.ports.ChatEngine)
+    def may_press(self, actor: Actor, press: Press) -> bool:
+        """A command button works for the person it was shown to, and for an operator."""
+        return press.owner_id == actor.user_id or self.services.policy.is_operator(actor)
+
+    async def own_payments(self, actor: Actor, limit: int) -> list[tuple[str, str]]:
+        async with self.services.uow() as uow:
+            found = await uow.intents.for_actor(actor.ref, limit)
+        return [(i.id, payment_choice(self.chain, i)) for i in found]
+
+    async def own_batches(self, actor: Actor, limit: int) -> list[tuple[str, str]]:
+        async with self.services.uow() as uow:
+            found = await uow.batches.for_actor(actor.ref, limit)
+        return [(b.id, batch_choice(b, self.chain.tokens)) for b in found]
+
     # ------------------------------------------------------------ background work
     async def reconcile(self) -> int:
         return await payments.reconcile(self.services)
@@ -170,38 +184,8 @@ class Engine:
     async def deliver_notifications(
         self, notifier: Notifier, *, platform: str | None = None, limit: int = 100, lease: timedelta = DELIVERY_LEASE
     ) -> int:
-        """Deliver pending outbox rows (at least once; dedup keys make repeats harmless). Returns sent count.
-        Rows are claimed a page at a time under a lease, so deliverers running at once (the compose file runs
-        two workers) never send the same notification; a deliverer that dies leaves its page to the others
-        once the lease has run out, and a failed send is tried again after it."""
-        sent = handled = 0
-        while handled < limit:
-            now = self.services.clock.now()
-            async with self.services.uow() as uow:
-                page = await uow.outbox.claim(min(_DELIVERY_PAGE, limit - handled), now=now, until=now + lease,
-                                              platform=platform)
-                await uow.commit()
-            if not page:
-                break
-            handled += len(page)
-            for n in page:
-                # Bulk progress shares one message per batch: a notifier that can edit in place does so.
-                slot = progress_slot(n)
-                in_place = getattr(notifier, "send_in_place", None) if slot else None
-                body = loads(n.body)
-                result = await (in_place(n.user_ref, body, slot) if in_place else notifier.send(n.user_ref, body))
-                async with self.services.uow() as uow:
-                    n.attempts += 1
-                    if result.ok:
-                        n.status, n.sent_at = DeliveryStatus.SENT, self.services.clock.now()
-                        sent += 1
-                    elif result.undeliverable:
-                        n.status, n.last_error = DeliveryStatus.UNDELIVERABLE, result.error
-                    else:
-                        n.last_error = result.error
-                    await uow.outbox.save(n)
-                    await uow.commit()
-        return sent
+        """Deliver pending outbox rows through `notifier` (see core.notifications.deliver). Returns sent count."""
+        return await deliver(self.services, notifier, platform=platform, limit=limit, lease=lease)
 
 
 def _name_of(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
@@ -54,7 +55,7 @@ class TokenRegistry:
         """Symbols and decimals only: enough to parse, not to pay."""
         return cls([Token(s, d, native=(s == "CRO")) for s, d in STANDARD_DECIMALS.items()])
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Token]:
         return iter(self._by_symbol.values())
 
     def symbols(self) -> list[str]:
@@ -113,7 +114,7 @@ def parse_units(text: str, token: Token) -> int:
         )
     if len(whole) > 100:
         raise UsageError(f"amount: {shown} is too large; the most a payment can hold is 2^256-1 base units", field="amount")
-    units = int(whole) * 10**token.decimals + (int(frac) * 10 ** (token.decimals - len(frac)) if frac else 0)
+    units: int = int(whole) * 10**token.decimals + (int(frac) * 10 ** (token.decimals - len(frac)) if frac else 0)
     if units == 0:
         raise UsageError("amount: must be greater than zero", field="amount")
     if units > UINT256_MAX:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import get_args
 
 from core.addresses import parse_address
 from core.commands import (
     Actor,
     Bulk,
+    BulkAction,
     Cancel,
     Command,
     Confirm,
@@ -61,10 +63,12 @@ SUMMARY: dict[str, str] = {
 
 _HEAD = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]{1,64})?$")
 _HANDLE = re.compile(r"^@([A-Za-z0-9_]{1,32})$")
-_MENTION = re.compile(r"^<@!?([0-9]{1,25})>$")
+# A person by platform user id ("discord:123"): what a chat adapter turns its own mention syntax into, so the
+# core reads no platform's markup. It resolves only on that platform (core.services.resolve_recipient).
+_USER_REF = re.compile(r"^[a-z]{2,16}:[0-9]{1,25}$")
 _SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_BULK_ACTIONS = ("upload", "preview", "execute", "status", "cancel", "retry")
+_BULK_ACTIONS: dict[str, BulkAction] = {action: action for action in get_args(BulkAction)}
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -99,8 +103,8 @@ def _recipient(word: str) -> Recipient:
         return Recipient(address=parse_address(word, field="address"))
     if h := _HANDLE.match(word):
         return Recipient(handle=h.group(1).lower())
-    if mention := _MENTION.match(word):
-        return Recipient(user_ref=f"discord:{mention.group(1)}")
+    if _USER_REF.match(word):
+        return Recipient(user_ref=word)
     raise UsageError(
         f"address: {_shown(word)} is neither an address (0x followed by 40 hex digits) nor a @handle",
         field="address",
@@ -135,19 +139,19 @@ def _ref_arg(name: str, what: str) -> Callable[[list[str]], str]:
     return get
 
 
-def _status(args, actor, key, tokens):
+def _status(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Status:
     return Status(actor, key, _ref_arg("status", "payment id")(args))
 
 
-def _cancel(args, actor, key, tokens):
+def _cancel(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Cancel:
     return Cancel(actor, key, _ref_arg("cancel", "payment id")(args))
 
 
-def _confirm(args, actor, key, tokens):
+def _confirm(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Confirm:
     return Confirm(actor, key, _ref_arg("confirm", "payment id")(args))
 
 
-def _history(args, actor, key, tokens):
+def _history(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> History:
     if not args:
         return History(actor, key)
     if len(args) > 1 or not args[0].isascii() or not args[0].isdigit() or not 1 <= int(args[0]) <= 50:
@@ -155,13 +159,13 @@ def _history(args, actor, key, tokens):
     return History(actor, key, int(args[0]))
 
 
-def _wallet(args, actor, key, tokens):
+def _wallet(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Wallet:
     if args:
         raise _usage("wallet", "/wallet takes no arguments.")
     return Wallet(actor, key)
 
 
-def _help(args, actor, key, tokens):
+def _help(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Help:
     if len(args) > 1:
         raise _usage("help", "ask about one command at a time.")
     topic = args[0].lstrip("/").lower() if args else None
@@ -170,14 +174,14 @@ def _help(args, actor, key, tokens):
     return Help(actor, key, topic)
 
 
-def _start(args, actor, key, tokens):
+def _start(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Start:
     payload = args[0] if args else None
     if payload is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", payload):
         payload = None  # deep-link payloads are advisory; a strange one is ignored, not an error
     return Start(actor, key, payload)
 
 
-def _link(args, actor, key, tokens):
+def _link(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Link:
     if len(args) != 1:
         raise _usage("link", "give one address (to get a challenge) or one signature (to answer it).", "address")
     word = args[0]
@@ -191,7 +195,7 @@ def _link(args, actor, key, tokens):
         raise _usage("link", e.message, e.field) from None
 
 
-def _mix(args, actor, key, tokens):
+def _mix(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Mix:
     if len(args) != 1:
         raise _usage("mix", "give the amount to deposit.", "amount")
     try:
@@ -200,7 +204,7 @@ def _mix(args, actor, key, tokens):
         raise _usage("mix", e.message, e.field) from None
 
 
-def _withdraw(args, actor, key, tokens):
+def _withdraw(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Withdraw:
     # Every argument may be a note or part of one (a bearer secret): no message here quotes any of them,
     # since the reply and the audit log would keep it.
     if not args:
@@ -241,23 +245,23 @@ def _unquoted(message: str, text: str) -> str:
     return out
 
 
-def _deposit(args, actor, key, tokens):
+def _deposit(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Deposit:
     if not args or len(args) > 2:
         raise _usage("deposit", "give the payment id and optionally the amount.", "id")
     return Deposit(actor, key, _ref_arg("deposit", "payment id")(args[:1]), args[1] if len(args) == 2 else None)
 
 
-def _bulk(args, actor, key, tokens):
+def _bulk(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Bulk:
     if not args:
         raise _usage("bulk", "say what to do with the batch.", "action")
-    action = args[0].lower()
-    if action not in _BULK_ACTIONS:
+    action = _BULK_ACTIONS.get(args[0].lower())
+    if action is None:
         raise _usage("bulk", f"action: {_shown(args[0], 24)} is not one of {', '.join(_BULK_ACTIONS)}.", "action")
     rest = args[1:]
     if action == "upload":
         return Bulk(actor, key, "upload", path=" ".join(rest) or None)
     batch_id = _ref_arg("bulk", "batch id")(rest)
-    return Bulk(actor, key, action, batch_id=batch_id)  # type: ignore[arg-type]
+    return Bulk(actor, key, action, batch_id=batch_id)
 
 
 _STANDARD = TokenRegistry.standard()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+from core.bulk.ports import BatchRepository, UploadCounts
+from core.commands import Actor
+from core.errors import ChainRejected
+from core.jobs import Job
 from core.model import (
     Attempt,
     AuditEntry,
@@ -20,7 +23,7 @@ from core.model import (
     User,
 )
 from core.money import Amount, Token, TokenRegistry
-from core.replies import Reply
+from core.replies import Press, Reply
 
 
 # ---------------------------------------------------------------- chain
@@ -96,6 +99,21 @@ class Chain(Protocol):
 
     def explorer_url(self, tx_hash: str) -> str | None: ...
 
+    # Bulk payouts: many orders in one transaction (Settlement.executeBatch) under one executor signature.
+    @property
+    def batch_capacity(self) -> int:
+        """The most orders one signed batch may hold (the transaction gas cap decides)."""
+
+    async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx:
+        """Sign one transaction paying every order (each intent hash at most once, as sign_payment); simulates
+        first and raises ChainRejected with a plain sentence if the contract would revert."""
+
+    async def broadcast_many(self, raws: list[bytes]) -> list[str | ChainRejected]:
+        """Send several signed transactions in one round trip: each one's hash, or why the node refused it."""
+
+    async def fee_per_gas(self) -> int:
+        """What a transaction sent now pays per gas, at most (for fee estimates)."""
+
 
 # ---------------------------------------------------------------- storage
 class DuplicateKey(Exception):
@@ -137,7 +155,9 @@ class OutboxRepository(Protocol):
         oldest first, only for users of `platform` when given; each is marked claimed until `until`, in this
         transaction. Two claimers never get the same row (PostgreSQL: FOR UPDATE SKIP LOCKED); the rows of a
         claimer that died are claimed again once `until` has passed."""
-    async def save(self, notification: Notification) -> None: ...
+    async def save(self, notification: Notification, *, retry_at: datetime | None = None) -> None:
+        """Write status, attempts, last error and sent time. `retry_at`: keep it claimed until then, so no
+        deliverer tries it again sooner (the platform asked us to wait)."""
 
 
 class KeyRepository(Protocol):
@@ -175,6 +195,8 @@ class UnitOfWork(Protocol):
     audit: AuditRepository
     nonces: NonceRepository
     challenges: ChallengeRepository
+    batches: BatchRepository  # bulk payouts: batches, their rows and chunks
+    uploads: UploadCounts  # bulk payout files and rows each person uploaded, for the upload limits
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -196,7 +218,7 @@ class UnitOfWorkFactory(Protocol):
 class Delivery:
     ok: bool
     undeliverable: bool = False  # the user blocked us or closed DMs: stop trying
-    retry_after: float | None = None
+    retry_after: float | None = None  # seconds the platform asked us to wait: not tried again sooner
     error: str | None = None
 
 
@@ -206,15 +228,40 @@ class Notifier(Protocol):
 
     async def send(self, user_ref: str, reply: Reply) -> Delivery: ...
 
+    async def send_in_place(self, user_ref: str, reply: Reply, slot: str) -> Delivery:
+        """Show `reply` in the message last sent for `slot` (bulk progress: one message per batch), editing it;
+        the first time, or on a platform that cannot edit, send a new message."""
+
 
 class JobQueue(Protocol):
     """Background work. `job_id` makes a duplicate enqueue a no-op."""
 
-    def enqueue(self, job: str, *args: object, job_id: str | None = None) -> None: ...
+    def enqueue(self, job: Job, *args: object, job_id: str | None = None) -> None: ...
 
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+# ---------------------------------------------------------------- chat front ends
+class ChatEngine(Protocol):
+    """What a chat front end (Telegram, Discord) asks of the core. The front end translates; every decision is
+    made here. None of these raises for anything a user sends: each outcome is a Reply."""
+
+    async def handle_text(self, text: str, *, actor: Actor, key: str) -> Reply:
+        """Parse and run one chat message (or the text a slash command or button stands for)."""
+
+    async def bulk_upload(self, actor: Actor, key: str, filename: str, data: bytes) -> Reply:
+        """A payout file attached to a message, as downloaded."""
+
+    def may_press(self, actor: Actor, press: Press) -> bool:
+        """Whether `actor` may press a button shown to `press.owner_id`: its owner, or an operator."""
+
+    async def own_payments(self, actor: Actor, limit: int) -> list[tuple[str, str]]:
+        """The actor's latest payments as (id, label), newest first: for autocompleting an id."""
+
+    async def own_batches(self, actor: Actor, limit: int) -> list[tuple[str, str]]:
+        """The bulk batches the actor uploaded as (id, label), newest first (an operator too sees only theirs)."""
 
 
 # ---------------------------------------------------------------- privacy mixer
@@ -271,62 +318,3 @@ class Mixer(Protocol):
 
     async def landed(self) -> list[tuple[str, MixDeposit]]:
         """Watched deposits that reached the chain since the last call, as (user_ref, deposit)."""
-
-
-@dataclass(frozen=True)
-class PoolDeposit:
-    """One Deposit event of a pool: public chain data (the commitment, never the note behind it)."""
-
-    commitment: int
-    leaf_index: int
-    timestamp: int
-    block_number: int
-    tx_hash: str
-
-
-class DepositLog(Protocol):
-    """The deposits of each pool synced so far, and the last block they cover, kept between runs so a
-    restart reads only new blocks. A pool is (chain id, address); each call is its own transaction."""
-
-    async def load(self, chain_id: int, pool: str) -> tuple[list[PoolDeposit], int] | None:
-        """The stored deposits by leaf index and the last synced block, or None if nothing is stored."""
-
-    async def append(self, chain_id: int, pool: str, deposits: list[PoolDeposit], synced_block: int) -> None:
-        """Adds (or, after a shallow reorg, overwrites by leaf index) `deposits` and moves the synced block."""
-
-    async def replace(self, chain_id: int, pool: str, deposits: list[PoolDeposit], synced_block: int) -> None:
-        """Forgets everything stored for the pool and stores exactly `deposits` (after a full rebuild)."""
-
-
-class RelaySlot(Protocol):
-    """One relayer transaction being sent: its reserved nonce, inside a database transaction."""
-
-    nonce: int
-
-    async def keep(self, tx_hash: str, raw: bytes) -> None:
-        """Store the signed transaction (in the slot's database transaction) before it is broadcast."""
-
-
-class RelayLog(Protocol):
-    """The mixer relayer's record, shared by every process on the database: its nonces, the transactions
-    it signs, and the relays that failed, by note and by user."""
-
-    def sending(self, chain_id: int, relayer: str, floor: int) -> AbstractAsyncContextManager[RelaySlot]:
-        """Reserve the relayer's next nonce, max(stored next, floor), as the executor's are reserved
-        (NonceRepository); concurrent reservations wait. Leaving the block normally commits the nonce and
-        the kept transaction; leaving it by an exception rolls both back, so a refused broadcast leaves no
-        gap in the relayer's nonces."""
-
-    async def attempt(self, note_id: str, user_ref: str, at: datetime) -> int:
-        """Record a relay about to be tried, counted as failed until settled, so that relays running at once
-        in any process count against the limits at once. `note_id` is the note's nullifier hash (public once
-        the note is spent), never the note. Returns the attempt's id."""
-
-    async def settle(self, attempt_id: int, reason: str | None, tx_hash: str | None = None) -> None:
-        """How the attempt ended. `reason` None (relayed, or stopped for a reason that is neither the note's
-        nor the user's) forgets it; otherwise it stays a failed relay with the pool's reason and, if a mined
-        transaction reverted, its hash. Attempts older than a day are forgotten."""
-
-    async def failures(self, note_id: str, user_ref: str, since: datetime) -> tuple[list[datetime], list[datetime]]:
-        """The times of the failed (or unsettled) relays since `since`, oldest first: (of this note, of this
-        user)."""

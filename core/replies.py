@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 SpanKind = Literal["text", "bold", "code", "link"]
 
@@ -43,6 +43,16 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Press:
+    """A command Button pressed, as a chat adapter decodes it: the command, the platform user id of the person the
+    button was shown to, and when it stops working (unix seconds) on a platform whose buttons expire."""
+
+    owner_id: str
+    command: str
+    expires: int | None = None
+
+
+@dataclass(frozen=True)
 class Attachment:
     filename: str
     content: bytes
@@ -58,11 +68,11 @@ class Reply:
     kind: Literal["info", "ok", "error"] = "info"
 
     @classmethod
-    def of(cls, *lines: str | Span | tuple[str | Span, ...], **kw) -> Reply:
+    def of(cls, *lines: str | Span | tuple[str | Span, ...], **kw: Any) -> Reply:
         return cls(tuple(_line(x) for x in lines), **kw)
 
     @classmethod
-    def error(cls, *lines: str | Span | tuple[str | Span, ...], **kw) -> Reply:
+    def error(cls, *lines: str | Span | tuple[str | Span, ...], **kw: Any) -> Reply:
         return cls.of(*lines, kind="error", **kw)
 
     def plain(self) -> str:

@@ -7,8 +7,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.bulk.policy import BulkPolicy
 from core.commands import Actor, Recipient
 from core.errors import UserError
+from core.jobs import Job
 from core.model import User
 from core.money import Token
 from core.ports import Chain, Clock, JobQueue, Mixer, UnitOfWork, UnitOfWorkFactory
@@ -50,12 +52,15 @@ class Policy:
 
 @dataclass
 class Services:
+    """Everything a handler may reach, one typed field per port and per feature's settings."""
+
     chain: Chain
     uow: UnitOfWorkFactory
     clock: Clock
     policy: Policy
     queue: JobQueue | None = None
     mixer: Mixer | None = None  # None: this bot serves no privacy pool
+    bulk: BulkPolicy = field(default_factory=BulkPolicy)  # chunk sizes, leases and upload limits of /bulk
     _known: dict[str, tuple[str, str | None, datetime]] = field(default_factory=dict)
 
     async def remember(self, actor: Actor) -> None:
@@ -85,7 +90,7 @@ class Services:
 
     def notify_soon(self) -> None:
         if self.queue is not None:
-            self.queue.enqueue("deliver_notifications", job_id=None)
+            self.queue.enqueue(Job.DELIVER_NOTIFICATIONS, job_id=None)
 
 
 # How often a user who keeps writing has their handle_seen_at rewritten: far finer than handle_fresh_for.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.addresses import short
 from core.model import Intent, IntentStatus
-from core.money import format_significant, format_units
+from core.money import TokenRegistry, format_significant, format_units
 from core.ports import Chain
 from core.replies import Button, Reply, Span, bold, code, link
 
@@ -30,14 +30,27 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
-def fee_text(chain: Chain, units: int) -> str:
-    """A network fee for chat: at most 6 significant digits (the exact figure stays in the database)."""
-    return f"{format_significant(units, chain.tokens.native.decimals)} {chain.tokens.native.symbol}"
+def network_fee(tokens: TokenRegistry, units: int) -> str:
+    """A network fee paid, for chat: at most 6 significant digits (the exact figure stays in the database)."""
+    return f"{format_significant(units, tokens.native.decimals)} {tokens.native.symbol}"
+
+
+def estimated_fee(tokens: TokenRegistry, gas: int, fee_per_gas: int) -> str:
+    """What `gas` may cost at `fee_per_gas` (the most a transaction signed now offers per gas), for chat:
+    rounded up to 6 decimals, since an estimate needs no more and should not read below the real cost."""
+    native = tokens.native
+    step = 10 ** max(native.decimals - 6, 0)
+    return f"~{format_units(-(-gas * fee_per_gas // step) * step, native.decimals)} {native.symbol}"
 
 
 def amount_text(chain: Chain, intent: Intent) -> str:
     token = chain.tokens.get(intent.token)
     return f"{format_units(intent.amount, token.decimals)} {token.symbol}"
+
+
+def payment_choice(chain: Chain, intent: Intent) -> str:
+    """A payment where a platform offers ids to pick from (autocomplete): id, amount, status."""
+    return f"{intent.id} · {amount_text(chain, intent)} · {intent.status.value}"
 
 
 def tx_spans(chain: Chain, tx_hash: str) -> tuple[Span, ...]:
@@ -57,7 +70,7 @@ def intent_detail(chain: Chain, intent: Intent, *, headline: str | None = None, 
     if intent.tx_hash:
         lines.append(("Signed tx (never mined): " if never_mined else "Tx: ", *tx_spans(chain, intent.tx_hash)))
     if intent.fee is not None and intent.status is IntentStatus.CONFIRMED:
-        lines.append((f"Network fee: {fee_text(chain, intent.fee)}",))
+        lines.append((f"Network fee: {network_fee(chain.tokens, intent.fee)}",))
     if intent.error:
         lines.append((_error_line(intent),))
     buttons: tuple[Button, ...] = ()

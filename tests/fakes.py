@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from core.bulk.model import Batch, BatchRow, Chunk, ChunkStatus, RowStatus
+from core.bulk.ports import BatchRepository, UploadCounts
 from core.errors import ChainRejected, ChainUnavailable, UserError
-from core.model import IntentStatus, Receipt
+from core.jobs import Job
+from core.model import Attempt, AuditEntry, Intent, IntentStatus, LinkChallenge, Notification, ProcessedKey, Receipt, User
 from core.money import Token, TokenRegistry
-from core.ports import Delivery, DuplicateKey, PaymentOrder, SignedTx
+from core.ports import (
+    AuditRepository,
+    Chain,
+    ChallengeRepository,
+    Clock,
+    Delivery,
+    DuplicateKey,
+    IntentRepository,
+    JobQueue,
+    KeyRepository,
+    NonceRepository,
+    Notifier,
+    OutboxRepository,
+    PaymentOrder,
+    SignedTx,
+    UnitOfWorkFactory,
+    UserRepository,
+)
 from core.replies import Reply
 
 
@@ -21,31 +43,39 @@ class FakeClock:
     def now(self) -> datetime:
         return self.t
 
-    def advance(self, **kw) -> None:
+    def advance(self, **kw: float) -> None:
         self.t += timedelta(**kw)
 
 
 @dataclass
 class _Store:
-    users: dict = field(default_factory=dict)
-    intents: dict = field(default_factory=dict)
-    outbox: list = field(default_factory=list)
-    outbox_claims: dict = field(default_factory=dict)
-    keys: dict = field(default_factory=dict)
-    audit: list = field(default_factory=list)
-    nonces: dict = field(default_factory=dict)
-    challenges: dict = field(default_factory=dict)
-    attempts: list = field(default_factory=list)
+    users: dict[str, User] = field(default_factory=dict)
+    intents: dict[str, Intent] = field(default_factory=dict)
+    outbox: list[Notification] = field(default_factory=list)
+    outbox_claims: dict[int | None, datetime] = field(default_factory=dict)  # notification id -> claimed until
+    keys: dict[str, ProcessedKey] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    nonces: dict[tuple[int, str], int] = field(default_factory=dict)
+    challenges: dict[str, LinkChallenge] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+    batches: dict[str, Batch] = field(default_factory=dict)
+    batch_rows: dict[str, list[BatchRow]] = field(default_factory=dict)
+    chunks: dict[tuple[str, int], Chunk] = field(default_factory=dict)
+    uploads: dict[tuple[str, str, datetime], tuple[int, int]] = field(default_factory=dict)
 
 
 class FakeDatabase:
     def __init__(self) -> None:
         self.store = _Store()
         self.down = False
+        self.refused = 0  # units of work refused while down: a test waits for one instead of a guessed pause
         self.locks: set[str] = set()  # names held by open units of work (try_lock)
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
+
+    def table(self, name: str) -> object:
+        return getattr(self.store, name, {})
 
 
 class _Repo:
@@ -54,14 +84,15 @@ class _Repo:
 
     @property
     def s(self) -> _Store:
+        assert self.uow.work is not None, "a repository used outside its unit of work"
         return self.uow.work
 
 
 class _Users(_Repo):
-    async def get(self, ref):
+    async def get(self, ref: str) -> User | None:
         return copy.deepcopy(self.s.users.get(ref))
 
-    async def upsert(self, user):
+    async def upsert(self, user: User) -> User:
         if user.handle:  # the previous holder of this handle on this platform loses it
             for other in self.s.users.values():
                 if other.ref != user.ref and other.platform == user.platform and (other.handle or "").lower() == user.handle.lower():
@@ -73,61 +104,61 @@ class _Users(_Repo):
             cur.display_name, cur.handle, cur.handle_seen_at = user.display_name, user.handle, user.handle_seen_at
         return copy.deepcopy(self.s.users[user.ref])
 
-    async def by_handle(self, handle, platform=None):
+    async def by_handle(self, handle: str, platform: str | None = None) -> list[User]:
         return [copy.deepcopy(u) for u in self.s.users.values() if u.handle == handle.lower() and (platform is None or u.platform == platform)]
 
-    async def by_wallet(self, address):
+    async def by_wallet(self, address: str) -> list[User]:
         return [copy.deepcopy(u) for u in self.s.users.values() if u.wallet and u.wallet.lower() == address.lower()]
 
-    async def save(self, user):
+    async def save(self, user: User) -> None:
         self.s.users[user.ref] = copy.deepcopy(user)
 
 
 class _Intents(_Repo):
-    async def add(self, intent):
+    async def add(self, intent: Intent) -> None:
         if intent.id in self.s.intents:
             raise DuplicateKey(intent.id)
         self.s.intents[intent.id] = copy.deepcopy(intent)
 
-    async def get(self, intent_id, *, for_update=False):
+    async def get(self, intent_id: str, *, for_update: bool = False) -> Intent | None:
         return copy.deepcopy(self.s.intents.get(intent_id))
 
-    async def save(self, intent):
+    async def save(self, intent: Intent) -> None:
         self.s.intents[intent.id] = copy.deepcopy(intent)
 
-    async def for_actor(self, actor_ref, limit):
+    async def for_actor(self, actor_ref: str, limit: int) -> list[Intent]:
         mine = [i for i in self.s.intents.values() if actor_ref in (i.actor_ref, i.recipient_ref)]
         return [copy.deepcopy(i) for i in sorted(mine, key=lambda i: i.created_at, reverse=True)[:limit]]
 
-    async def with_status(self, status, limit=1000):
+    async def with_status(self, status: IntentStatus, limit: int = 1000) -> list[Intent]:
         return [copy.deepcopy(i) for i in self.s.intents.values() if i.status is status][:limit]
 
-    async def in_flight(self, token):
+    async def in_flight(self, token: str) -> int:
         return sum(i.amount for i in self.s.intents.values() if i.status is IntentStatus.SUBMITTED and i.token == token)
 
-    async def add_attempt(self, attempt):
+    async def add_attempt(self, attempt: Attempt) -> None:
         if any(a.tx_hash == attempt.tx_hash for a in self.s.attempts):
             raise DuplicateKey(attempt.tx_hash)
         self.s.attempts.append(attempt)
 
-    async def attempts(self, intent_id):
+    async def attempts(self, intent_id: str) -> list[Attempt]:
         return [a for a in self.s.attempts if a.intent_id == intent_id]
 
 
 class _Outbox(_Repo):
     _ids = itertools.count(1)
 
-    async def add(self, n):
+    async def add(self, n: Notification) -> None:
         if any(o.dedup_key == n.dedup_key for o in self.s.outbox):
             return
         n = copy.deepcopy(n)
         n.id = next(self._ids)
         self.s.outbox.append(n)
 
-    async def pending(self, limit=100):
+    async def pending(self, limit: int = 100) -> list[Notification]:
         return [copy.deepcopy(n) for n in self.s.outbox if n.status.value == "pending"][:limit]
 
-    async def claim(self, limit, *, now, until, platform=None):
+    async def claim(self, limit: int, *, now: datetime, until: datetime, platform: str | None = None) -> list[Notification]:
         claims = self.s.outbox_claims  # notification id -> claimed until
         free = [n for n in self.s.outbox if n.status.value == "pending" and claims.get(n.id, now) <= now
                 and (platform is None or n.user_ref.startswith(platform + ":"))][:limit]
@@ -135,33 +166,35 @@ class _Outbox(_Repo):
             claims[n.id] = until
         return [copy.deepcopy(n) for n in free]
 
-    async def save(self, n):
+    async def save(self, n: Notification, *, retry_at: datetime | None = None) -> None:
         self.s.outbox = [copy.deepcopy(n) if o.id == n.id else o for o in self.s.outbox]
+        if retry_at is not None:
+            self.s.outbox_claims[n.id] = retry_at
 
 
 class _Keys(_Repo):
-    async def get(self, key):
+    async def get(self, key: str) -> ProcessedKey | None:
         return copy.deepcopy(self.s.keys.get(key))
 
-    async def add(self, record):
+    async def add(self, record: ProcessedKey) -> None:
         if record.key in self.s.keys:
             raise DuplicateKey(record.key)
         self.s.keys[record.key] = copy.deepcopy(record)
 
-    async def save(self, record):
+    async def save(self, record: ProcessedKey) -> None:
         self.s.keys[record.key] = copy.deepcopy(record)
 
 
 class _Audit(_Repo):
-    async def add(self, entry):
+    async def add(self, entry: AuditEntry) -> None:
         self.s.audit.append(copy.deepcopy(entry))
 
-    async def recent(self, limit=50):
+    async def recent(self, limit: int = 50) -> list[AuditEntry]:
         return list(reversed(self.s.audit))[:limit]
 
 
 class _Nonces(_Repo):
-    async def reserve(self, chain_id, address, floor):
+    async def reserve(self, chain_id: int, address: str, floor: int) -> int:
         k = (chain_id, address.lower())
         n = max(self.s.nonces.get(k, 0), floor)
         self.s.nonces[k] = n + 1
@@ -169,15 +202,82 @@ class _Nonces(_Repo):
 
 
 class _Challenges(_Repo):
-    async def add(self, c):
+    async def add(self, c: LinkChallenge) -> None:
         self.s.challenges[c.id] = copy.deepcopy(c)
 
-    async def latest(self, actor_ref):
+    async def latest(self, actor_ref: str) -> LinkChallenge | None:
         mine = [c for c in self.s.challenges.values() if c.actor_ref == actor_ref and not c.used]
         return copy.deepcopy(max(mine, key=lambda c: c.created_at)) if mine else None
 
-    async def save(self, c):
+    async def save(self, c: LinkChallenge) -> None:
         self.s.challenges[c.id] = copy.deepcopy(c)
+
+
+class _Batches(_Repo):
+    async def add(self, batch: Batch, rows: list[BatchRow]) -> None:
+        if batch.id in self.s.batches:
+            raise DuplicateKey(batch.id)
+        self.s.batches[batch.id] = copy.deepcopy(batch)
+        self.s.batch_rows[batch.id] = [copy.deepcopy(r) for r in rows]
+
+    async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
+        return copy.deepcopy(self.s.batches.get(batch_id))
+
+    async def save(self, batch: Batch) -> None:
+        self.s.batches[batch.id] = copy.deepcopy(batch)
+
+    async def with_hash(self, content_hash: str) -> list[Batch]:
+        found = [b for b in self.s.batches.values() if b.content_hash == content_hash]
+        return [copy.deepcopy(b) for b in sorted(found, key=lambda b: b.created_at, reverse=True)]
+
+    async def for_actor(self, actor_ref: str, limit: int) -> list[Batch]:
+        found = [b for b in self.s.batches.values() if b.actor_ref == actor_ref]
+        found.sort(key=lambda b: (b.created_at, b.id), reverse=True)
+        return [copy.deepcopy(b) for b in found[:limit]]
+
+    async def running(self) -> list[Batch]:
+        return [copy.deepcopy(b) for b in self.s.batches.values() if b.status.value == "running"]
+
+    async def committed(self, token: str) -> int:
+        running = {b for b, x in self.s.batches.items() if x.status.value == "running"}
+        return sum(r.amount for b in running for r in self.s.batch_rows[b] if r.token == token and r.status.value == "pending")
+
+    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
+        return [copy.deepcopy(r) for r in self.s.batch_rows.get(batch_id, [])
+                if (status is None or r.status is status) and (chunk is None or r.chunk == chunk)]
+
+    async def save_rows(self, rows: list[BatchRow]) -> None:
+        for r in rows:
+            self.s.batch_rows[r.batch_id][r.seq] = copy.deepcopy(r)
+
+    async def add_chunks(self, chunks: list[Chunk]) -> None:
+        for c in chunks:
+            self.s.chunks[(c.batch_id, c.index)] = copy.deepcopy(c)
+
+    async def chunks(self, batch_id: str) -> list[Chunk]:
+        return [copy.deepcopy(c) for k, c in sorted(self.s.chunks.items()) if k[0] == batch_id]
+
+    async def chunk(self, batch_id: str, index: int, *, for_update: bool = False) -> Chunk | None:
+        return copy.deepcopy(self.s.chunks.get((batch_id, index)))
+
+    async def claim_open_chunks(self, batch_id: str, most: int) -> list[Chunk]:
+        return [copy.deepcopy(c) for (b, _), c in sorted(self.s.chunks.items())
+                if b == batch_id and c.status is ChunkStatus.OPEN][:most]
+
+    async def stale_chunks(self, batch_id: str, signed_before: datetime) -> list[Chunk]:
+        return [copy.deepcopy(c) for (b, _), c in sorted(self.s.chunks.items())
+                if b == batch_id and c.status is ChunkStatus.SIGNED and c.signed_at is not None
+                and c.signed_at <= signed_before]
+
+    async def save_chunk(self, chunk: Chunk) -> None:
+        self.s.chunks[(chunk.batch_id, chunk.index)] = copy.deepcopy(chunk)
+
+
+class _Uploads(_Repo):
+    async def add(self, actor_ref: str, window: str, start: datetime, *, files: int = 0, rows: int = 0) -> tuple[int, int]:
+        got = self.s.uploads.get((actor_ref, window, start), (0, 0))
+        self.s.uploads[(actor_ref, window, start)] = got = (got[0] + files, got[1] + rows)
+        return got
 
 
 class FakeUnitOfWork:
@@ -186,38 +286,49 @@ class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
         self.held: set[str] = set()
-        self.users, self.intents, self.outbox = _Users(self), _Intents(self), _Outbox(self)
-        self.keys, self.audit, self.nonces, self.challenges = _Keys(self), _Audit(self), _Nonces(self), _Challenges(self)
+        self.work: _Store | None = None  # this unit of work's copy of the store, while it is open
+        # Typed as the ports, so mypy checks each fake repository against its Protocol.
+        self.users: UserRepository = _Users(self)
+        self.intents: IntentRepository = _Intents(self)
+        self.outbox: OutboxRepository = _Outbox(self)
+        self.keys: KeyRepository = _Keys(self)
+        self.audit: AuditRepository = _Audit(self)
+        self.nonces: NonceRepository = _Nonces(self)
+        self.challenges: ChallengeRepository = _Challenges(self)
+        self.batches: BatchRepository = _Batches(self)
+        self.uploads: UploadCounts = _Uploads(self)
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> FakeUnitOfWork:
         if self.db.down:
             from core.errors import StorageUnavailable
 
+            self.db.refused += 1
             raise StorageUnavailable()
         self.work = copy.deepcopy(self.db.store)
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         self.work = None
         self._release()
 
-    async def commit(self):
+    async def commit(self) -> None:
+        assert self.work is not None, "commit() outside the unit of work"
         self.db.store = self.work
         self.work = copy.deepcopy(self.db.store)
         self._release()
 
-    async def rollback(self):
+    async def rollback(self) -> None:
         self.work = copy.deepcopy(self.db.store)
         self._release()
 
-    async def try_lock(self, name):
+    async def try_lock(self, name: str) -> bool:
         if name in self.db.locks:
             return False
         self.db.locks.add(name)
         self.held.add(name)
         return True
 
-    def _release(self):
+    def _release(self) -> None:
         self.db.locks -= self.held
         self.held.clear()
 
@@ -227,7 +338,7 @@ EXECUTOR = "0x" + "e1" * 20
 
 
 class FakeChain:
-    """A chain that settles instantly, with scripted balances, failures and outages."""
+    """A chain that settles payments and batches instantly, with scripted balances, failures and outages."""
 
     def __init__(self) -> None:
         self.chain_id = 31337
@@ -235,6 +346,7 @@ class FakeChain:
         self.executor, self.treasury = EXECUTOR, TREASURY
         self.balances: dict[tuple[str, str], int] = {(TREASURY.lower(), "CRO"): 100 * 10**18, (TREASURY.lower(), "USDC"): 1_000 * 10**6}
         self.down = False
+        self.refused = 0  # calls refused while down: a test waits for one instead of a guessed pause
         self.mine = True
         self.reject: str | None = None
         self.sent: list[bytes] = []
@@ -247,25 +359,34 @@ class FakeChain:
         self.nonces_used: set[int] = set()  # executor nonces mined by transactions we did not sign
         self._pending: dict[str, PaymentOrder] = {}
         self._nonces: dict[str, int] = {}
+        # Batches (executeBatch): `refuse` lists recipients whose payout fails inside a batch.
+        self.batch_capacity = 160
+        self.refuse: set[str] = set()
+        self.batches_signed: list[tuple[list[PaymentOrder], int]] = []
+        self._batch_orders: dict[str, list[PaymentOrder]] = {}
+        self.drop_broadcasts = 0  # the next n batch broadcasts are lost (as if the process died before sending)
+        self.received: dict[tuple[str, str], int] = {}
+        self.unsignable: dict[str, str] = {}  # recipient -> why the simulation refuses any batch paying them
 
-    def _check(self):
+    def _check(self) -> None:
         if self.down:
+            self.refused += 1
             raise ChainUnavailable()
 
-    async def balance(self, address, token):
+    async def balance(self, address: str, token: Token) -> int:
         self._check()
         return self.balances.get((address.lower(), token.symbol), 0)
 
-    async def pending_nonce(self):
+    async def pending_nonce(self) -> int:
         self._check()
         return 0
 
-    async def mined_nonce(self):
+    async def mined_nonce(self) -> int:
         self._check()
         used = self.nonces_used | {self._nonces[h] for h in self.mined if h in self._nonces}
         return max(used) + 1 if used else 0
 
-    async def sign_payment(self, order, nonce, *, bump=0):
+    async def sign_payment(self, order: PaymentOrder, nonce: int, *, bump: int = 0) -> SignedTx:
         self._check()
         if self.reject:
             raise ChainRejected(self.reject)
@@ -275,8 +396,10 @@ class FakeChain:
         self._nonces[tx_hash] = nonce
         return SignedTx(raw=tx_hash.encode(), tx_hash=tx_hash, nonce=nonce, max_fee=2 * 10**9 + bump, tip=1 + bump)
 
-    async def broadcast(self, raw):
+    async def broadcast(self, raw: bytes) -> str:
         self._check()
+        if raw.decode() in self._batch_orders:
+            return self._broadcast_batch(raw.decode())
         if self.refuse_broadcast:
             raise ChainRejected(self.refuse_broadcast)
         tx_hash = raw.decode()
@@ -295,29 +418,29 @@ class FakeChain:
                 self._pay(order, tx_hash)
         return tx_hash
 
-    def _pay(self, order, tx_hash):
+    def _pay(self, order: PaymentOrder, tx_hash: str) -> None:
         self.paid[order.intent_hash] = order.amount
         self.paid_tx[order.intent_hash] = tx_hash
         key = (TREASURY.lower(), order.token.symbol)
         self.balances[key] -= order.amount
         self.mined[tx_hash] = Receipt(tx_hash, True, len(self.mined) + 1, 60_000, 10**15, paid=frozenset({order.intent_hash}))
 
-    async def receipt(self, tx_hash):
+    async def receipt(self, tx_hash: str) -> Receipt | None:
         self._check()
         return self.mined.get(tx_hash)
 
-    async def wait_for_receipt(self, tx_hash, timeout):
+    async def wait_for_receipt(self, tx_hash: str, timeout: float) -> Receipt | None:
         return await self.receipt(tx_hash)
 
-    async def is_paid(self, intent_hash):
+    async def is_paid(self, intent_hash: str) -> bool:
         self._check()
         return intent_hash in self.paid
 
-    async def paid_by(self, intent_hash):
+    async def paid_by(self, intent_hash: str) -> str | None:
         self._check()
         return self.paid_tx.get(intent_hash)
 
-    def recover_signer(self, message, signature):
+    def recover_signer(self, message: str, signature: str) -> str:
         # Test convention: the "signature" is 0x + 130 hex whose last 40 digits are the signer's address.
         if not signature.startswith("0x") or len(signature) != 132:
             raise UserError("signature: malformed", field="signature")
@@ -325,8 +448,56 @@ class FakeChain:
 
         return to_checksum("0x" + signature[-40:])
 
-    def explorer_url(self, tx_hash):
+    def explorer_url(self, tx_hash: str) -> str | None:
         return f"https://explorer.test/tx/{tx_hash}"
+
+    async def fee_per_gas(self) -> int:
+        self._check()
+        return 2 * 10**9
+
+    async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx:
+        self._check()
+        if self.reject:
+            raise ChainRejected(self.reject)
+        await asyncio.sleep(0)  # let the chunks signed alongside start too, as the real client does
+        for o in orders:
+            if o.recipient in self.unsignable:
+                raise ChainRejected(self.unsignable[o.recipient])
+        self.batches_signed.append((list(orders), nonce))
+        tx_hash = "0x" + f"b{len(self.batches_signed):063x}"
+        self._batch_orders[tx_hash] = list(orders)
+        return SignedTx(raw=tx_hash.encode(), tx_hash=tx_hash, nonce=nonce)
+
+    async def broadcast_many(self, raws: list[bytes]) -> list[str | ChainRejected]:
+        return [await self.broadcast(raw) for raw in raws]
+
+    def _broadcast_batch(self, tx_hash: str) -> str:
+        """Settles executeBatch at once: each payout paid, or failed with its reason, inside one receipt."""
+        if self.drop_broadcasts:
+            self.drop_broadcasts -= 1
+            return tx_hash
+        self.sent.append(tx_hash.encode())
+        if tx_hash in self.mined:
+            return tx_hash
+        paid: set[str] = set()
+        failed: list[tuple[str, str]] = []
+        for o in self._batch_orders[tx_hash]:
+            key = (TREASURY.lower(), o.token.symbol)
+            if o.intent_hash in self.paid:
+                failed.append((o.intent_hash, "this payment was already executed"))
+            elif o.recipient in self.refuse:
+                failed.append((o.intent_hash, "the recipient refused the transfer"))
+            elif self.balances.get(key, 0) < o.amount:
+                failed.append((o.intent_hash, "the treasury is short"))
+            else:
+                self.balances[key] -= o.amount
+                self.paid[o.intent_hash] = o.amount
+                self.received[(o.recipient, o.token.symbol)] = self.received.get((o.recipient, o.token.symbol), 0) + o.amount
+                paid.add(o.intent_hash)
+        n = len(self._batch_orders[tx_hash])
+        self.mined[tx_hash] = Receipt(tx_hash, True, len(self.mined) + 1, 60_000 * n, 10**14 * n,
+                                      paid=frozenset(paid), failed=tuple(failed))
+        return tx_hash
 
 
 class FakeNotifier:
@@ -334,19 +505,30 @@ class FakeNotifier:
         self.sent: list[tuple[str, Reply]] = []
         self.blocked: set[str] = set()
 
-    async def send(self, user_ref, reply):
+    async def send(self, user_ref: str, reply: Reply) -> Delivery:
         if user_ref in self.blocked:
             return Delivery(ok=False, undeliverable=True, error="blocked")
         self.sent.append((user_ref, reply))
         return Delivery(ok=True)
 
+    async def send_in_place(self, user_ref: str, reply: Reply, slot: str) -> Delivery:
+        return await self.send(user_ref, reply)  # a platform that cannot edit: every update is a new message
+
 
 class RecordingQueue:
     def __init__(self) -> None:
-        self.jobs: list[tuple] = []
+        self.jobs: list[tuple[Job, tuple[object, ...], str | None]] = []
 
-    def enqueue(self, job, *args, job_id=None):
+    def enqueue(self, job: Job, *args: object, job_id: str | None = None) -> None:
         self.jobs.append((job, args, job_id))
+
+
+if TYPE_CHECKING:  # mypy holds each fake to its port here: a fake that drifts from core/ports.py fails the check
+    _clock: Clock = FakeClock()
+    _database: UnitOfWorkFactory = FakeDatabase()
+    _chain: Chain = FakeChain()
+    _notifier: Notifier = FakeNotifier()
+    _queue: JobQueue = RecordingQueue()
 
 
 __all__ = ["FakeClock", "FakeDatabase", "FakeChain", "FakeNotifier", "RecordingQueue", "replace"]

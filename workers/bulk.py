@@ -10,34 +10,32 @@ import threading
 import time
 from collections.abc import Callable
 
-from bot.bootstrap import build
+from bot.bootstrap import App, build
 from bot.settings import load_settings
 from core.bulk import settle as bulk_settle
-from workers.jobs import worker_settings
+from workers import process
+from workers.process import worker_settings
 
 log = logging.getLogger(__name__)
 
 
 def settle(batch_id: str, index: int) -> int:
     """Settle chunks of one batch, starting with `index`, until none is left. Safe to run twice, or to kill."""
-    return asyncio.run(_settle(batch_id, index))
 
-
-async def _settle(batch_id: str, index: int) -> int:
-    app = await build(worker_settings(), migrate=False)
-    try:
+    async def work(app: App) -> int:
         return await bulk_settle.work(app.engine.services, batch_id, index)
-    finally:
-        await app.close()
+
+    return process.run(work)
 
 
 def resume() -> list[str]:
-    """Enqueue work for every running batch: after a restart, or when workers were all killed."""
+    """Enqueue work for every running batch: after a restart, or when workers were all killed. Not a job: the
+    worker calls it before it starts, and its Redis watch from another thread, so it builds an app of its own."""
     return asyncio.run(_resume())
 
 
 async def _resume() -> list[str]:
-    app = await build(worker_settings(), migrate=False)
+    app = await build(worker_settings(), migrate=False, watch=False)
     try:
         return await bulk_settle.resume(app.engine.services)
     finally:
@@ -108,7 +106,7 @@ def serve(redis_url: str, *, simple: bool = False, burst: bool = False, resume_f
     connection = Redis.from_url(redis_url)
     base = SimpleWorker if simple else Worker
 
-    class Stoppable(base):  # type: ignore[valid-type,misc]
+    class Stoppable(base):  # type: ignore[valid-type,misc]  # a base picked at run time: mypy cannot follow it
         """Remembers a SIGTERM/SIGINT: RQ's loop returns the same way after one as after a lost connection."""
 
         stop_asked = False

@@ -1,52 +1,31 @@
-"""The jobs RQ runs. Each is a small sync function around one asyncio.run (asyncpg pools belong to one loop)."""
+"""The jobs RQ runs. Each is a small sync function taking ids, run on its worker process's one app and loop."""
 
 from __future__ import annotations
 
-import asyncio
+from contextlib import AsyncExitStack
 
-from bot.bootstrap import build
+from bot.bootstrap import App
 from bot.notifiers import notifiers_for
-from bot.settings import Settings, load_settings
+from workers import process
 
-
-def worker_settings() -> Settings:
-    """A job works on the bot's own chain and database, never on an embedded default of its own."""
-    settings = load_settings()
-    settings.require("database_url", "rpc_url")
-    return settings
+__all__ = ["deliver_notifications", "reconcile"]
 
 
 def deliver_notifications(limit: int = 200) -> int:
     """Deliver pending outbox rows for every platform this worker has a sender for. Safe to repeat."""
-    return asyncio.run(_deliver(limit))
 
-
-async def _deliver(limit: int) -> int:
-    settings = worker_settings()
-    app = await build(settings, migrate=False)
-    try:
+    async def deliver(app: App) -> int:
         sent = 0
-        notifiers = notifiers_for(settings, app.uow)  # type: ignore[arg-type]
-        try:
-            for platform, notifier in notifiers.items():
+        async with AsyncExitStack() as senders:
+            for platform, notifier in notifiers_for(app.settings, app.uow, senders).items():
                 sent += await app.engine.deliver_notifications(notifier, platform=platform, limit=limit)
-        finally:
-            for notifier in notifiers.values():
-                close = getattr(notifier, "close", None)  # senders holding an HTTP session
-                if close is not None:
-                    await close()
         return sent
-    finally:
-        await app.close()
+
+    return process.run(deliver)
 
 
 def reconcile() -> int:
-    return asyncio.run(_reconcile())
-
-
-async def _reconcile() -> int:
-    app = await build(worker_settings(), migrate=False)
-    try:
+    async def run(app: App) -> int:
         return await app.engine.reconcile()
-    finally:
-        await app.close()
+
+    return process.run(run)

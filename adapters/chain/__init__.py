@@ -9,12 +9,12 @@ Public API
     dev_chain(treasury_cro=1_000_000) -> (Web3Chain, Deployment)
         In-process eth-tester with Settlement + WCRO/USDC/USDT test tokens deployed and a funded treasury;
         owner and executor are two keys generated per start (the owner's only in Deployment.owner_key).
-    Web3Chain  implements core.ports.Chain (paid_by included), plus sign_batch(orders, nonce, bump=0),
-        broadcast_many(raws), onchain_executor(), onchain_epoch(), ready(), close(). Only the executor may
-        submit to the Settlement, and every authorisation carries the contract's executor epoch.
-    batch_gas_limit(n), batch_capacity(max_gas), chunk_orders(orders, max_gas)   sizing executeBatch.
-    deploy_stack(node, deployer_key, ...), token_registry(chain_id, tokens), start_anvil(), anvil_dev()
-        in adapters.chain.deploy.
+    Web3Chain  implements core.ports.Chain (paid_by, sign_batch, broadcast_many, fee_per_gas and
+        batch_capacity included), plus onchain_executor(), onchain_epoch(), ready(), close(). Only the
+        executor may submit to the Settlement, and every authorisation carries the contract's executor epoch.
+    batch_gas_limit(n), batch_capacity(max_gas), chunk_orders(orders, max_gas)   sizing executeBatch (gas).
+    deploy_stack(node, deployer_key, ...) in adapters.chain.deploy; token_registry(chain_id, tokens) in
+        adapters.chain.tokens; start_anvil(), anvil_dev(), dev_chain() in adapters.chain.devnet.
 Nothing connects at import time.
 """
 
@@ -22,19 +22,14 @@ from __future__ import annotations
 
 from core.money import TokenRegistry
 
-from .client import (
-    GAS_EXECUTE,
-    GAS_PER_BATCH_ITEM,
-    NonceAlreadyUsed,
-    ReplacementUnderpriced,
-    TX_GAS_CAP,
-    Web3Chain,
-    batch_capacity,
-    batch_gas_limit,
-    chunk_orders,
-)
-from .deploy import Deployment, deploy_stack, dev_chain, token_registry
-from .rpc import HttpNode, TesterNode
+from .client import Web3Chain
+from .deploy import Deployment, deploy_stack
+from .devnet import dev_chain
+from .gas import GAS_EXECUTE, GAS_PER_BATCH_ITEM, TX_GAS_CAP, batch_capacity, batch_gas_limit, chunk_orders
+from .refusals import NonceAlreadyUsed, ReplacementUnderpriced
+from .rpc import HttpNode
+from .tester import TesterNode
+from .tokens import token_registry
 
 
 async def connect(

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_utils import keccak, to_checksum_address
 
 from core.errors import ChainRejected, UserError
@@ -25,68 +21,18 @@ from core.model import Receipt
 from core.money import Token, TokenRegistry
 from core.ports import PaymentOrder, SignedTx
 
-from . import history
+from . import history, wallets
 from . import settlement as st
+from .fees import FeeBook, fee_paid, offered_fees
+from .gas import GAS_EXECUTE, GAS_MIXER_DEPOSIT, batch_capacity, batch_gas_limit
+from .refusals import SignatureRefused, already_known, nonce_spent, refusal
 from .rpc import Node, Reverted, RpcError
+from .tokens import token_registry
 
 log = logging.getLogger(__name__)
 
-# Fixed gas limits (no estimateGas round trip). Measured on anvil (see tests/adapters/chain):
-# a native execute to a fresh account uses ~94k, an ERC-20 one to a fresh holder ~93k; 200k leaves room for a recipient
-# contract using its whole 30k native stipend. Unused gas is not charged.
-GAS_EXECUTE = 200_000
-GAS_MIXER_DEPOSIT = 1_200_000  # the pool's deposit hashes 20 tree levels with Poseidon (~0.8M)
-# executeBatch: a fixed part plus a reservation per item. Measured per payout (tests print them): native to
-# a fresh account ~61k, to an existing account ~36k; a recipient burning its whole 30k stipend adds ~30k.
-GAS_BATCH_BASE = 80_000
-GAS_PER_BATCH_ITEM = 95_000
-# EIP-7825 caps one transaction at 2**24 gas on nodes at the Osaka fork (anvil 1.7 is); stay under it.
-TX_GAS_CAP = 16_000_000
-BUMP_NUMERATOR, BUMP_DENOMINATOR = 9, 8  # +12.5% per replacement step (geth wants >= 10%)
-
-_SIGNATURE = re.compile(r"^(0x)?[0-9a-fA-F]{130}$")
 _EXPLORERS = {25: "https://explorer.cronos.org/tx/", 338: "https://explorer.cronos.org/testnet/tx/"}
-
-
-def batch_gas_limit(items: int) -> int:
-    """The gas limit sign_batch uses for `items` payouts."""
-    return min(GAS_BATCH_BASE + GAS_PER_BATCH_ITEM * items, TX_GAS_CAP)
-
-
-def batch_capacity(max_gas: int = TX_GAS_CAP) -> int:
-    """How many payouts one executeBatch may carry under `max_gas` (167 at the default cap)."""
-    return max(1, (min(max_gas, TX_GAS_CAP) - GAS_BATCH_BASE) // GAS_PER_BATCH_ITEM)
-
-
-def chunk_orders(orders: list[PaymentOrder], max_gas: int = TX_GAS_CAP) -> list[list[PaymentOrder]]:
-    """Split orders into executeBatch-sized chunks, in order."""
-    size = batch_capacity(max_gas)
-    return [orders[i : i + size] for i in range(0, len(orders), size)]
-
-
-class NonceAlreadyUsed(ChainRejected):
-    """The node says this nonce is spent by a different transaction: the nonce store must resync."""
-
-    def __init__(self, message: str, nonce: int | None) -> None:
-        super().__init__(message)
-        self.nonce = nonce
-
-
-class ReplacementUnderpriced(ChainRejected):
-    """A transaction with this nonce is pending with a fee at least as high: sign again with bump + 1."""
-
-
-class _SignatureRefused(ChainRejected):
-    """The simulation says InvalidSignature: the cached executor epoch may be stale."""
-
-
 _INVALID_SIGNATURE = st.selector("InvalidSignature()")
-
-@dataclass
-class _Fees:
-    max_fee: int
-    tip: int
-    at: float
 
 
 class Web3Chain:
@@ -126,14 +72,10 @@ class Web3Chain:
         self._tokens_setting = tokens if isinstance(tokens, str) else None
         self._tokens = tokens if isinstance(tokens, TokenRegistry) else None
         self.deadline_window = deadline_window
-        self.fee_ttl = fee_ttl
+        self._fees = FeeBook(fee_ttl)
         self._explorer_base = explorer_base
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
-        self._fees: _Fees | None = None
-        self._fees_lock = asyncio.Lock()
-        # Fees signed per nonce, so a bump is relative to what is actually pending, even if fees fell since.
-        self._signed_fees: OrderedDict[int, tuple[int, int]] = OrderedDict()
         self._epoch: int | None = None
         self._deployed_block = deployed_block
 
@@ -155,7 +97,8 @@ class Web3Chain:
     async def _cid(self) -> int:
         if self._chain_id is None:
             await self.ready()
-        return self._chain_id  # type: ignore[return-value]
+        assert self._chain_id is not None  # ready() sets it, or raises
+        return self._chain_id
 
     @property
     def chain_id(self) -> int:
@@ -166,8 +109,6 @@ class Web3Chain:
     @property
     def tokens(self) -> TokenRegistry:
         if self._tokens is None:
-            from .deploy import token_registry
-
             self._tokens = token_registry(self.chain_id, self._tokens_setting)
         return self._tokens
 
@@ -227,33 +168,16 @@ class Web3Chain:
         return await history.last_log_tx(
             self._node, self._settlement, [st.PAYMENT_EXECUTED, topic], self._deployed_block, latest)
 
-    # ------------------------------------------------------------ fees
-    async def _current_fees(self) -> _Fees:
-        now = time.monotonic()
-        fees = self._fees
-        if fees is not None and now - fees.at < self.fee_ttl:
-            return fees
-        async with self._fees_lock:
-            if self._fees is not None and time.monotonic() - self._fees.at < self.fee_ttl:
-                return self._fees
-            base, tip = await asyncio.gather(self._node.base_fee(), self._node.priority_fee())
-            # 2x base fee survives six full blocks of +12.5% before the transaction stalls.
-            self._fees = _Fees(max_fee=2 * base + tip, tip=tip, at=time.monotonic())
-            return self._fees
+    # ------------------------------------------------------------ fees and sizing
+    async def fee_per_gas(self) -> int:
+        """What a transaction signed now offers per gas at most, read now (for fee estimates)."""
+        max_fee, _ = await offered_fees(self._node)
+        return max_fee
 
-    def _fees_for(self, nonce: int, bump: int, current: _Fees) -> tuple[int, int]:
-        max_fee, tip = _bumped(current.max_fee, current.tip, bump)
-        previous = self._signed_fees.get(nonce)
-        if bump > 0 and previous is not None:
-            # At least one step above what this process last signed for the nonce, even if fees fell.
-            floor_fee, floor_tip = _bumped(previous[0], previous[1], 1)
-            max_fee, tip = max(max_fee, floor_fee), max(tip, floor_tip)
-        tip = max(1, min(tip, max_fee))
-        self._signed_fees[nonce] = (max_fee, tip)
-        self._signed_fees.move_to_end(nonce)
-        while len(self._signed_fees) > 4096:
-            self._signed_fees.popitem(last=False)
-        return max_fee, tip
+    @property
+    def batch_capacity(self) -> int:
+        """The most orders one sign_batch may hold under the transaction gas cap."""
+        return batch_capacity()
 
     # ------------------------------------------------------------ signing
     def _deadline(self) -> int:
@@ -265,7 +189,7 @@ class Web3Chain:
         except Reverted as exc:
             sentence = st.revert_sentence(exc.data or b"", self.tokens)
             if bytes(exc.data or b"")[:4] == _INVALID_SIGNATURE:
-                raise _SignatureRefused(sentence) from None
+                raise SignatureRefused(sentence) from None
             raise ChainRejected(sentence) from None
 
     async def _sign_authorised(self, build: Callable[[int], bytes], gas: int, nonce: int, bump: int) -> SignedTx:
@@ -275,20 +199,20 @@ class Web3Chain:
         epoch = self._epoch if self._epoch is not None else await self.onchain_epoch()
         try:
             return await self._sign_tx(build(epoch), gas, nonce, bump)
-        except _SignatureRefused as refused:
+        except SignatureRefused as refused:
             fresh = await self.onchain_epoch()
             if fresh == epoch:
                 raise ChainRejected(refused.message) from None
             log.warning("the Settlement's executor epoch moved from %s to %s; signing again", epoch, fresh)
         try:
             return await self._sign_tx(build(fresh), gas, nonce, bump)
-        except _SignatureRefused as refused:
+        except SignatureRefused as refused:
             raise ChainRejected(refused.message) from None
 
     async def _sign_tx(self, data: bytes, gas: int, nonce: int, bump: int) -> SignedTx:
         chain_id = await self._cid()
-        fees, _ = await asyncio.gather(self._current_fees(), self._simulate(data, gas))
-        max_fee, tip = self._fees_for(nonce, bump, fees)
+        fees, _ = await asyncio.gather(self._fees.current(self._node), self._simulate(data, gas))
+        max_fee, tip = self._fees.for_nonce(nonce, bump, fees)
         tx = {
             "type": 2,
             "chainId": chain_id,
@@ -358,42 +282,16 @@ class Web3Chain:
             sent = await self._node.send_raw(raw)
             return sent if isinstance(sent, str) and sent.startswith("0x") else tx_hash
         except RpcError as exc:
-            message = exc.message.lower()
-            if "already known" in message or "known transaction" in message or "already imported" in message:
+            if already_known(exc.message):
                 return tx_hash
-            if "nonce too low" in message or "nonce is too low" in message or "invalid nonce" in message \
-                    or "invalid transaction nonce" in message \
-                    or "already used" in message:
-                if await self._node.transaction(tx_hash) is not None:
-                    return tx_hash  # this very transaction was mined already
-                raise NonceAlreadyUsed(
-                    "the executor's nonce for this transaction was already used by another transaction",
-                    _nonce_of(raw),
-                ) from None
-            if "underpriced" in message or "fee too low" in message:
-                raise ReplacementUnderpriced(
-                    "a transaction with the same nonce is pending with a higher fee; sign it again with a bump"
-                ) from None
-            if "insufficient funds" in message or "enough balance" in message:
-                raise ChainRejected(
-                    f"the executor account {self.executor} does not hold enough of the native coin "
-                    "to pay the network fee; top it up"
-                ) from None
-            raise ChainRejected(f"the node refused the transaction: {exc.message[:200]}") from None
+            if nonce_spent(exc.message) and await self._node.transaction(tx_hash) is not None:
+                return tx_hash  # this very transaction was mined already
+            raise refusal(exc.message, raw, self.executor) from None
 
     async def broadcast_many(self, raws: list[bytes]) -> list[str | ChainRejected]:
         """Send several signed transactions; over HTTP in one JSON-RPC batch request. Each slot is the
         hash or the ChainRejected for that transaction."""
-        batch = getattr(self._node, "batch", None)
-        if batch is None:
-            out: list[str | ChainRejected] = []
-            for raw in raws:
-                try:
-                    out.append(await self.broadcast(raw))
-                except ChainRejected as exc:
-                    out.append(exc)
-            return out
-        answers = await batch([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
+        answers = await self._node.batch([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
         results: list[str | ChainRejected] = []
         for raw, answer in zip(raws, answers, strict=True):
             if isinstance(answer, RpcError):
@@ -418,7 +316,7 @@ class Web3Chain:
             ok=ok,
             block_number=r["block_number"],
             gas_used=r["gas_used"],
-            fee=r["gas_used"] * r["effective_gas_price"],
+            fee=fee_paid(r),
             reason=reason,
             paid=outcome.paid,
             failed=outcome.failed,
@@ -459,21 +357,7 @@ class Web3Chain:
 
     # ------------------------------------------------------------ wallets and links
     def recover_signer(self, message: str, signature: str) -> str:
-        text = (signature or "").strip()
-        if not _SIGNATURE.match(text):
-            shown = text if len(text) <= 20 else text[:20] + "…"
-            raise UserError(
-                f"signature: “{shown}” is not a signature; paste the 0x… value your wallet produced "
-                "(65 bytes: 0x followed by 130 hex digits)",
-                field="signature",
-            )
-        try:
-            return Account.recover_message(encode_defunct(text=message), signature=bytes.fromhex(text[-130:]))
-        except Exception:  # eth_keys raises several types for an invalid v, r or s
-            raise UserError(
-                "signature: it is not a valid signature of this message; sign the exact message again",
-                field="signature",
-            ) from None
+        return wallets.recover_signer(message, signature)
 
     def explorer_url(self, tx_hash: str) -> str | None:
         if self._explorer_base:
@@ -484,18 +368,3 @@ class Web3Chain:
     async def close(self) -> None:
         await self._node.close()
 
-
-def _bumped(max_fee: int, tip: int, steps: int) -> tuple[int, int]:
-    for _ in range(steps):
-        max_fee = -(-max_fee * BUMP_NUMERATOR // BUMP_DENOMINATOR) + 1
-        tip = -(-tip * BUMP_NUMERATOR // BUMP_DENOMINATOR) + 1
-    return max_fee, tip
-
-
-def _nonce_of(raw: bytes) -> int | None:
-    try:
-        from eth_account.typed_transactions import TypedTransaction
-
-        return int(TypedTransaction.from_bytes(raw).as_dict()["nonce"])
-    except Exception:
-        return None

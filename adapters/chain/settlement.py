@@ -9,8 +9,10 @@ calldata does not repeat it): a signature made before `setExecutor` never verifi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -232,7 +234,7 @@ def _insufficient(args: tuple, tokens: TokenRegistry) -> str:
 
 
 # selector -> (ABI types of the arguments, sentence builder)
-_ERRORS: dict[bytes, tuple[list[str], object]] = {
+_ERRORS: dict[bytes, tuple[list[str], Callable[[tuple[Any, ...], TokenRegistry], str]]] = {
     selector("IntentAlreadyExecuted(bytes32)"): (["bytes32"], lambda a, t: ALREADY_EXECUTED),
     selector("AuthorizationExpired(uint256)"): (
         ["uint256"],
@@ -305,7 +307,7 @@ def revert_sentence(data: bytes, tokens: TokenRegistry) -> str:
         args = abi_decode(types, bytes(data[4:])) if types else ()
     except Exception:  # malformed error payload: still say which error it was
         return f"the contract refused with a malformed error 0x{bytes(data[:4]).hex()}"
-    return build(args, tokens)  # type: ignore[operator]
+    return build(args, tokens)
 
 
 def error_name(data: bytes) -> str | None:

@@ -46,6 +46,9 @@ class ConsoleNotifier:
         print(f"🔔 {body}", file=self.out, flush=True)
         return Delivery(ok=True)
 
+    async def send_in_place(self, user_ref: str, reply: Reply, slot: str) -> Delivery:
+        return await self.send(user_ref, reply)  # printed lines cannot be edited: each update is printed anew
+
 
 class ConsoleChat:
     """One chat session. `after_each` runs after every reply (the console delivers its notifications there)."""

@@ -1,19 +1,16 @@
-"""SqlBatchRepository and SqlUploadCounts (core.bulk.ports), and a unit of work that adds them to SqlUnitOfWork."""
+"""SqlBatchRepository and SqlUploadCounts (core.bulk.ports): bulk payout storage, part of every SqlUnitOfWork."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, desc, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.bulk_tables import BulkBatchRow, BulkChunkRow, BulkRowRow, BulkUploadCountRow
 from adapters.db.repositories import insert_for
-from adapters.db.uow import SqlUnitOfWork, _Translated, make_sessionmaker
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
 
 _B, _R, _C = BulkBatchRow.__table__, BulkRowRow.__table__, BulkChunkRow.__table__
@@ -204,19 +201,3 @@ class SqlUploadCounts:
                 delete(_U).where(_U.c.actor_ref == actor_ref, _U.c.started_at < start - timedelta(days=2))
             )
         return int(total[0]), int(total[1])
-
-
-class SqlBulkUnitOfWork(SqlUnitOfWork):
-    """SqlUnitOfWork plus `batches` and `uploads`, on the same session: a chunk's signed bytes and its nonce
-    commit together, and so do a stored batch and the rows it counts against its uploader's limit."""
-
-    async def __aenter__(self) -> SqlBulkUnitOfWork:
-        await super().__aenter__()
-        self.batches = _Translated(SqlBatchRepository(self.session))
-        self.uploads = _Translated(SqlUploadCounts(self.session))
-        return self
-
-
-def make_bulk_uow_factory(engine: AsyncEngine) -> Callable[[], SqlBulkUnitOfWork]:
-    """A UnitOfWorkFactory whose units of work also carry the bulk payout repository."""
-    return functools.partial(SqlBulkUnitOfWork, make_sessionmaker(engine))

@@ -1,11 +1,12 @@
-"""The mixer's storage: SqlDepositLog (core.ports.DepositLog), each pool's Deposit events and last synced block; and
-SqlRelayLog (core.ports.RelayLog), the relayer's nonces, signed transactions and failed relays."""
+"""The mixer's storage: SqlDepositLog (the mixer's DepositLog), each pool's Deposit events and last synced block; and
+SqlRelayLog (the mixer's RelayLog), the relayer's nonces, signed transactions and failed relays."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,7 +16,6 @@ from adapters.db.engine import storage_errors
 from adapters.db.mixer_tables import MixerDepositRow, MixerRelayFailureRow, MixerRelayRow, MixerSyncRow
 from adapters.db.repositories import SqlNonceRepository, insert_for
 from adapters.db.uow import make_sessionmaker
-from core.ports import PoolDeposit
 
 _D, _S = MixerDepositRow.__table__, MixerSyncRow.__table__
 _F = MixerRelayFailureRow.__table__
@@ -29,13 +29,27 @@ def _insert(connection: AsyncConnection, table):  # noqa: ANN001,ANN202 - a dial
     return (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
+class StoredDeposit(NamedTuple):
+    """One stored Deposit event, in the field order of the mixer's PoolDeposit (which this package cannot import)."""
+
+    commitment: int
+    leaf_index: int
+    timestamp: int
+    block_number: int
+    tx_hash: str
+
+
+# What the mixer hands over to store: its PoolDeposit, a tuple in the same order.
+DepositRow = tuple[int, int, int, int, str]
+
+
 class SqlDepositLog:
     """Public data only: commitments, leaf indices, blocks and transaction hashes (a note never reaches here)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def load(self, chain_id: int, pool: str) -> tuple[list[PoolDeposit], int] | None:
+    async def load(self, chain_id: int, pool: str) -> tuple[list[StoredDeposit], int] | None:
         pool = pool.lower()
         with storage_errors():
             async with self._engine.connect() as connection:
@@ -45,16 +59,16 @@ class SqlDepositLog:
                     return None
                 rows = await connection.execute(
                     select(_D).where(_D.c.chain_id == chain_id, _D.c.pool == pool).order_by(_D.c.leaf_index))
-                deposits = [PoolDeposit(int(r.commitment, 16), r.leaf_index, r.timestamp, r.block_number, r.tx_hash)
+                deposits = [StoredDeposit(int(r.commitment, 16), r.leaf_index, r.timestamp, r.block_number, r.tx_hash)
                             for r in rows]
         return deposits, int(synced)
 
-    async def append(self, chain_id: int, pool: str, deposits: list[PoolDeposit], synced_block: int) -> None:
+    async def append(self, chain_id: int, pool: str, deposits: Sequence[DepositRow], synced_block: int) -> None:
         with storage_errors():
             async with self._engine.begin() as connection:
                 await self._write(connection, chain_id, pool.lower(), deposits, synced_block)
 
-    async def replace(self, chain_id: int, pool: str, deposits: list[PoolDeposit], synced_block: int) -> None:
+    async def replace(self, chain_id: int, pool: str, deposits: Sequence[DepositRow], synced_block: int) -> None:
         pool = pool.lower()
         with storage_errors():
             async with self._engine.begin() as connection:
@@ -62,7 +76,7 @@ class SqlDepositLog:
                 await self._write(connection, chain_id, pool, deposits, synced_block)
 
     @staticmethod
-    async def _write(connection: AsyncConnection, chain_id: int, pool: str, deposits: list[PoolDeposit],
+    async def _write(connection: AsyncConnection, chain_id: int, pool: str, deposits: Sequence[DepositRow],
                      synced_block: int) -> None:
         if deposits:
             # A leaf re-read after a shallow reorg may come back in another block or transaction: overwrite.
@@ -74,7 +88,8 @@ class SqlDepositLog:
                                                                       "timestamp")},
                 ),
                 [{"chain_id": chain_id, "pool": pool, "leaf_index": d.leaf_index, "commitment": f"0x{d.commitment:064x}",
-                  "block_number": d.block_number, "tx_hash": d.tx_hash, "timestamp": d.timestamp} for d in deposits],
+                  "block_number": d.block_number, "tx_hash": d.tx_hash, "timestamp": d.timestamp}
+                 for d in map(StoredDeposit._make, deposits)],
             )
         statement = _insert(connection, _S).values(chain_id=chain_id, pool=pool, synced_block=synced_block,
                                                    updated_at=datetime.now(timezone.utc))
@@ -85,7 +100,7 @@ class SqlDepositLog:
 
 
 class _Slot:
-    """core.ports.RelaySlot: a reserved nonce and the open transaction that reserved it."""
+    """The mixer's RelaySlot: a reserved nonce and the open transaction that reserved it."""
 
     def __init__(self, session: AsyncSession, chain_id: int, relayer: str, nonce: int) -> None:
         self._session, self._chain_id, self._relayer, self.nonce = session, chain_id, relayer, nonce

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, MetaData, String, Text, func
+from sqlalchemy import Table as SqlTable
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -26,6 +27,8 @@ metadata = MetaData(naming_convention=NAMING)
 
 class Table(SQLModel, registry=registry(metadata=metadata)):
     """Base of every table row class (never handed outside adapters/db)."""
+
+    __table__: ClassVar[SqlTable]  # set by SQLModel for each table=True class; declared so its columns are typed
 
 
 def _utc(*, nullable: bool = False) -> Any:

@@ -1,4 +1,4 @@
-"""SqlUnitOfWork: one database transaction exposing every repository of core.ports."""
+"""SqlUnitOfWork: one database transaction exposing every repository of core.ports.UnitOfWork."""
 
 from __future__ import annotations
 
@@ -7,13 +7,22 @@ import hashlib
 import inspect
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapters.db import repositories
+from adapters.db import bulk_repositories, repositories
 from adapters.db.engine import storage_errors
+from core.ports import UnitOfWork
+
+R = TypeVar("R")
+
+
+def _translated(repository: R) -> R:
+    """`repository`, every call of which reports driver failures as StorageUnavailable / DuplicateKey."""
+    return cast(R, _Translated(repository))  # the proxy answers every attribute of `repository` (see below)
+
 
 class _Translated:
     """Wraps a repository so every call reports driver failures as StorageUnavailable / DuplicateKey."""
@@ -46,8 +55,9 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-class SqlUnitOfWork:
-    """`async with uow: ...; await uow.commit()`. Leaving the block without commit() rolls back."""
+class SqlUnitOfWork(UnitOfWork):
+    """`async with uow: ...; await uow.commit()`. Leaving the block without commit() rolls back. The
+    repositories (declared by the port it implements) exist inside the block only: they work on its session."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -64,13 +74,17 @@ class SqlUnitOfWork:
             await session.close()
             raise
         self._session = session
-        self.users = _Translated(repositories.SqlUserRepository(session))
-        self.intents = _Translated(repositories.SqlIntentRepository(session))
-        self.outbox = _Translated(repositories.SqlOutboxRepository(session))
-        self.keys = _Translated(repositories.SqlKeyRepository(session))
-        self.audit = _Translated(repositories.SqlAuditRepository(session))
-        self.nonces = _Translated(repositories.SqlNonceRepository(session))
-        self.challenges = _Translated(repositories.SqlChallengeRepository(session))
+        self.users = _translated(repositories.SqlUserRepository(session))
+        self.intents = _translated(repositories.SqlIntentRepository(session))
+        self.outbox = _translated(repositories.SqlOutboxRepository(session))
+        self.keys = _translated(repositories.SqlKeyRepository(session))
+        self.audit = _translated(repositories.SqlAuditRepository(session))
+        self.nonces = _translated(repositories.SqlNonceRepository(session))
+        self.challenges = _translated(repositories.SqlChallengeRepository(session))
+        # On the same session: a chunk's signed bytes and its nonce commit together, and so do a stored batch
+        # and the rows it counts against its uploader's limit.
+        self.batches = _translated(bulk_repositories.SqlBatchRepository(session))
+        self.uploads = _translated(bulk_repositories.SqlUploadCounts(session))
         return self
 
     async def __aexit__(
@@ -120,7 +134,7 @@ class SqlUnitOfWork:
                     text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key(name)}
                 )
             return bool(taken.scalar_one())
-        held = (bind.url.render_as_string(hide_password=True), name)
+        held = (bind.engine.url.render_as_string(hide_password=True), name)
         if held in _LOCAL_LOCKS:
             return False
         _LOCAL_LOCKS.add(held)

@@ -1,7 +1,7 @@
 """Discord: slash commands, stateless buttons and private replies in; DMs from workers out. Translation only."""
 
 from adapters.discord.client import SnowRailClient, point_at
-from adapters.discord.frontend import Frontend
-from adapters.discord.notifier import DiscordDMNotifier
+from adapters.discord.frontend import DiscordFrontend
+from adapters.discord.notifier import DiscordNotifier
 
-__all__ = ["SnowRailClient", "Frontend", "DiscordDMNotifier", "point_at"]
+__all__ = ["SnowRailClient", "DiscordFrontend", "DiscordNotifier", "point_at"]

@@ -12,7 +12,8 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.discord import commands
-from adapters.discord.frontend import CUSTOM_ID, CommandButton, Frontend, Press
+from adapters.discord.buttons import CUSTOM_ID, CommandButton, press_of
+from adapters.discord.frontend import DiscordFrontend
 from adapters.discord.render import NO_MENTIONS
 
 log = logging.getLogger("snowrail.discord")
@@ -36,10 +37,13 @@ class Tree(app_commands.CommandTree):
     """Drops a redelivered interaction, and refuses one from a foreign server, before any command (or autocomplete)
     sees it; apologises for a command that failed."""
 
+    def __init__(self, client: discord.Client, frontend: DiscordFrontend) -> None:
+        super().__init__(client)
+        self.frontend = frontend
+
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        frontend: Frontend = self.client.frontend  # type: ignore[attr-defined]
-        name = str((interaction.data or {}).get("name", "?"))
-        return frontend.first_delivery(interaction.id) and await frontend.admit(interaction, f"/{name}")
+        name = str(dict(interaction.data or {}).get("name", "?"))
+        return self.frontend.first_delivery(interaction.id) and await self.frontend.admit(interaction, f"/{name}")
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
         if isinstance(error, app_commands.CommandNotFound):
@@ -61,7 +65,7 @@ class SnowRailClient(discord.Client):
     `guard` asks for the privileged message content intent (enable it in the Developer Portal)."""
 
     def __init__(
-        self, frontend: Frontend, *, token_symbols: list[str], guild_ids: tuple[int, ...] = (), guard: bool = True, **options
+        self, frontend: DiscordFrontend, *, token_symbols: list[str], guild_ids: tuple[int, ...] = (), guard: bool = True, **options
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
@@ -70,7 +74,7 @@ class SnowRailClient(discord.Client):
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
         self.frontend = frontend
         self.guild_ids = guild_ids
-        self.tree = Tree(self)
+        self.tree = Tree(self, frontend)
         # With DISCORD_GUILD_IDS the commands are registered in those guilds, and globally for DMs only (where a role
         # never counts): no other server lists them. Without it they are global, usable wherever the bot is.
         for command in commands.build(frontend, token_symbols):
@@ -92,18 +96,18 @@ class SnowRailClient(discord.Client):
         a press that arrives with a partial message is routed here instead, so it is never left unanswered."""
         if interaction.type is not discord.InteractionType.component:
             return
-        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        custom_id = str(dict(interaction.data or {}).get("custom_id", ""))
         match = BUTTON.fullmatch(custom_id)
         if match is None or _shows(interaction.message, custom_id) or not self.frontend.first_delivery(interaction.id):
             return
-        await self.frontend.press(interaction, Press(int(match["owner"]), int(match["exp"]), match["cmd"]))
+        await self.frontend.press(interaction, press_of(match))
 
     async def on_message(self, message: discord.Message) -> None:
         await self.frontend.pasted_secret(message)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """A secret can be edited into a message as well (raw: there is no message cache to compare with)."""
-        await self.frontend.pasted_secret(payload.message)
+        await self.frontend.pasted_secret(payload.message, edited=True)
 
     async def on_ready(self) -> None:
         if self._sync_task is None:

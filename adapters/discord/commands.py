@@ -3,12 +3,14 @@
 # No `from __future__ import annotations` here: discord.py reads these callbacks' annotations as real types.
 
 import re
-from typing import Optional
+from collections.abc import Callable, Coroutine
+from typing import Any, Optional
 
 import discord
 from discord import app_commands
 
-from adapters.discord.frontend import Frontend
+from adapters.discord.frontend import DiscordFrontend
+from adapters.discord.identity import mentioned
 from core.parsing import SUMMARY, USAGE
 
 # Commands whose answers are only for the asker whatever they turn out to be: a slow one defers privately.
@@ -23,7 +25,7 @@ def text(name: str, *words: Optional[str]) -> str:
     return " ".join([f"/{name}", *(re.sub(r"\s+", "\u2423", w) for w in kept if w)])
 
 
-def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Command]:
+def build(frontend: DiscordFrontend, token_symbols: list[str]) -> list[app_commands.Command]:
     """Every command, bound to `frontend`. Token choices come from the chain's registry (at most 25)."""
     token_choices = [app_commands.Choice(name=s, value=s) for s in token_symbols[:25]]
     help_choices = [app_commands.Choice(name=n, value=n) for n in list(USAGE)[:25]]
@@ -44,7 +46,7 @@ def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Com
     )
     @app_commands.choices(token=token_choices)
     async def pay(interaction: discord.Interaction, recipient: str, amount: str, token: Optional[str] = None) -> None:
-        await run(interaction, "pay", recipient, amount, token)
+        await run(interaction, "pay", mentioned(recipient), amount, token)
 
     @app_commands.describe(id="a payment id, e.g. pay-abcdefgh")
     async def status(interaction: discord.Interaction, id: str) -> None:
@@ -105,14 +107,16 @@ def build(frontend: Frontend, token_symbols: list[str]) -> list[app_commands.Com
     async def help(interaction: discord.Interaction, command: Optional[str] = None) -> None:
         await run(interaction, "help", command)
 
-    callbacks = {
+    callbacks: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
         "pay": pay, "status": status, "confirm": confirm, "cancel": cancel, "history": history, "wallet": wallet,
         "link": link, "bulk": bulk, "mix": mix, "withdraw": withdraw, "start": start, "help": help,
     }  # fmt: skip
     # /deposit is not offered until it works (core.handlers.account.NOT_YET keeps it out of /help too).
     out = []
     for name, callback in callbacks.items():
-        command = app_commands.Command(name=name, description=SUMMARY[name][:100], callback=callback)
+        command: app_commands.Command[Any, ..., None] = app_commands.Command(
+            name=name, description=SUMMARY[name][:100], callback=callback
+        )
         if name in ("status", "confirm", "cancel"):
             command.autocomplete("id")(own_ids)
         if name == "bulk":

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import re
 import secrets
 import time
 from collections import OrderedDict
@@ -15,25 +13,23 @@ from typing import Any
 
 import discord
 
-from adapters.discord.pasted import pasted_secret
-from adapters.discord.render import NO_MENTIONS, files, render
-from adapters.discord.retry import patient
+from adapters.discord import buttons
+from adapters.discord.buttons import BUTTON_TTL, ReplyView, links_only
+from adapters.discord.identity import actor_of, holds_role, interaction_key, press_key
+from adapters.discord.notifier import patient
+from adapters.discord.render import NO_MENTIONS, parts
+from core.bulk.file import MAX_BYTES
 from core.commands import Actor
-from core.replies import Button, Reply
+from core.delivery import RetryAfter
+from core.guard import Removal, guard
+from core.ports import ChatEngine
+from core.replies import Press, Reply
 
 log = logging.getLogger("snowrail.discord")
 
-# (text, actor, key) -> Reply: the engine's handle_text, which never raises.
-Handle = Callable[[str, Actor, str], Awaitable[Reply]]
-# (file bytes, file name, actor, key) -> Reply: the core's entry point for an uploaded bulk file.
-Upload = Callable[[bytes, str, Actor, str], Awaitable[Reply]]
-# (actor ref, how many) -> [(id, label)]: the actor's own payment ids (or bulk batch ids), newest first.
-RecentIds = Callable[[str, int], Awaitable[list[tuple[str, str]]]]
+# (actor, how many) -> [(id, label)]: the actor's own payment ids (or bulk batch ids), newest first.
+OwnIds = Callable[[Actor, int], Awaitable[list[tuple[str, str]]]]
 
-MAX_UPLOAD = 5_000_000  # our limit for /bulk files (core.bulk); Discord itself allows 10 MiB
-BUTTON_TTL = 600.0  # seconds; below the 15 minutes an interaction token may edit its messages
-CUSTOM_ID = r"sr:(?P<owner>[0-9]{1,20}):(?P<exp>[0-9]{1,12}):(?P<cmd>/[a-z]{1,16}( [A-Za-z0-9_-]{1,64}){0,2})"
-_FITS = re.compile(CUSTOM_ID)
 GONE = {40060, 10062}  # interaction already acknowledged; unknown interaction (its token expired)
 REFUSED_PRESS = "Only the person who asked, or an operator, can press these buttons."
 REFUSED_GUILD = (
@@ -41,60 +37,23 @@ REFUSED_GUILD = (
 )
 
 
-@dataclass(frozen=True)
-class Press:
-    """A button press, decoded from its custom_id."""
-
-    owner_id: int
-    expires: int
-    command: str
-
-
-def custom_id(owner_id: int, expires: int, command: str) -> str:
-    return f"sr:{owner_id}:{expires}:{command}"
-
-
-def actor_of(user: Any, *, operator: bool = False) -> Actor:
-    """The person behind an interaction. `operator`: Discord vouches for them (see Frontend.actor)."""
-    name = getattr(user, "global_name", None) or getattr(user, "display_name", None) or user.name
-    return Actor("discord", str(user.id), str(name), (user.name or "").lower() or None, operator)
-
-
-def holds_role(user: Any, role_id: int | None, guild_id: int | None) -> bool:
-    """Whether `user`, as a member of guild `guild_id`, holds the role with this id. By id only, and only a role of
-    that guild: a role's name is anyone's to choose, in any server that invites the bot."""
-    if role_id is None or guild_id is None:
-        return False
-    roles = getattr(user, "roles", None) or []  # a discord.User (DMs) has no roles
-    return any(r.id == role_id and r.guild.id == guild_id for r in roles)
-
-
-def press_key(message_id: int, command: str) -> str:
-    """One key per (message, button): pressing the same button twice acts once."""
-    return f"dc-{message_id}-" + hashlib.sha256(command.encode()).hexdigest()[:12]
-
-
-class Frontend:
-    """Everything an interaction needs from SnowRail; the discord.py client only routes to it."""
+class DiscordFrontend:
+    """Everything an interaction needs from SnowRail; the discord.py client only routes to it. Nothing here decides
+    anything about money: the engine does."""
 
     def __init__(
         self,
-        handle: Handle,
+        engine: ChatEngine,
         *,
-        is_operator: Callable[[Actor], bool] = lambda actor: actor.operator,
         operator_role: int | None = None,
         guild_ids: tuple[int, ...] = (),
-        upload: Upload | None = None,
-        recent_ids: RecentIds | None = None,
-        recent_batches: RecentIds | None = None,
         defer_after: float = 1.0,
         button_ttl: float = BUTTON_TTL,
-        max_upload: int = MAX_UPLOAD,
+        max_upload: int = MAX_BYTES,
     ) -> None:
-        self.handle, self.upload, self.recent_ids, self.recent_batches = handle, upload, recent_ids, recent_batches
         if operator_role is not None and not guild_ids:
             raise ValueError("an operator role counts only in configured guilds: guild_ids is empty")
-        self.is_operator, self.operator_role, self.guild_ids = is_operator, operator_role, frozenset(guild_ids)
+        self.engine, self.operator_role, self.guild_ids = engine, operator_role, frozenset(guild_ids)
         self.defer_after, self.button_ttl, self.max_upload = defer_after, button_ttl, max_upload
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._locks: dict[str, _KeyLock] = {}
@@ -146,11 +105,10 @@ class Frontend:
     async def command(self, interaction: Any, text: str, *, private: bool = False) -> None:
         """A slash command, as the text it stands for. `private`: its answer is only for the asker."""
         actor = self.actor(interaction)
-        await self.answer(interaction, self._call(text, actor, f"dc-{interaction.id}"), private=private)
+        await self.answer(interaction, self._call(text, actor, interaction_key(interaction.id)), private=private)
 
     async def bulk_file(self, interaction: Any, attachment: Any) -> None:
-        actor = self.actor(interaction)
-        key = f"dc-{interaction.id}"
+        actor, key = self.actor(interaction), interaction_key(interaction.id)
 
         async def work() -> Reply:
             if attachment.size > self.max_upload:
@@ -158,11 +116,8 @@ class Frontend:
                     f"file: {attachment.filename} is {_mb(attachment.size)}; /bulk files may be at most "
                     f"{_mb(self.max_upload)}. Split it into smaller files."
                 )
-            if self.upload is None:
-                # The core has no upload entry point yet: answer what /bulk upload says today.
-                return await self._call("/bulk upload", actor, key)
             content = await attachment.read()
-            return await self._guarded(self.upload(content, attachment.filename, actor, key))
+            return await self._guarded(self.engine.bulk_upload(actor, key, attachment.filename, content))
 
         # Downloading and checking up to 10,000 rows can take a while: acknowledge at once.
         await self.answer(interaction, work(), patience=0.0)
@@ -182,13 +137,13 @@ class Frontend:
             log.info("button press %s already answered or expired (code %s)", interaction.id, e.code)
 
     async def _press(self, interaction: Any, actor: Actor, message: Any, ephemeral: bool, press: Press) -> None:
-        if press.expires < time.time():
+        if press.expires is not None and press.expires < time.time():
             await interaction.response.edit_message(view=links_only(message))
             await interaction.followup.send(
                 f"These buttons have expired. Send `{press.command}` instead.", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
-        if interaction.user.id != press.owner_id and not self.is_operator(actor):
+        if not self.engine.may_press(actor, press):
             await interaction.response.send_message(REFUSED_PRESS, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.edit_message(view=links_only(message))  # acknowledges, and no second press
@@ -198,17 +153,15 @@ class Frontend:
 
     async def complete_ids(self, interaction: Any, current: str) -> list[discord.app_commands.Choice[str]]:
         """Autocomplete of a payment id: the asker's own payments."""
-        return await self._complete(self.recent_ids, interaction, current)
+        return await self._complete(self.engine.own_payments, interaction, current)
 
     async def complete_batches(self, interaction: Any, current: str) -> list[discord.app_commands.Choice[str]]:
         """Autocomplete of a bulk batch id: the batches the asker uploaded (an operator too sees only theirs)."""
-        return await self._complete(self.recent_batches, interaction, current)
+        return await self._complete(self.engine.own_batches, interaction, current)
 
-    async def _complete(self, source: RecentIds | None, interaction: Any, current: str) -> list[discord.app_commands.Choice[str]]:
-        if source is None:
-            return []
+    async def _complete(self, source: OwnIds, interaction: Any, current: str) -> list[discord.app_commands.Choice[str]]:
         try:
-            items = await source(self.actor(interaction).ref, 25)
+            items = await source(self.actor(interaction), 25)
         except Exception:
             log.exception("autocomplete failed")
             return []
@@ -219,9 +172,12 @@ class Frontend:
             if needle in ident.lower() or needle in label.lower()
         ][:25]
 
-    async def pasted_secret(self, message: Any) -> bool:
-        """A mixer note or private key posted in a server channel: see adapters.discord.pasted."""
-        return await pasted_secret(message)
+    async def pasted_secret(self, message: Any, *, edited: bool = False) -> bool:
+        """A server message: if it holds a mixer note or private key (core.guard decides), it is deleted where the
+        bot may, and its author warned by DM. Direct messages, bots and webhooks are left alone. True if it held one."""
+        if message.guild is None or message.author.bot or message.webhook_id is not None:
+            return False
+        return await guard(ChannelMessage(message, edited=edited))
 
     # ------------------------------------------------------------ answering
     async def answer(
@@ -254,42 +210,21 @@ class Frontend:
 
     async def deliver(self, interaction: Any, reply: Reply, *, ephemeral: bool = False) -> None:
         """The reply as the interaction's response if it has none yet, else as follow-ups; buttons on the last."""
-        out = render(reply)
-        hidden = ephemeral or out.private
-        view = self.view(reply.buttons, interaction.user.id)
-        last = len(out.texts) - 1
-        for i, text in enumerate(out.texts):
-
-            def extra(final: bool = i == last) -> dict[str, Any]:  # fresh files for each attempt
-                kw: dict[str, Any] = {"ephemeral": hidden, "allowed_mentions": NO_MENTIONS}
-                if final and out.files:
-                    kw["files"] = files(out.files)
-                if final and view is not None:
-                    kw["view"] = view
-                return kw
-
+        hidden = ephemeral or reply.private
+        view = buttons.view(reply.buttons, interaction.user.id, self.button_ttl)
+        edit: Callable[..., Awaitable[object]] = interaction.edit_original_response
+        for part in parts(reply, view):
+            # part.extras() in each attempt: a retried send needs its files afresh (discord.py closes them).
             if not interaction.response.is_done():
-                await patient(lambda: interaction.response.send_message(text, **extra()))  # noqa: B023
-                edit: Callable[..., Awaitable[object]] = interaction.edit_original_response
+                respond = interaction.response.send_message
+                await patient(lambda: respond(part.text, ephemeral=hidden, **part.extras()))  # noqa: B023
+                edit = interaction.edit_original_response
             else:
-                msg = await patient(lambda: interaction.followup.send(text, wait=True, **extra()))  # noqa: B023
+                follow = interaction.followup.send
+                msg = await patient(lambda: follow(part.text, wait=True, ephemeral=hidden, **part.extras()))  # noqa: B023
                 edit = msg.edit
-            if i == last and isinstance(view, ReplyView) and view.timeout is not None:
-                view.expire = lambda edit=edit, view=view: edit(view=view.links())
-
-    def view(self, buttons: tuple[Button, ...], owner_id: int) -> discord.ui.View | None:
-        if not buttons:
-            return None
-        expires = int(time.time() + self.button_ttl)
-        view = ReplyView(self.button_ttl if any(not b.url for b in buttons) else None)
-        for b in buttons[:25]:
-            if b.url:
-                view.add_item(discord.ui.Button(label=b.label[:80], url=b.url))
-            elif _FITS.fullmatch(custom_id(owner_id, expires, b.command)):
-                view.add_item(CommandButton(Press(owner_id, expires, b.command), label=b.label, style=b.style))
-            else:
-                log.warning("button %r left out: its command does not fit a custom_id", b.label)
-        return view if view.children else None
+        if isinstance(view, ReplyView) and view.timeout is not None:
+            view.expire = lambda: edit(view=view.links())
 
     # ------------------------------------------------------------ the engine
     async def _call(self, text: str, actor: Actor, key: str) -> Reply:
@@ -297,7 +232,7 @@ class Frontend:
         entry.users += 1
         try:
             async with entry.lock:  # the same key twice at once (a double press): the second waits, then gets the replay
-                return await self._guarded(self.handle(text, actor, key))
+                return await self._guarded(self.engine.handle_text(text, actor=actor, key=key))
         finally:
             entry.users -= 1
             if not entry.users:
@@ -318,77 +253,42 @@ class _KeyLock:
     users: int = 0
 
 
-class ReplyView(discord.ui.View):
-    """The buttons of one reply. On timeout the command buttons disappear; link buttons stay."""
+class ChannelMessage:
+    """A server message as core.guard.PublicMessage: deleted and its author warned through discord.py. Its text is
+    never logged: a failure is logged by ids only."""
 
-    def __init__(self, timeout: float | None) -> None:
-        super().__init__(timeout=timeout)
-        self.expire: Callable[[], Awaitable[object]] | None = None
+    right_to_delete = "the Manage Messages permission"
 
-    def links(self) -> discord.ui.View | None:
-        kept = [i for i in self.children if isinstance(i, discord.ui.Button) and i.url]
-        return _view_of(kept)
+    def __init__(self, message: Any, *, edited: bool = False) -> None:
+        self.message, self.text, self.edited = message, message.content or "", edited
+        channel = getattr(message.channel, "name", None) or message.channel.id
+        self.place = f"#{channel} on {message.guild.name}"
 
-    async def on_timeout(self) -> None:
-        if self.expire is None:
-            return
+    async def delete(self) -> Removal:
         try:
-            await self.expire()
-        except discord.HTTPException as e:
-            log.info("could not remove expired buttons: %s", e.status)
+            await patient(self.message.delete)
+            return Removal.DELETED
+        except discord.NotFound:
+            return Removal.GONE
+        except (discord.HTTPException, RetryAfter) as e:  # 403: no Manage Messages in that channel
+            log.info("could not delete a pasted secret in channel %s: %s", self.message.channel.id, _why(e))
+            return Removal.REFUSED
+
+    async def warn_author(self, warning: Reply) -> None:
+        author = self.message.author
+        try:
+            for part in parts(warning):
+                await patient(lambda: author.send(part.text, **part.extras()))  # noqa: B023
+        except (discord.HTTPException, RetryAfter) as e:  # DMs closed: the deletion stands, there is no one else to tell
+            log.info("could not warn user %s about a pasted secret by DM: %s", author.id, _why(e))
 
 
-class CommandButton(discord.ui.DynamicItem[discord.ui.Button], template=CUSTOM_ID):
-    """A button standing for a command. Stateless (all it needs is in its custom_id), so it still works, or
-    politely expires, after a restart."""
-
-    def __init__(self, press: Press, *, label: str = "", style: str = "secondary") -> None:
-        styles = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
-        super().__init__(
-            discord.ui.Button(
-                label=label[:80] or press.command,
-                style=styles.get(style, discord.ButtonStyle.secondary),
-                custom_id=custom_id(press.owner_id, press.expires, press.command),
-            )
-        )
-        self.press = press
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match, /):  # type: ignore[override]
-        press = Press(int(match["owner"]), int(match["exp"]), match["cmd"])
-        return cls(press, label=item.label or "", style="secondary")
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        frontend = getattr(interaction.client, "frontend", None)
-        return frontend is not None and frontend.first_delivery(interaction.id)
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.client.frontend.press(interaction, self.press)  # type: ignore[attr-defined]
-
-
-def links_only(message: Any) -> discord.ui.View | None:
-    """The link buttons of a message, without its command buttons."""
-    if message is None:
-        return None
-    kept = []
-    for row in getattr(message, "components", []) or []:
-        for c in getattr(row, "children", []) or []:
-            if getattr(c, "url", None):
-                kept.append(discord.ui.Button(label=c.label, url=c.url))
-    return _view_of(kept)
-
-
-def _view_of(buttons: list[discord.ui.Button]) -> discord.ui.View | None:
-    if not buttons:
-        return None
-    view = discord.ui.View(timeout=None)
-    for b in buttons:
-        view.add_item(discord.ui.Button(label=b.label, url=b.url))
-    return view
+def _why(e: Exception) -> str:
+    return f"HTTP {e.status} (code {e.code})" if isinstance(e, discord.HTTPException) else str(e)
 
 
 def _mb(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-__all__ = ["Frontend", "CommandButton", "ReplyView", "Press", "actor_of", "holds_role", "press_key", "custom_id", "MAX_UPLOAD"]
+__all__ = ["DiscordFrontend", "ChannelMessage", "REFUSED_GUILD", "REFUSED_PRESS", "GONE"]

@@ -1,27 +1,61 @@
-"""DMs from worker processes: REST only (no gateway), with the bot token alone, within Discord's rate limits."""
+"""DMs from worker processes: REST only (no gateway), with the bot token alone, within Discord's rate limits; and
+the one place a Discord 429 becomes core.delivery.RetryAfter."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TypeVar
 
 import discord
 
-from adapters.discord.render import NO_MENTIONS, files, render
-from adapters.discord.retry import patient, retry_after
+from adapters.discord.buttons import link_view
+from adapters.discord.identity import user_ref_user_id
+from adapters.discord.render import NO_MENTIONS, Part, parts
+from core.delivery import RetryAfter, patiently
 from core.ports import Delivery
 from core.replies import Reply
 
 log = logging.getLogger("snowrail.discord.dm")
 
+T = TypeVar("T")
+
 CLOSED_DMS = {50007, 50278}  # cannot send messages to this user; not sharing a guild any more
 MAX_WAIT = 30.0  # a 429 asking for longer than this is handed back as retry_after, not slept through
 
 
-class DiscordDMNotifier:
-    """Sends a reply to a Discord user by DM. discord.py's HTTP client sleeps through 429s (retry_after) and
-    keeps the per-route buckets; `may_dm` limits DMs to people who have used the bot, because cold DMs get a
-    bot quarantined."""
+async def patient(call: Callable[[], Awaitable[T]]) -> T:
+    """A Discord REST call whose 429s are waited out (core.delivery.patiently), never dropped. discord.py itself
+    sleeps through a 429 that carries Discord's `Via` header; one without it (a proxy, a Cloudflare-style answer),
+    or one longer than the client's max_ratelimit_timeout, raises: here it becomes RetryAfter."""
+
+    async def once() -> T:
+        try:
+            return await call()
+        except discord.RateLimited as e:
+            raise RetryAfter(e.retry_after) from e
+        except discord.HTTPException as e:
+            if e.status == 429:
+                raise RetryAfter(retry_after(e)) from e
+            raise
+
+    return await patiently(once)
+
+
+def retry_after(e: discord.HTTPException) -> float:
+    headers = getattr(e.response, "headers", None) or {}
+    for name in ("X-RateLimit-Reset-After", "Retry-After"):
+        try:
+            return max(0.0, float(headers[name]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return 1.0
+
+
+class DiscordNotifier:
+    """core.ports.Notifier for user refs `discord:<id>`: a reply as a DM. discord.py's HTTP client keeps the
+    per-route buckets; `may_dm` limits DMs to people who have used the bot, because cold DMs get a bot
+    quarantined."""
 
     def __init__(
         self,
@@ -40,7 +74,7 @@ class DiscordDMNotifier:
         self._channels: dict[int, discord.DMChannel] = {}
 
     def __repr__(self) -> str:
-        return "DiscordDMNotifier(token=***)"
+        return "DiscordNotifier(token=***)"
 
     async def _login(self) -> discord.Client:
         if self._client is None:
@@ -57,20 +91,9 @@ class DiscordDMNotifier:
 
     async def send(self, user_ref: str, reply: Reply) -> Delivery:
         async def post(channel: discord.DMChannel) -> None:
-            out = render(reply)
-            links = _links(reply)
-            for i, text in enumerate(out.texts):
-                last = i == len(out.texts) - 1
-
-                def extra(final: bool = last) -> dict:  # fresh files for each attempt
-                    kw: dict = {"allowed_mentions": NO_MENTIONS}
-                    if final and out.files:
-                        kw["files"] = files(out.files)
-                    if final and links is not None:
-                        kw["view"] = links
-                    return kw
-
-                await patient(lambda: channel.send(text, **extra()))  # noqa: B023
+            # Command buttons need the gateway process to answer them: a DM keeps only its link buttons.
+            for part in parts(reply, link_view(reply.buttons)):
+                await patient(lambda: channel.send(part.text, **part.extras()))  # noqa: B023
 
         return await self._deliver(user_ref, post)
 
@@ -79,41 +102,40 @@ class DiscordDMNotifier:
         remember its id. A message that is gone is sent again, once, as a new one."""
 
         async def edit_or_post(channel: discord.DMChannel) -> None:
-            text = render(reply).texts[0]
-            links = _links(reply)
-            kw: dict = {"allowed_mentions": NO_MENTIONS, **({"view": links} if links is not None else {})}
+            first = Part(parts(reply)[0].text, view=link_view(reply.buttons))  # one message: the first, no files
             message_id = self.slots.get(slot)
             if message_id is not None:
                 shown = channel.get_partial_message(int(message_id))
                 try:
-                    await patient(lambda: shown.edit(content=text, **kw))
+                    await patient(lambda: shown.edit(content=first.text, **first.extras()))
                     return
                 except discord.NotFound:
                     log.info("progress message %s is gone; sending a new one", message_id)
-            sent = await patient(lambda: channel.send(text, **kw))
+            sent = await patient(lambda: channel.send(first.text, **first.extras()))
             self.slots[slot] = sent.id
 
         return await self._deliver(user_ref, edit_or_post)
 
     async def _deliver(self, user_ref: str, act: Callable[[discord.DMChannel], Awaitable[None]]) -> Delivery:
         """Open (or reuse) the DM channel and act on it; Discord's answers become a Delivery."""
-        platform, _, uid = user_ref.partition(":")
-        if platform != "discord" or not uid.isdigit():
-            return Delivery(ok=False, undeliverable=True, error=f"{user_ref} is not a Discord user")
+        try:
+            uid = user_ref_user_id(user_ref)
+        except ValueError as e:
+            return Delivery(ok=False, undeliverable=True, error=str(e))
         if self.may_dm is not None and not await self.may_dm(user_ref):
             return Delivery(ok=False, undeliverable=True, error="has not used the bot; no cold DMs")
         try:
             client = await self._login()
-            channel = self._channels.get(int(uid))
+            channel = self._channels.get(uid)
             if channel is None:
-                channel = await patient(lambda: client.create_dm(discord.Object(int(uid))))
-                self._channels[int(uid)] = channel
+                channel = await patient(lambda: client.create_dm(discord.Object(uid)))
+                self._channels[uid] = channel
             await act(channel)
             return Delivery(ok=True)
         except discord.LoginFailure:
             return Delivery(ok=False, error="the bot token was rejected")
-        except discord.RateLimited as e:
-            return Delivery(ok=False, retry_after=e.retry_after, error="rate limited")
+        except RetryAfter as e:
+            return Delivery(ok=False, retry_after=e.seconds, error="rate limited")
         except discord.Forbidden as e:
             if e.code in CLOSED_DMS:
                 return Delivery(ok=False, undeliverable=True, error=f"DMs closed (code {e.code})")
@@ -121,8 +143,6 @@ class DiscordDMNotifier:
         except discord.NotFound as e:
             return Delivery(ok=False, undeliverable=True, error=f"unknown user (code {e.code})")
         except discord.HTTPException as e:
-            if e.status == 429:
-                return Delivery(ok=False, retry_after=retry_after(e), error="rate limited")
             return Delivery(ok=False, error=f"HTTP {e.status} (code {e.code})")
         except (OSError, TimeoutError) as e:
             return Delivery(ok=False, error=f"Discord unreachable: {type(e).__name__}")
@@ -131,14 +151,3 @@ class DiscordDMNotifier:
         if self._client is not None:
             await self._client.close()
             self._client = None
-
-
-def _links(reply: Reply) -> discord.ui.View | None:
-    """Command buttons need the gateway process to answer them; a DM keeps only its link buttons."""
-    urls = [b for b in reply.buttons if b.url]
-    if not urls:
-        return None
-    view = discord.ui.View(timeout=None)
-    for b in urls[:25]:
-        view.add_item(discord.ui.Button(label=b.label[:80], url=b.url))
-    return view

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 from discord.utils import escape_markdown, escape_mentions
@@ -87,4 +88,30 @@ def files(attachments: tuple[Attachment, ...]) -> list[discord.File]:
     return [discord.File(io.BytesIO(a.content), filename=a.filename) for a in attachments]
 
 
-__all__ = ["Rendered", "render", "escape", "split", "files", "text_of", "NO_MENTIONS", "LIMIT"]
+@dataclass(frozen=True)
+class Part:
+    """One Discord message of a reply: its text and, on the last one, the reply's files and buttons."""
+
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    view: discord.ui.View | None = None
+
+    def extras(self) -> dict[str, Any]:
+        """The send call's keywords. Files are opened afresh on each call, so a retried send sends them again."""
+        kw: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+        if self.attachments:
+            kw["files"] = files(self.attachments)
+        if self.view is not None:
+            kw["view"] = self.view
+        return kw
+
+
+def parts(reply: Reply, view: discord.ui.View | None = None) -> list[Part]:
+    """The reply as the messages that carry it, `view` (its buttons, as the caller may show them) on the last. The
+    front end, the notifier and the pasted-secret warning all send these."""
+    texts = split(text_of(reply))
+    last = len(texts) - 1
+    return [Part(t, reply.files, view) if i == last else Part(t) for i, t in enumerate(texts)]
+
+
+__all__ = ["Rendered", "Part", "render", "parts", "escape", "split", "files", "text_of", "NO_MENTIONS", "LIMIT"]

@@ -10,6 +10,7 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 
 from adapters.chain.deploy import create_address
+from adapters.chain.fees import offered_fees
 from adapters.chain.rpc import Node
 
 from . import artifacts
@@ -35,8 +36,7 @@ async def deploy_mixer(node: Node, deployer_key: str, denomination: int, *, hash
     account = Account.from_key(deployer_key)
     chain_id = await node.chain_id()
     nonce = await node.pending_nonce(account.address)
-    tip = await node.priority_fee()
-    max_fee = 2 * await node.base_fee() + tip
+    max_fee, tip = await offered_fees(node)
     hashes: list[str] = []
 
     async def create(code: bytes, gas: int) -> str:
@@ -77,8 +77,8 @@ async def deploy_pools(node: Node, deployer_key: str, amounts: list[str] | tuple
     native = Token("CRO", decimals, native=True)
     out: list[MixerDeployment] = []
     for amount in amounts:
-        shared = {"hasher": out[0].hasher, "verifier": out[0].verifier} if out else {}
-        out.append(await deploy_mixer(node, deployer_key, parse_units(amount, native), **shared))
+        hasher, verifier = (out[0].hasher, out[0].verifier) if out else (None, None)
+        out.append(await deploy_mixer(node, deployer_key, parse_units(amount, native), hasher=hasher, verifier=verifier))
     return out
 
 

@@ -13,10 +13,11 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
+from adapters.chain.fees import fee_paid, offered_fees
 from adapters.chain.rpc import Node, RpcError
 from core.errors import ChainRejected, ChainUnavailable, TransientError
-from core.ports import PoolDeposit, RelayLog
 
+from .ports import PoolDeposit, RelayLog
 from .prover import Proof, PublicInputs
 from .relay import MemoryRelayLog
 
@@ -57,7 +58,7 @@ class PoolRejected(ChainRejected):
         self.tx_hash = tx_hash
 
 
-# The pool's Deposit event is core's PoolDeposit, so the database can store it without importing this adapter.
+# The pool's Deposit event: a PoolDeposit, which the database stores as a plain tuple without importing this adapter.
 DepositEvent = PoolDeposit
 
 
@@ -193,8 +194,8 @@ class MixerPool:
 
     async def fees(self) -> dict[str, int]:
         """The fee fields of the next transaction; its simulation runs with exactly these."""
-        base_fee, tip = await self.node.base_fee(), await self.node.priority_fee()
-        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+        max_fee, tip = await offered_fees(self.node)
+        return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
 
     async def send(self, data: bytes, *, value: int = 0, gas: int, timeout: float = 120.0,
                    simulate: bool = True) -> Sent:
@@ -238,8 +239,7 @@ class MixerPool:
             except PoolRejected as e:
                 raise PoolRejected(e.reason, f"{e.message} (transaction {tx_hash})", tx_hash=tx_hash) from None
             raise PoolRejected("Revert", f"The transaction {tx_hash} failed on chain.", tx_hash=tx_hash)
-        return Sent(tx_hash, receipt["block_number"], receipt["gas_used"],
-                    receipt["gas_used"] * receipt["effective_gas_price"])
+        return Sent(tx_hash, receipt["block_number"], receipt["gas_used"], fee_paid(receipt))
 
     async def simulate(self, data: bytes, *, value: int = 0, gas: int, fees: dict[str, int] | None = None,
                        block: str | int = "latest") -> None:

@@ -64,7 +64,7 @@ class _MemorySlot:
 
 
 class MemoryRelayLog:
-    """core.ports.RelayLog for one process without a database: the node's pending count is the nonce (the
+    """adapters.mixer.ports.RelayLog for one process without a database: the node's pending count is the nonce (the
     sender lock in pool.py serialises this process's sends), and attempts are kept in memory."""
 
     def __init__(self) -> None:

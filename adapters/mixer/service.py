@@ -11,10 +11,11 @@ import segno
 
 from core.errors import TransientError, UserError
 from core.money import Amount, Token, format_units
-from core.ports import Clock, DepositLog, MixDeposit, MixNote, MixWithdrawal, RelayLog
+from core.ports import Clock, MixDeposit, MixNote, MixWithdrawal
 
 from .note import Note, NoteError, canonical_amount, parse_note
 from .pool import MixerPool, PoolRejected
+from .ports import DepositLog, RelayLog
 from .prover import Prover, PublicInputs, witness_input
 from .relay import MemoryRelayLog, RelayLimits
 from .sync import TreeSync

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from core.ports import DepositLog
-
 from .pool import DepositEvent, MixerPool
+from .ports import DepositLog
 from .tree import CommitmentTree
 
 # Blocks re-read on every sync, so a shallow reorg that dropped or moved a deposit we already hold is seen
@@ -47,7 +46,8 @@ class TreeSync:
             stored, self._unsaved = None, True
         if not stored:
             return
-        events, synced_block = stored
+        rows, synced_block = stored
+        events = [DepositEvent(*row) for row in rows]
         try:
             self._apply(sorted(events, key=lambda e: e.leaf_index))
         except TreeOutOfSync:  # a gap in the stored rows: rebuild from the chain

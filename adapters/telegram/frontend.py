@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 
 from telegram import Bot, Chat, Message, ReplyParameters, Update, User
 from telegram.constants import ParseMode
@@ -20,49 +21,30 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.telegram.callbacks import BadCallback, CallbackCodec
+from adapters.telegram.buttons import BadCallback, CallbackCodec
+from adapters.telegram.identity import actor_of, message_key, press_key
 from adapters.telegram.notifier import NO_PREVIEW
-from adapters.telegram.render import chunks, html_to_text, keyboard
-from adapters.telegram.updates import (
-    actor_of,
-    addressed_elsewhere,
-    command_name,
-    is_private,
-    message_key,
-    press_key,
-)
-from core.commands import Actor
-from core.guard import secret_in
+from adapters.telegram.render import html_to_text, messages
+from core.bulk.file import MAX_BYTES
+from core.guard import Removal, guard
+from core.ports import ChatEngine
 from core.replies import Button, Reply
 
 log = logging.getLogger("snowrail.telegram")
 
-Handle = Callable[[str, Actor, str], Awaitable[Reply]]
-# (file bytes, file name, actor, key) -> Reply: the core's entry point for an uploaded bulk file.
-Upload = Callable[[bytes, str, Actor, str], Awaitable[Reply]]
-
-MAX_UPLOAD = 5_000_000  # our limit for /bulk files, SI megabytes as in core.bulk (Telegram allows 20 MB)
+_COMMAND_HEAD = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?")
 NOT_YOURS = "Only the person who asked (or an operator) can use these buttons."
 STALE = "This button is no longer valid. Send the command again."
 
 
 class TelegramFrontend:
-    """Everything between PTB and the engine. `handle` is Engine.handle_text's shape; nothing here decides
-    anything about money."""
+    """Everything between PTB and the engine. Nothing here decides anything about money: the engine does."""
 
     def __init__(
-        self,
-        handle: Handle,
-        *,
-        codec: CallbackCodec,
-        commands: Iterable[str],
-        is_operator: Callable[[Actor], bool] = lambda actor: False,
-        upload: Upload | None = None,
-        max_upload: int = MAX_UPLOAD,
+        self, engine: ChatEngine, *, codec: CallbackCodec, commands: Iterable[str], max_upload: int = MAX_BYTES
     ) -> None:
-        self.handle, self.codec, self.is_operator = handle, codec, is_operator
+        self.engine, self.codec, self.max_upload = engine, codec, max_upload
         self.commands = sorted(set(commands))
-        self.upload, self.max_upload = upload, max_upload
         self._held: OrderedDict[str, tuple[int, Reply]] = OrderedDict()  # deep-link payload -> private reply
 
     def handlers(self) -> dict[int, list[BaseHandler]]:
@@ -90,7 +72,8 @@ class TelegramFrontend:
             return
         if not is_private(chat) and addressed_elsewhere(msg.text, context.bot.username):
             return
-        reply = await self.handle(msg.text, actor_of(user), message_key(context.bot.id, chat.id, msg.message_id))
+        key = message_key(context.bot.id, chat.id, msg.message_id)
+        reply = await self.engine.handle_text(msg.text, actor=actor_of(user), key=key)
         await self.respond(context.bot, chat, user, reply, reply_to=msg.message_id)
         if is_private(chat) and command_name(msg.text) == "start":
             await self._release_held(context.bot, user, msg.text)
@@ -105,15 +88,13 @@ class TelegramFrontend:
                 f"file: {doc.file_name or 'the file'} is {_mb(doc.file_size)}; /bulk files may be at most "
                 f"{_mb(self.max_upload)}. Split it into smaller files."
             )
-        elif self.upload is None:
-            reply = await self.handle("/bulk upload", actor, key)  # a core without file uploads says so
         else:
             file = await doc.get_file()
             content = bytes(await file.download_as_bytearray())
             if len(content) > self.max_upload:
                 reply = Reply.error(f"file: it is {_mb(len(content))}; /bulk files may be at most {_mb(self.max_upload)}.")
             else:
-                reply = await self.upload(content, doc.file_name or "upload.csv", actor, key)
+                reply = await self.engine.bulk_upload(actor, key, doc.file_name or "upload.csv", content)
         await self.respond(context.bot, chat, user, reply, reply_to=msg.message_id)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -127,7 +108,7 @@ class TelegramFrontend:
             await _answer(query, STALE, alert=True)
             return
         actor = actor_of(user)
-        if press.owner_id != str(user.id) and not self.is_operator(actor):
+        if not self.engine.may_press(actor, press):
             await _answer(query, NOT_YOURS, alert=True)
             return
         message = query.message
@@ -138,29 +119,17 @@ class TelegramFrontend:
         chat = message.chat
         edited = int(message.edit_date.timestamp()) if message.edit_date else None
         key = press_key(context.bot.id, chat.id, message.message_id, press.command, edited)
-        reply = await self.handle(press.command, actor, key)
+        reply = await self.engine.handle_text(press.command, actor=actor, key=key)
         await self.respond(context.bot, chat, user, reply, edit=message.message_id)
 
     async def on_group_secret(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A mixer note or private key in a group (core.guard decides): deleted, its author warned privately, and
+        nothing else handles the message."""
         msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if msg is None or user is None or chat is None:
             return
-        what = secret_in(msg.text or msg.caption or "")
-        if what is None:
-            return
-        try:
-            await context.bot.delete_message(chat.id, msg.message_id)
-            removed = "I deleted it"
-        except TelegramError:
-            removed = "I could not delete it (I need the right to delete messages there): delete it yourself now"
-        posted = "edited a message into" if update.edited_message is not None else "posted"
-        warning = Reply.error(
-            f"You {posted} what looks like a {what} in the group “{chat.title or chat.id}”. {removed}.",
-            "Anyone who saw it can use it. Move your funds to a new wallet (or withdraw the note) as soon as you "
-            "can, and send secrets only here, in this private chat.",
-        )
-        await self._dm(context.bot, user.id, warning)
-        raise ApplicationHandlerStop
+        if await guard(GroupMessage(self, context.bot, msg, user, edited=update.edited_message is not None)):
+            raise ApplicationHandlerStop
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
@@ -176,7 +145,7 @@ class TelegramFrontend:
             await self.post(bot, chat.id, reply, owner=user.id, reply_to=reply_to, edit=edit)
             return
         name = user.first_name or "there"
-        if await self._dm(bot, user.id, reply):
+        if await self.dm(bot, user.id, reply):
             note = Reply.of(f"{name}, I sent the answer to you in a private chat: it is for your eyes only.")
         else:
             payload = self._hold(user.id, reply)
@@ -189,10 +158,7 @@ class TelegramFrontend:
     async def post(
         self, bot: Bot, chat_id: int, reply: Reply, *, owner: int, reply_to: int | None = None, edit: int | None = None
     ) -> None:
-        texts = chunks(reply)
-        markup = keyboard(reply, self.codec, owner)
-        for i, text in enumerate(texts):
-            buttons = markup if i == len(texts) - 1 else None
+        for i, (text, buttons) in enumerate(messages(reply, self.codec, owner)):
             if i == 0 and edit is not None:
                 try:
                     await bot.edit_message_text(
@@ -219,7 +185,8 @@ class TelegramFrontend:
         for f in reply.files:
             await bot.send_document(chat_id, document=f.content, filename=f.filename)
 
-    async def _dm(self, bot: Bot, user_id: int, reply: Reply) -> bool:
+    async def dm(self, bot: Bot, user_id: int, reply: Reply) -> bool:
+        """Send to the user's private chat; False if they have not opened one with the bot (or blocked it)."""
         try:
             await self.post(bot, user_id, reply, owner=user_id)
             return True
@@ -247,6 +214,42 @@ class TelegramFrontend:
             return
         del self._held[words[1]]
         await self.post(bot, user.id, reply, owner=user.id)
+
+
+class GroupMessage:
+    """A group message as core.guard.PublicMessage: deleted and warned about through this bot."""
+
+    right_to_delete = "the right to delete messages"
+
+    def __init__(self, frontend: TelegramFrontend, bot: Bot, message: Message, author: User, *, edited: bool) -> None:
+        self.frontend, self.bot, self.message, self.author, self.edited = frontend, bot, message, author, edited
+        self.text = message.text or message.caption or ""
+        self.place = f"the group “{message.chat.title or message.chat.id}”"
+
+    async def delete(self) -> Removal:
+        try:
+            await self.bot.delete_message(self.message.chat.id, self.message.message_id)
+            return Removal.DELETED
+        except TelegramError:
+            return Removal.REFUSED
+
+    async def warn_author(self, warning: Reply) -> None:
+        await self.frontend.dm(self.bot, self.author.id, warning)
+
+
+def command_name(text: str) -> str | None:
+    m = _COMMAND_HEAD.match(text.strip())
+    return m.group(1).lower() if m else None
+
+
+def addressed_elsewhere(text: str, bot_username: str | None) -> bool:
+    """`/cmd@OtherBot`: meant for another bot in the same group."""
+    m = _COMMAND_HEAD.match(text.strip())
+    return bool(m and m.group(2) and bot_username and m.group(2).lower() != bot_username.lower())
+
+
+def is_private(chat: Chat) -> bool:
+    return chat.type == Chat.PRIVATE
 
 
 async def _answer(query, text: str, *, alert: bool = False) -> None:

@@ -7,15 +7,17 @@ import logging
 import warnings
 from collections.abc import MutableMapping
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import RetryAfter as Throttled
 from telegram.warnings import PTBDeprecationWarning
 
-from adapters.telegram.callbacks import CallbackCodec
+from adapters.telegram.buttons import CallbackCodec
+from adapters.telegram.identity import user_ref_chat_id
 from adapters.telegram.limits import SendLimiter
-from adapters.telegram.render import chunks, keyboard
-from adapters.telegram.updates import user_ref_chat_id
+from adapters.telegram.render import chunks, keyboard, messages
+from core.delivery import RetryAfter, patiently
 from core.ports import Delivery
 from core.replies import Reply
 
@@ -27,7 +29,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _GONE = ("chat not found", "user is deactivated", "bot was blocked", "peer_id_invalid")
 
 
-def wait_of(error: RetryAfter) -> float:
+def wait_of(error: Throttled) -> float:
     """retry_after in seconds, whichever type this PTB version returns (int now, timedelta later)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -83,19 +85,11 @@ class TelegramNotifier:
         await self.close()
 
     async def send(self, user_ref: str, reply: Reply) -> Delivery:
-        try:
-            chat_id = user_ref_chat_id(user_ref)
-        except ValueError as e:
-            return Delivery(ok=False, undeliverable=True, error=str(e))
-        try:
-            await self._start()
-        except TelegramError as e:
-            return Delivery(ok=False, error=f"telegram unavailable: {type(e).__name__}")
-        texts = chunks(reply)
-        markup = keyboard(reply, self.codec, chat_id)
-        for i, text in enumerate(texts):
-            last = i == len(texts) - 1
-            result, _ = await self._send_one(chat_id, text, markup if last else None)
+        chat_id = await self._chat_of(user_ref)
+        if isinstance(chat_id, Delivery):
+            return chat_id
+        for text, markup in messages(reply, self.codec, chat_id):
+            result, _ = await self._send_one(chat_id, text, markup)
             if not result.ok:
                 return result
         for f in reply.files:
@@ -108,13 +102,9 @@ class TelegramNotifier:
 
     async def send_in_place(self, user_ref: str, reply: Reply, slot: str) -> Delivery:
         """Progress that replaces itself: edit the message last sent for `slot`, or send the first one."""
-        try:
-            chat_id = user_ref_chat_id(user_ref)
-            await self._start()
-        except ValueError as e:
-            return Delivery(ok=False, undeliverable=True, error=str(e))
-        except TelegramError as e:
-            return Delivery(ok=False, error=f"telegram unavailable: {type(e).__name__}")
+        chat_id = await self._chat_of(user_ref)
+        if isinstance(chat_id, Delivery):
+            return chat_id
         text, markup = chunks(reply)[0], keyboard(reply, self.codec, chat_id)
         message_id = self.slots.get(slot)
         if message_id is not None:
@@ -136,27 +126,43 @@ class TelegramNotifier:
             self.slots[slot] = sent_id
         return result
 
+    async def _chat_of(self, user_ref: str) -> int | Delivery:
+        """The user's private chat with the bot, or why nothing can be sent there (a Delivery to hand back)."""
+        try:
+            chat_id = user_ref_chat_id(user_ref)
+        except ValueError as e:
+            return Delivery(ok=False, undeliverable=True, error=str(e))
+        try:
+            await self._start()
+        except TelegramError as e:
+            return Delivery(ok=False, error=f"telegram unavailable: {type(e).__name__}")
+        return chat_id
+
     async def _send_one(self, chat_id: int, text: str, markup) -> tuple[Delivery, int | None]:
-        retry_after: float | None = None
-        for _ in range(self.attempts):
+        async def attempt() -> Message:
             await self.limiter.wait(chat_id)
             try:
-                sent = await self.bot.send_message(
+                return await self.bot.send_message(
                     chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
                 )
-                return Delivery(ok=True), sent.message_id
-            except RetryAfter as e:
-                retry_after = wait_of(e)
-                log.info("telegram asked to wait %.1fs before messaging %s", retry_after, chat_id)
-                if retry_after > self.max_wait:
-                    return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram"), None
-                self.limiter.push_back(chat_id, retry_after)
-            except Forbidden:
-                return Delivery(ok=False, undeliverable=True, error="the user blocked the bot or never started it"), None
-            except BadRequest as e:
-                if any(g in e.message.lower() for g in _GONE):
-                    return Delivery(ok=False, undeliverable=True, error=e.message[:200]), None
-                return Delivery(ok=False, error=f"rejected by Telegram: {e.message[:200]}"), None
-            except NetworkError as e:
-                return Delivery(ok=False, error=f"network: {type(e).__name__}"), None
-        return Delivery(ok=False, retry_after=retry_after, error="rate limited by Telegram"), None
+            except Throttled as e:
+                log.info("telegram asked to wait %.1fs before messaging %s", wait_of(e), chat_id)
+                raise RetryAfter(wait_of(e)) from e
+
+        async def pause(seconds: float) -> None:
+            # Waited out in the limiter: the next attempt's slot, and every other chat's, comes after it.
+            self.limiter.push_back(chat_id, seconds)
+
+        try:
+            sent = await patiently(attempt, attempts=self.attempts, longest=self.max_wait, sleep=pause)
+            return Delivery(ok=True), sent.message_id
+        except RetryAfter as e:
+            return Delivery(ok=False, retry_after=e.seconds, error="rate limited by Telegram"), None
+        except Forbidden:
+            return Delivery(ok=False, undeliverable=True, error="the user blocked the bot or never started it"), None
+        except BadRequest as e:
+            if any(g in e.message.lower() for g in _GONE):
+                return Delivery(ok=False, undeliverable=True, error=e.message[:200]), None
+            return Delivery(ok=False, error=f"rejected by Telegram: {e.message[:200]}"), None
+        except NetworkError as e:
+            return Delivery(ok=False, error=f"network: {type(e).__name__}"), None

@@ -1,18 +1,17 @@
-"""Reply -> Telegram HTML text and inline keyboard; every piece of text is escaped here and nowhere else."""
+"""Reply -> Telegram HTML messages, the keyboard on the last; every piece of text is escaped here and nowhere else."""
 
 from __future__ import annotations
 
 import re
 from html import escape, unescape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
-from adapters.telegram.callbacks import CallbackCodec
+from adapters.telegram.buttons import SAFE_URL, CallbackCodec, keyboard
 from core.replies import Reply, Span
 
 MESSAGE_LIMIT = 4096  # Telegram's limit on a message's text, counted after entity parsing
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_SAFE_URL = re.compile(r"^(https?|tg)://", re.IGNORECASE)
 
 
 def short_address(address: str) -> str:
@@ -29,7 +28,7 @@ def span_html(span: Span) -> str:
             return f"{escape(short_address(span.text))} <code>{text}</code>"
         return f"<code>{text}</code>"
     if span.kind == "link":
-        if span.url and _SAFE_URL.match(span.url):
+        if span.url and SAFE_URL.match(span.url):
             return f'<a href="{escape(span.url, quote=True)}">{text}</a>'
         return text
     return text
@@ -54,7 +53,8 @@ def chunks(reply: Reply, limit: int = MESSAGE_LIMIT - 96) -> list[str]:
         else:  # one enormous line: plain text cut into pieces, so no tag is broken
             pieces += [(len(plain[i : i + limit]), escape(plain[i : i + limit], quote=False)) for i in range(0, len(plain), limit)]
     out: list[str] = []
-    size, current = 0, []
+    current: list[str] = []
+    size = 0
     for n, html in pieces:
         if current and size + 1 + n > limit:
             out.append("\n".join(current))
@@ -71,13 +71,8 @@ def html_to_text(html: str) -> str:
     return unescape(re.sub(r"<[^>]+>", "", html))
 
 
-def keyboard(reply: Reply, codec: CallbackCodec, owner_id: int | str) -> InlineKeyboardMarkup | None:
-    """Command buttons carry signed callback data naming who may press them; URL buttons open links."""
-    actions, links = [], []
-    for b in reply.buttons:
-        if b.url and _SAFE_URL.match(b.url):
-            links.append(InlineKeyboardButton(b.label, url=b.url))
-        elif b.command:
-            actions.append(InlineKeyboardButton(b.label, callback_data=codec.pack(b.command, owner_id)))
-    rows = [row for row in (actions, links) if row]
-    return InlineKeyboardMarkup(rows) if rows else None
+def messages(reply: Reply, codec: CallbackCodec, owner_id: int | str) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """The reply as the Telegram messages that carry it: HTML texts, with its keyboard on the last one. The front
+    end and the notifier both send these; files follow as documents."""
+    texts, markup = chunks(reply), keyboard(reply, codec, owner_id)
+    return [(text, markup if i == len(texts) - 1 else None) for i, text in enumerate(texts)]

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 @dataclass(frozen=True)
 class BulkPolicy:
-    chunk_size: int = 160  # payouts per executeBatch; the chain adapter's batch_capacity() when known
+    chunk_size: int = 160  # payouts per executeBatch: the root sets it from Chain.batch_capacity
     parallel_jobs: int = 4  # jobs enqueued per batch; each keeps claiming chunks until none are left
     in_flight: int = 4  # chunks one lane signs (consecutive nonces) and sends in one JSON-RPC batch
     lanes: int = 3  # claim-sign-send-record loops running side by side in one job
@@ -23,8 +23,3 @@ class BulkPolicy:
     # against the hour; the rows of every file read count against the UTC day: reading is the work.
     uploads_per_hour: int = 20
     rows_per_day: int = 50_000
-
-
-def policy_of(services: object) -> BulkPolicy:
-    """The BulkPolicy the composition root attached to the engine's services (or the defaults)."""
-    return getattr(services, "bulk", None) or BulkPolicy()

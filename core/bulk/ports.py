@@ -1,4 +1,4 @@
-"""What bulk payouts need beyond core.ports: batch storage in the same transaction as nonces, and batch signing."""
+"""Bulk payout storage: batches with their rows and chunks, and upload counts (core.ports.UnitOfWork holds both)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from datetime import datetime
 from typing import Protocol
 
 from core.bulk.model import Batch, BatchRow, Chunk, RowStatus
-from core.errors import ChainRejected
-from core.ports import Chain, PaymentOrder, SignedTx, UnitOfWork
 
 
 class BatchRepository(Protocol):
@@ -43,19 +41,3 @@ class UploadCounts(Protocol):
         """Add to this person's counts for the window (`window` names its length, "hour" or "day"; `start` is
         when it began) in one atomic statement, and return its (files, rows) after adding. Concurrent additions
         are serialised by the database, so two processes never both see the same total."""
-
-
-class BulkUnitOfWork(UnitOfWork, Protocol):
-    batches: BatchRepository
-    uploads: UploadCounts
-
-
-class BatchChain(Chain, Protocol):
-    """A chain that can settle many payouts in one transaction under one executor signature."""
-
-    async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx: ...
-
-    async def broadcast_many(self, raws: list[bytes]) -> list[str | ChainRejected]: ...
-
-    async def fee_per_gas(self) -> int:
-        """What a transaction sent now pays per gas, at most (for fee estimates)."""

@@ -4,39 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import cast
 
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
-from core.bulk.policy import policy_of
-from core.bulk.ports import BatchChain, BulkUnitOfWork
 from core.bulk.views import progress, summary
 from core.errors import ChainRejected, TransientError
+from core.jobs import Job
 from core.model import Notification, NotificationType, Receipt
-from core.ports import PaymentOrder, SignedTx
+from core.ports import PaymentOrder, SignedTx, UnitOfWork
 from core.replies import dumps
 from core.services import Services, log
 
-JOB = "bulk_settle"  # JobQueue name of the job: (batch id, chunk index)
-
-
 def job_id(batch_id: str, index: int) -> str:
     return f"bulk-{batch_id}-{index}"
-
-
-def progress_slot(notification: Notification) -> str | None:
-    """For adapters: progress notifications of one batch share a slot; deliver each one by EDITING the
-    message last sent for that slot (send a new one only the first time). Other notifications: None."""
-    if notification.type is not NotificationType.BATCH_PROGRESS:
-        return None
-    return notification.dedup_key.rsplit(":", 1)[0]
-
-
-def _uow(s: Services) -> BulkUnitOfWork:
-    return cast(BulkUnitOfWork, s.uow())
-
-
-def _chain(s: Services) -> BatchChain:
-    return cast(BatchChain, s.chain)
 
 
 # ---------------------------------------------------------------- starting
@@ -58,8 +37,8 @@ def enqueue(s: Services, batch_id: str, chunks: list[Chunk]) -> bool:
     if s.queue is None:
         return True
     try:
-        for chunk in chunks[: policy_of(s).parallel_jobs]:
-            s.queue.enqueue(JOB, batch_id, chunk.index, job_id=job_id(batch_id, chunk.index))
+        for chunk in chunks[: s.bulk.parallel_jobs]:
+            s.queue.enqueue(Job.BULK_SETTLE, batch_id, chunk.index, job_id=job_id(batch_id, chunk.index))
     except Exception:  # the queue's own connection errors; nothing is lost, the batch waits in the database
         log.warning("bulk %s: could not enqueue its jobs; a worker resumes it when it starts", batch_id, exc_info=True)
         return False
@@ -75,12 +54,12 @@ def _notify_soon(s: Services) -> None:
 
 async def resume(s: Services) -> list[str]:
     """After a restart: enqueue work for every running batch (duplicate jobs find nothing to claim)."""
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         running = await uow.batches.running()
     for batch in running:
         if s.queue is not None:
-            for slot in range(policy_of(s).parallel_jobs):
-                s.queue.enqueue(JOB, batch.id, -1 - slot, job_id=None)
+            for slot in range(s.bulk.parallel_jobs):
+                s.queue.enqueue(Job.BULK_SETTLE, batch.id, -1 - slot, job_id=None)
     return [b.id for b in running]
 
 
@@ -89,12 +68,12 @@ async def work(s: Services, batch_id: str, index: int = 0) -> int:
     """Settle chunks of the batch until none is left; returns how many this call settled.
     Safe to run in any number of processes at once, and to kill at any instant. Runs `lanes` loops side by
     side, so one worker process keeps several groups of chunks in flight while others are being recorded."""
-    lanes = max(1, policy_of(s).lanes)
+    lanes = max(1, s.bulk.lanes)
     return sum(await asyncio.gather(*(_lane(s, batch_id) for _ in range(lanes))))
 
 
 async def _lane(s: Services, batch_id: str) -> int:
-    policy = policy_of(s)
+    policy = s.bulk
     settled = 0
     idle_since = time.monotonic()
     outage_since: float | None = None
@@ -126,9 +105,9 @@ async def _lane(s: Services, batch_id: str) -> int:
 async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
     """Claim up to `most` open chunks, reserve consecutive nonces, sign them, and store the signed bytes:
     all in one transaction, committed before anything is broadcast."""
-    chain = _chain(s)
+    chain = s.chain
     floor = await chain.pending_nonce()
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(batch_id)
         if batch is None or batch.status is not BatchStatus.RUNNING:
             return []
@@ -152,7 +131,7 @@ async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
             for chunk, why in refused:
                 await _refuse(s, batch_id, chunk.index, why.message)
             return []
-        signed = cast(list[SignedTx], results)
+        signed = [r for r in results if isinstance(r, SignedTx)]  # every one, after the checks above
         now = s.clock.now()
         for chunk, tx in zip(claimed, signed):
             chunk.status, chunk.nonce, chunk.raw_tx, chunk.tx_hash = ChunkStatus.SIGNED, tx.nonce, tx.raw, tx.tx_hash
@@ -169,7 +148,7 @@ def _order(s: Services, row: BatchRow) -> PaymentOrder:
 async def _refuse(s: Services, batch_id: str, index: int, reason: str) -> None:
     """The chain refused to even simulate a chunk (a batch-wide problem): its rows fail with the reason."""
     log.warning("bulk %s chunk %s refused: %s", batch_id, index, reason)
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(batch_id, for_update=True)
         chunk = await uow.batches.chunk(batch_id, index, for_update=True)
         if batch is None or chunk is None or chunk.status is not ChunkStatus.OPEN:
@@ -188,8 +167,8 @@ async def _refuse(s: Services, batch_id: str, index: int, reason: str) -> None:
 async def _take_stale(s: Services, batch_id: str, most: int) -> list[Chunk]:
     """Signed chunks nobody has touched for a lease (their worker may be dead): take them over."""
     now = s.clock.now()
-    async with _uow(s) as uow:
-        stale = (await uow.batches.stale_chunks(batch_id, now - policy_of(s).lease))[:most]
+    async with s.uow() as uow:
+        stale = (await uow.batches.stale_chunks(batch_id, now - s.bulk.lease))[:most]
         for chunk in stale:
             chunk.signed_at = now  # renew the lease, so other workers leave it alone meanwhile
             await uow.batches.save_chunk(chunk)
@@ -200,7 +179,7 @@ async def _take_stale(s: Services, batch_id: str, most: int) -> list[Chunk]:
 
 
 async def _send_and_record(s: Services, batch_id: str, group: list[Chunk]) -> int:
-    chain = _chain(s)
+    chain = s.chain
     results = await chain.broadcast_many([c.raw_tx or b"" for c in group])
     waiting: list[Chunk] = []
     for chunk, result in zip(group, results):
@@ -209,7 +188,7 @@ async def _send_and_record(s: Services, batch_id: str, group: list[Chunk]) -> in
                 await _resign(s, chunk, result)
                 continue
         waiting.append(chunk)
-    wait = policy_of(s).receipt_wait
+    wait = s.bulk.receipt_wait
     receipts = await asyncio.gather(*(chain.wait_for_receipt(c.tx_hash or "", wait) for c in waiting))
     done = 0
     for chunk, receipt in zip(waiting, receipts):
@@ -226,9 +205,9 @@ async def _resign(s: Services, chunk: Chunk, why: ChainRejected) -> None:
     if "nonce" not in why.message.lower():
         log.warning("bulk %s chunk %s: node refused the transaction (%s); will resend", chunk.batch_id, chunk.index, why.message)
         return
-    chain = _chain(s)
+    chain = s.chain
     floor = await chain.pending_nonce()
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         current = await uow.batches.chunk(chunk.batch_id, chunk.index, for_update=True)
         if current is None or current.status is not ChunkStatus.SIGNED or current.tx_hash != chunk.tx_hash:
             return
@@ -236,7 +215,7 @@ async def _resign(s: Services, chunk: Chunk, why: ChainRejected) -> None:
         nonce = await uow.nonces.reserve(chain.chain_id, chain.executor, floor)
         tx = await chain.sign_batch([_order(s, r) for r in rows], nonce)
         current.nonce, current.raw_tx, current.tx_hash = tx.nonce, tx.raw, tx.tx_hash
-        current.signed_at, current.attempts = s.clock.now() - policy_of(s).lease, current.attempts + 1
+        current.signed_at, current.attempts = s.clock.now() - s.bulk.lease, current.attempts + 1
         await uow.batches.save_chunk(current)
         await uow.commit()
     log.warning("bulk %s chunk %s re-signed with nonce %s: %s", chunk.batch_id, chunk.index, nonce, why.message)
@@ -244,14 +223,14 @@ async def _resign(s: Services, chunk: Chunk, why: ChainRejected) -> None:
 
 async def _record(s: Services, chunk: Chunk, receipt: Receipt) -> None:
     """Record a mined chunk: each row paid or failed with its reason, the batch's counters, progress."""
-    chain = _chain(s)
+    chain = s.chain
     failed = dict(receipt.failed)
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         rows = [r for r in await uow.batches.rows(chunk.batch_id, chunk=chunk.index) if r.status is RowStatus.PENDING]
     unclear = [r.intent_hash for r in rows if not (receipt.ok and r.intent_hash in receipt.paid)]
     # A refused item may have been paid by an earlier transaction of the same rows: ask the contract.
     paid_before = {h for h in unclear if await chain.is_paid(h)}
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(chunk.batch_id, for_update=True)
         current = await uow.batches.chunk(chunk.batch_id, chunk.index, for_update=True)
         if batch is None or current is None or current.status is not ChunkStatus.SIGNED:
@@ -277,11 +256,11 @@ async def _record(s: Services, chunk: Chunk, receipt: Receipt) -> None:
         _notify_soon(s)  # one delivery job per progress update, not one per chunk
 
 
-async def _progress(s: Services, uow: BulkUnitOfWork, batch: Batch, *, force: bool = False) -> bool:
+async def _progress(s: Services, uow: UnitOfWork, batch: Batch, *, force: bool = False) -> bool:
     """Save the batch; write a progress update when the last one is at least `progress_every` old.
     Returns whether it wrote one."""
     now = s.clock.now()
-    due = force or batch.progress_at is None or now - batch.progress_at >= policy_of(s).progress_every
+    due = force or batch.progress_at is None or now - batch.progress_at >= s.bulk.progress_every
     if due:
         batch.progress_seq += 1
         batch.progress_at = now
@@ -295,14 +274,14 @@ async def _progress(s: Services, uow: BulkUnitOfWork, batch: Batch, *, force: bo
 
 async def _finish_if_complete(s: Services, batch_id: str) -> bool:
     """True when the batch needs no more work; the first caller to see it complete sends the summary."""
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(batch_id)
         if batch is None or batch.status is not BatchStatus.RUNNING:
             return True
         chunks = await uow.batches.chunks(batch_id)
         if any(c.status in (ChunkStatus.OPEN, ChunkStatus.SIGNED) for c in chunks):
             return False
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(batch_id, for_update=True)
         if batch is None or batch.status is not BatchStatus.RUNNING:
             return True

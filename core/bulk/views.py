@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from core.addresses import short
-from core.bulk.file import BulkFile, RowError
+from core.bulk.file import BulkFile, BulkRow, RowError
 from core.bulk.model import Batch, BatchRow, BatchStatus
-from core.money import TokenRegistry, format_significant, format_units
+from core.money import TokenRegistry, format_units
 from core.replies import Attachment, Button, Reply, Span, bold, code
-from core.views import counted
+from core.views import counted, network_fee
 
 ERRORS_SHOWN = 20
 ROWS_SHOWN = 5
@@ -57,7 +57,13 @@ def totals_text(totals: dict[str, int], tokens: TokenRegistry) -> str:
     return " · ".join(f"{format_units(u, tokens.get(s).decimals)} {s}" for s, u in totals.items()) or "nothing"
 
 
-def _row_line(r, tokens: TokenRegistry) -> tuple[Span | str, ...]:
+def batch_choice(batch: Batch, tokens: TokenRegistry) -> str:
+    """A batch where a platform offers ids to pick from (autocomplete): id, status, size, totals, file."""
+    totals = ", ".join(f"{format_units(u, tokens.get(s).decimals)} {s}" for s, u in batch.totals.items()) or "-"
+    return f"{batch.id} · {batch.status.value} · {counted(batch.rows, 'row')} · {totals} · {batch.filename}"
+
+
+def _row_line(r: BulkRow, tokens: TokenRegistry) -> tuple[Span | str, ...]:
     memo = f"  {r.memo[:40]}" if r.memo else ""
     return (f"  line {r.line}  ", code(short(r.recipient)), f"  {format_units(r.amount, tokens.get(r.token).decimals)} {r.token}{memo}")
 
@@ -163,7 +169,7 @@ def cancelled_line(batch: Batch, total: int) -> str:
 
 def progress(batch: Batch, total: int) -> Reply:
     head = {"running": "Paying", "cancelling": "Cancelling", "cancelled": "Cancelled"}.get(state(batch), "Finished")
-    lines = [(bold(f"{head} bulk payout {batch.id}"),)]
+    lines: list[tuple[str | Span, ...]] = [(bold(f"{head} bulk payout {batch.id}"),)]
     lines.append((cancelled_line(batch, total),) if batch.cancelled else (bar(batch.settled, total),))
     if batch.failed and not batch.cancelled:
         lines.append((f"{batch.failed:,} failed so far",))
@@ -190,7 +196,7 @@ def summary(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Reply:
         lines.append(("Send ", code(f"/bulk retry {batch.id}"), " to re-run only the failed rows."))
     if batch.cancelled:
         lines.append((f"Cancelled: {batch.cancelled:,}",))
-    lines.append((f"Network fees: {format_significant(batch.fees, tokens.native.decimals)} {tokens.native.symbol}",))
+    lines.append((f"Network fees: {network_fee(tokens, batch.fees)}",))
     lines.append((f"Time: {took.total_seconds():.1f} s",))
     lines.append(("The attached report has one line per row with its status, tx hash and error.",))
     kind = "ok" if not batch.failed else "error" if not batch.paid else "info"
@@ -203,7 +209,7 @@ def status(batch: Batch, total: int, tokens: TokenRegistry) -> Reply:
         ("Total: ", totals_text(batch.totals, tokens)),
     ]
     if batch.status is not BatchStatus.PREVIEW:
-        fees = f"fees {format_significant(batch.fees, tokens.native.decimals)} {tokens.native.symbol}"
+        fees = f"fees {network_fee(tokens, batch.fees)}"
         if batch.cancelled:
             lines.append((f"{cancelled_line(batch, total)} · {fees}",))
         else:

@@ -6,12 +6,12 @@ import secrets
 from datetime import timedelta
 
 from core.addresses import short
-from core.commands import Help, Link, Start, Wallet
+from core.commands import Command, Help, Link, Start, Wallet
 from core.errors import ChainUnavailable, UserError
 from core.model import LinkChallenge
 from core.money import format_significant, format_units
 from core.parsing import SUMMARY, USAGE
-from core.replies import Reply, bold, code
+from core.replies import Reply, Span, bold, code
 from core.services import Services, new_id
 from core.views import chain_name, counted
 
@@ -37,7 +37,7 @@ async def help_(s: Services, cmd: Help) -> Reply:
         return Reply.of(f"/{cmd.topic} is not available yet; it is coming soon. Send /help for what works today.")
     if cmd.topic:
         return Reply.of((bold(f"/{cmd.topic}"), f" — {SUMMARY[cmd.topic]}"), ("Usage: ", code(USAGE[cmd.topic])))
-    lines: list[tuple] = [(bold("Commands"),)]
+    lines: list[tuple[str | Span, ...]] = [(bold("Commands"),)]
     lines += [(code(f"/{name}"), f" — {summary}") for name, summary in SUMMARY.items() if name not in NOT_YET]
     lines.append(("Tokens on this chain: ", ", ".join(s.chain.tokens.symbols()), ". Amounts are in whole units, e.g. 0.5 CRO."))
     return Reply.of(*lines)
@@ -95,7 +95,7 @@ async def wallet(s: Services, cmd: Wallet) -> Reply:
     async with s.uow() as uow:
         user = await uow.users.get(cmd.actor.ref)
     operator = s.policy.is_operator(cmd.actor)
-    lines: list[tuple] = []
+    lines: list[tuple[str | Span, ...]] = []
     try:
         if user and user.wallet:
             lines.append(("Your wallet ", code(user.wallet)))
@@ -114,14 +114,14 @@ async def wallet(s: Services, cmd: Wallet) -> Reply:
     return Reply.of(*lines, private=operator)
 
 
-async def _balances(s: Services, address: str) -> list[tuple]:
-    out = []
+async def _balances(s: Services, address: str) -> list[tuple[str | Span, ...]]:
+    out: list[tuple[str | Span, ...]] = []
     for token in s.chain.tokens:
         units = await s.chain.balance(address, token)
         out.append((f"  {token.symbol}: ", bold(format_units(units, token.decimals))))
     return out
 
 
-async def not_yet(s: Services, cmd) -> Reply:
+async def not_yet(s: Services, cmd: Command) -> Reply:
     name = type(cmd).__name__.lower()
     return Reply.of(f"/{name} is not available yet; it is coming soon. Send /help for what works today.")

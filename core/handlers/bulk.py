@@ -7,20 +7,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
 
 from core.bulk.file import check_file
 from core.bulk.model import Batch, BatchRow, BatchStatus, ChunkStatus, RowStatus
-from core.bulk.policy import policy_of
-from core.bulk.ports import BatchChain, BulkUnitOfWork
-from core.bulk.settle import JOB, enqueue, plan_chunks
+from core.bulk.settle import enqueue, plan_chunks
 from core.bulk import views
 from core.commands import Actor, Bulk
 from core.errors import ChainUnavailable, NotAllowed, UserError
+from core.jobs import Job
 from core.money import format_units
-from core.replies import Button, Reply, code
+from core.ports import UnitOfWork
+from core.replies import Button, Reply, Span, code
 from core.services import Services, new_id
-from core.views import counted
+from core.views import counted, estimated_fee
 
 EXECUTE_REFUSAL = "Only operators may execute a bulk payout. Ask an operator of this bot to execute it."
 
@@ -31,10 +30,6 @@ class BulkUpload(Bulk):
 
     filename: str = "payouts.csv"
     data: bytes = b""
-
-
-def _uow(s: Services) -> BulkUnitOfWork:
-    return cast(BulkUnitOfWork, s.uow())
 
 
 async def handle(s: Services, cmd: Bulk) -> Reply:
@@ -69,7 +64,7 @@ async def upload(s: Services, cmd: BulkUpload) -> Reply:
     checked = await asyncio.to_thread(check_file, cmd.data, tokens, filename=cmd.filename)
     name = _safe_name(cmd.filename)
     if not (operator and checked.executable):
-        async with _uow(s) as uow:
+        async with s.uow() as uow:
             await _count_rows(s, uow, cmd.actor, checked.rows if checked.readable else 0)
             await uow.commit()
         return views.invalid_preview(name, checked) if not checked.executable else views.checked_only(name, checked, tokens)
@@ -83,7 +78,7 @@ async def upload(s: Services, cmd: BulkUpload) -> Reply:
         BatchRow(batch.id, i, r.line, r.recipient, r.token, r.amount, "0x" + secrets.token_hex(32), r.memo)
         for i, r in enumerate(checked.valid)
     ]
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         await _count_rows(s, uow, cmd.actor, checked.rows)
         earlier = await uow.batches.with_hash(checked.content_hash)
         batch.repeat_of = earlier[0].id if earlier else None
@@ -103,9 +98,9 @@ def _windows(s: Services) -> tuple[datetime, datetime]:
 
 async def _count_file(s: Services, actor: Actor) -> None:
     """Count one more file this hour, before reading it; NotAllowed (and nothing counted) past a limit."""
-    policy = policy_of(s)
+    policy = s.bulk
     hour, day = _windows(s)
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         files, _ = await uow.uploads.add(actor.ref, "hour", hour, files=1)
         if policy.uploads_per_hour and files > policy.uploads_per_hour:
             raise NotAllowed(f"Upload limit: at most {counted(policy.uploads_per_hour, 'file')} per hour per person, "
@@ -117,9 +112,9 @@ async def _count_file(s: Services, actor: Actor) -> None:
         await uow.commit()
 
 
-async def _count_rows(s: Services, uow: BulkUnitOfWork, actor: Actor, n: int) -> None:
+async def _count_rows(s: Services, uow: UnitOfWork, actor: Actor, n: int) -> None:
     """Count the rows of a file just read against today (in the caller's transaction); NotAllowed past the limit."""
-    policy = policy_of(s)
+    policy = s.bulk
     _, rows = await uow.uploads.add(actor.ref, "day", _windows(s)[1], rows=n)
     if policy.rows_per_day and rows > policy.rows_per_day:
         left = max(policy.rows_per_day - (rows - n), 0)
@@ -136,13 +131,13 @@ def _safe_name(filename: str) -> str:
 async def _money_check(s: Services, batch: Batch, *, strict: bool = False) -> tuple[dict[str, tuple[int, int]] | None, str]:
     """Shortfalls per token (held, needed) and the estimated fee, both from the chain right now. With the
     node away: (None, why), or ChainUnavailable when `strict` (executing needs the real balances)."""
-    policy = policy_of(s)
-    chain = cast(BatchChain, s.chain)
+    policy = s.bulk
+    chain = s.chain
     shortfalls: dict[str, tuple[int, int]] = {}
     try:
         for symbol, needed in batch.totals.items():
             held = await chain.balance(chain.treasury, s.token(symbol))
-            async with _uow(s) as uow:  # what payments and batches already on their way will take from it
+            async with s.uow() as uow:  # what payments and batches already on their way will take from it
                 held -= await uow.intents.in_flight(symbol) + await uow.batches.committed(symbol)
             if held < needed:
                 shortfalls[symbol] = (max(held, 0), needed)
@@ -153,18 +148,11 @@ async def _money_check(s: Services, batch: Batch, *, strict: bool = False) -> tu
         if strict:
             raise
         return None, "unknown right now (the chain node is not answering)"
-    native = s.chain.tokens.native
-    return shortfalls, f"~{_round_units(gas * price, native.decimals)} {native.symbol} ({counted(chunks, 'transaction')}, ~{gas:,} gas)"
-
-
-def _round_units(units: int, decimals: int) -> str:
-    """Up to 6 significant decimals: a fee estimate needs no more."""
-    step = 10 ** max(decimals - 6, 0)
-    return format_units(-(-units // step) * step, decimals)
+    return shortfalls, f"{estimated_fee(s.chain.tokens, gas, price)} ({counted(chunks, 'transaction')}, ~{gas:,} gas)"
 
 
 async def _get(s: Services, batch_id: str | None) -> Batch:
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(batch_id or "")
     if batch is None:
         raise UserError(f"id: no bulk payout {batch_id} was found; upload a file with /bulk to start one.", field="id")
@@ -176,7 +164,7 @@ async def preview(s: Services, cmd: Bulk) -> Reply:
     if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor):
         # Someone else's payroll: answer exactly as for an unknown id.
         raise UserError(f"id: no bulk payout {cmd.batch_id} was found; upload a file with /bulk to start one.", field="id")
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         rows = await uow.batches.rows(batch.id)
     return views.status(batch, len(rows), s.chain.tokens)
 
@@ -200,12 +188,12 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
         raise UserError(f"balance: the treasury can spend {format_units(held, d)} {sym} (after payments already on their way); this batch needs "
                         f"{format_units(needed, d)} {sym}. Nothing was paid.", field="balance")
     now = s.clock.now()
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(batch.id, for_update=True) or batch
         if batch.status is not BatchStatus.PREVIEW:
             raise UserError(f"{batch.id} is already {batch.status.value}.")
         rows = await uow.batches.rows(batch.id)
-        chunks = plan_chunks(batch, rows, policy_of(s).chunk_size, 0)
+        chunks = plan_chunks(batch, rows, s.bulk.chunk_size, 0)
         batch.move(BatchStatus.RUNNING, now)
         batch.started_at = now
         await uow.batches.save_rows(rows)
@@ -223,12 +211,12 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
 
 async def _warn(s: Services, batch: Batch) -> Reply:
     """Duplicates or a repeated file: say so and ask for Execute once more (the explicit confirmation)."""
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         current = await uow.batches.get(batch.id, for_update=True) or batch
         current.warned_at = s.clock.now()
         await uow.batches.save(current)
         await uow.commit()
-    lines: list = [("Please confirm before anything is paid:",)]
+    lines: list[tuple[str | Span, ...]] = [("Please confirm before anything is paid:",)]
     if batch.duplicates:
         lines.append((f"• {counted(batch.duplicates, 'recipient')} {'appears' if batch.duplicates == 1 else 'appear'} more than once "
                       "with the same token, and would be paid once per row.",))
@@ -244,7 +232,7 @@ async def cancel(s: Services, cmd: Bulk) -> Reply:
     if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor):
         raise NotAllowed("Only the person who uploaded the file, or an operator, may cancel it.")
     now = s.clock.now()
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(batch.id, for_update=True) or batch
         if batch.status is BatchStatus.PREVIEW:
             rows = await uow.batches.rows(batch.id)
@@ -272,7 +260,7 @@ async def cancel(s: Services, cmd: Bulk) -> Reply:
         await uow.commit()
     if s.queue is not None:
         try:
-            s.queue.enqueue(JOB, batch.id, -1, job_id=None)  # someone closes the batch and sends the report
+            s.queue.enqueue(Job.BULK_SETTLE, batch.id, -1, job_id=None)  # someone closes the batch and sends the report
         except Exception:  # noqa: BLE001 - running jobs close it anyway; resume() does when none runs
             pass
     return Reply.of(("Stopped ", code(batch.id), f": {counted(stopped, 'payout')} not yet sent {'is' if stopped == 1 else 'are'} cancelled; "
@@ -287,7 +275,7 @@ async def retry(s: Services, cmd: Bulk) -> Reply:
         raise UserError(f"{batch.id} is {batch.status.value} with {counted(batch.failed, 'failed row')}; only a finished batch "
                         "with failed rows can be retried.")
     now = s.clock.now()
-    async with _uow(s) as uow:
+    async with s.uow() as uow:
         batch = await uow.batches.get(batch.id, for_update=True) or batch
         if batch.status is not BatchStatus.DONE:
             raise UserError(f"{batch.id} is already {batch.status.value}.")
@@ -296,7 +284,7 @@ async def retry(s: Services, cmd: Bulk) -> Reply:
         for r in failed:
             r.status, r.error, r.tx_hash = RowStatus.PENDING, None, None
         batch.round += 1
-        chunks = plan_chunks(batch, failed, policy_of(s).chunk_size, first)
+        chunks = plan_chunks(batch, failed, s.bulk.chunk_size, first)
         batch.failed -= len(failed)
         batch.move(BatchStatus.RUNNING, now)
         batch.started_at, batch.finished_at = now, None

@@ -3,15 +3,17 @@ relays it."""
 
 from __future__ import annotations
 
+from core import payments
 from core.addresses import short
 from core.commands import Mix, Withdraw
 from core.errors import ChainUnavailable, UserError
-from core.handlers import payments
 from core.model import Intent, IntentStatus, Notification, NotificationType, ProcessedKey
 from core.ports import MixNote, Mixer
-from core.replies import Attachment, Button, Reply, bold, code, dumps, link
+from core.replies import Attachment, Button, Reply, Span, bold, code, dumps, link
 from core.services import Services, log, new_id, new_intent_hash
 from core.views import counted
+
+_Line = str | Span | tuple[str | Span, ...]  # one line of a reply, as Reply.of takes it
 
 # What a repeat of a /mix message gets: the note went out in the first answer and is not kept anywhere.
 _REPEAT = Reply.of(
@@ -31,7 +33,7 @@ def _mixer(s: Services) -> Mixer:
     return s.mixer
 
 
-def _tx(s: Services, tx_hash: str) -> tuple:
+def _tx(s: Services, tx_hash: str) -> tuple[str | Span, ...]:
     url = s.chain.explorer_url(tx_hash)
     return ("Transaction ", link(short(tx_hash), url) if url else code(tx_hash))
 
@@ -62,7 +64,7 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             await uow.intents.add(intent)
         await uow.commit()
 
-    lines: list = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING]
+    lines: list[_Line] = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING]
     buttons: tuple[Button, ...] = ()
     files: tuple[Attachment, ...] = ()
     if intent is not None:
@@ -120,7 +122,7 @@ async def mix(s: Services, cmd: Mix) -> Reply:
     return _note_reply(lines, files, buttons)
 
 
-def _note_reply(lines: list, files: tuple[Attachment, ...] = (), buttons: tuple[Button, ...] = ()) -> Reply:
+def _note_reply(lines: list[_Line], files: tuple[Attachment, ...] = (), buttons: tuple[Button, ...] = ()) -> Reply:
     lines.append(("Later, from a private chat: ", code("/withdraw <note> <fresh address>"),
                   ". Waiting a while, and while others deposit, makes the withdrawal harder to link to you."))
     return Reply.of(*lines, files=files, private=True, kind="ok").with_buttons(*buttons)

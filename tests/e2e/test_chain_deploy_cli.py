@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from adapters.chain.deploy import start_anvil
+from adapters.chain.devnet import start_anvil
 from adapters.chain.rpc import HttpNode
 from tests.adapters.chain.ops import Actor, read_address
 

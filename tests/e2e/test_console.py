@@ -117,7 +117,7 @@ def test_console_against_anvil_pays_on_chain(tmp_path, anvil_stack):
 
 @pytest.mark.anvil
 def test_a_restarted_anvil_is_a_new_chain_with_no_old_history(tmp_path):
-    from adapters.chain.deploy import free_port, start_anvil
+    from adapters.chain.devnet import free_port, start_anvil
 
     port = free_port()
     first = start_anvil(port=port)

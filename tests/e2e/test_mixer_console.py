@@ -101,7 +101,7 @@ async def test_bootstrap_runs_the_deposit_watcher(tmp_path, anvil_stack, pool_en
         assert "is confirmed: leaf #" in loads(pending[0].body).plain()
     finally:
         await app.close()
-    assert mixer.watch_task.cancelled() or mixer.watch_task.done()
+    assert app.mixer_watch is not None and not app.mixer_watch.running
 
 
 async def test_a_pool_the_treasury_may_not_deposit_into_is_reported_at_start(tmp_path, anvil_stack, pool_env):

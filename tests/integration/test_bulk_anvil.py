@@ -8,7 +8,8 @@ import io
 import pytest
 from eth_account import Account
 
-from adapters.chain.deploy import anvil_keys, deploy_stack, start_anvil
+from adapters.chain.deploy import deploy_stack
+from adapters.chain.devnet import anvil_keys, start_anvil
 from adapters.chain.rpc import HttpNode
 from bot.bootstrap import build
 from bot.settings import load_settings

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from adapters.chain.deploy import free_port
+from adapters.chain.devnet import free_port
 from bench.bulk import Stack, env_for, payout_file, redis_ok, start_stack, verify_on_chain
 from bot.bootstrap import build
 from bot.settings import load_settings
 from core.bulk.model import BatchStatus, ChunkStatus, RowStatus
 from core.commands import Actor
+from tests.integration.rq_workers import wait_for_workers, wait_until_idle, worker_logs
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR = Actor("console", "bench", "Bench")  # the operator env_for() configures
@@ -120,39 +121,6 @@ def _stop(p: subprocess.Popen) -> None:
     p.wait(10)
 
 
-async def _wait_for_workers(redis_url: str, count: int, procs: list[subprocess.Popen], logs: Path) -> None:
-    """Until `count` RQ workers have registered with Redis (each has done its start-up resume())."""
-    from redis import Redis
-    from rq import Worker
-
-    connection = Redis.from_url(redis_url)
-    end = time.monotonic() + 20
-    while Worker.count(connection=connection) < count:
-        dead = [p.returncode for p in procs if p.poll() is not None]
-        if dead or time.monotonic() > end:
-            pytest.fail(f"workers did not start (exit codes {dead}):\n{_logs(logs)}", pytrace=False)
-        await asyncio.sleep(0.05)
-    connection.close()
-
-
-async def _wait_until_idle(redis_url: str) -> None:
-    """Until every registered worker reports `idle`: it is in its dequeue loop, signal handlers in place."""
-    from redis import Redis
-    from rq import Worker
-
-    connection = Redis.from_url(redis_url)
-    end = time.monotonic() + 20
-    while not all(w.get_state() == "idle" for w in Worker.all(connection=connection)):
-        if time.monotonic() > end:
-            pytest.fail("the worker never became idle", pytrace=False)
-        await asyncio.sleep(0.05)
-    connection.close()
-
-
-def _logs(where: Path) -> str:
-    return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-2000:] for p in sorted(where.glob("*.log")))
-
-
 class Run:
     """One test's stack: a fresh anvil with the Settlement contract, a fresh database, an app of the test's
     own (direct to the database) that uploads, executes and watches, and workers run with `worker_env`."""
@@ -197,7 +165,7 @@ class Run:
         for batch_id in batch_ids:
             while (batch := await self.batch(batch_id)).status is not BatchStatus.DONE:
                 if time.monotonic() > end:
-                    pytest.fail(f"batch {batch_id}: {batch.settled}/{batch.rows} after the outage\n{_logs(logs)}",
+                    pytest.fail(f"batch {batch_id}: {batch.settled}/{batch.rows} after the outage\n{worker_logs(logs)}",
                                 pytrace=False)
                 await asyncio.sleep(0.05)
             async with self.app.uow() as u:
@@ -250,14 +218,14 @@ async def test_redis_restarts_empty_mid_batch(new_postgres_database, redis, tmp_
         await run.open()
         first, second = await run.upload(1_200, 21, "first"), await run.upload(300, 22, "second")
         workers = [_worker(run.env, tmp_path / "w0.log"), _worker(run.env, tmp_path / "w1.log", simple=False)]
-        await _wait_for_workers(redis.url, 2, workers, tmp_path)
+        await wait_for_workers(redis.url, workers, tmp_path)
         await run.execute(first)
         await run.when(first, 1)  # both workers now hold a job of the first batch
         await run.execute(second)  # its jobs wait in Redis behind the first batch's
         await _outage(run, first, 400, redis.stop, redis.start)
         assert (await run.batch(second)).settled == 0, "the second batch started before the outage"
         await run.finish([first, second], tmp_path)
-        assert all(p.poll() is None for p in workers), f"a worker quit during the outage\n{_logs(tmp_path)}"
+        assert all(p.poll() is None for p in workers), f"a worker quit during the outage\n{worker_logs(tmp_path)}"
     finally:
         for p in workers:
             _stop(p)
@@ -268,12 +236,12 @@ async def test_rpc_node_stops_answering_mid_batch(new_postgres_database, redis, 
     """The node freezes (SIGSTOP) mid-batch: requests hang, then time out; then it answers again."""
     run = Run(await start_stack(treasury_cro=1_500), new_postgres_database(), redis.url)
     workers: list[subprocess.Popen] = []
-    anvil = run.stack.anvil.process  # type: ignore[attr-defined]
+    anvil = run.stack.anvil.process
     try:
         await run.open()
         batch_id = await run.upload(1_000, 31, "node")
         workers = [_worker(run.env, tmp_path / f"w{i}.log") for i in range(2)]
-        await _wait_for_workers(redis.url, 2, workers, tmp_path)
+        await wait_for_workers(redis.url, workers, tmp_path)
         await run.execute(batch_id)
         await _outage(run, batch_id, 300, lambda: anvil.send_signal(signal.SIGSTOP),
                       lambda: anvil.send_signal(signal.SIGCONT), NODE_FREEZE)
@@ -300,7 +268,7 @@ async def test_database_unreachable_mid_batch(new_postgres_database, redis, tmp_
         await run.open()  # migrates the database directly; the test watches it directly too
         batch_id = await run.upload(1_000, 41, "db")
         workers = [_worker(run.env, tmp_path / f"w{i}.log") for i in range(2)]
-        await _wait_for_workers(redis.url, 2, workers, tmp_path)
+        await wait_for_workers(redis.url, workers, tmp_path)
         await run.execute(batch_id)
         await _outage(run, batch_id, 300, proxy.cut, proxy.restore)
         await run.finish([batch_id], tmp_path)
@@ -322,8 +290,8 @@ async def test_worker_still_stops_on_sigterm(redis, tmp_path) -> None:
         worker = subprocess.Popen(args, cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
                                   start_new_session=True)
         try:
-            await _wait_for_workers(redis.url, 1, [worker], tmp_path)
-            await _wait_until_idle(redis.url)  # RQ registers itself before it installs its signal handlers
+            await wait_for_workers(redis.url, [worker], tmp_path)
+            await wait_until_idle(redis.url)  # RQ registers itself before it installs its signal handlers
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(10) == 0, log.read_text()[-2000:]
         finally:

@@ -18,6 +18,7 @@ from bot.bootstrap import build
 from bot.settings import load_settings
 from core.bulk.model import BatchStatus, ChunkStatus, RowStatus
 from core.commands import Actor
+from tests.integration.rq_workers import wait_for_workers
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR = Actor("console", "bench", "Bench")  # the operator env_for() configures
@@ -60,7 +61,7 @@ async def test_workers_killed_mid_batch_pay_every_row_exactly_once(new_postgres_
         preview = await app.engine.bulk_upload(OPERATOR, "kill-upload", "kill.csv", data)
         batch_id = next(b.command.split()[-1] for b in preview.buttons if b.command.startswith("/bulk execute"))
         workers = [_worker(env, tmp_path / f"w{i}.log") for i in range(2)]
-        await asyncio.sleep(2.5)  # imports and the first resume() of each worker
+        await wait_for_workers(REDIS_URL, workers, tmp_path)  # imports and the first resume() of each worker
         reply = await app.engine.handle_text(f"/bulk execute {batch_id}", actor=OPERATOR, key="kill-execute")
         assert "Executing" in reply.plain(), reply.plain()
 

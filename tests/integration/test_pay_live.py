@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from adapters.chain.deploy import deploy_dev_stack, start_anvil
+from adapters.chain.devnet import deploy_dev_stack, start_anvil
 from adapters.db import create_engine_for, make_uow_factory
 from bot.bootstrap import build
 from bot.settings import Settings

@@ -3,6 +3,7 @@
 import asyncio
 import csv
 import io
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -14,11 +15,12 @@ from core.bulk.policy import BulkPolicy
 from core.bulk.views import safe_cell
 from core.commands import Actor
 from core.engine import Engine
+from core.jobs import Job
 from core.model import NotificationType
+from core.notifications import progress_slot
 from core.replies import loads
 from core.services import Policy
-from tests.bulk_fakes import FakeBatchChain, FakeBulkDatabase
-from tests.fakes import FakeClock, RecordingQueue
+from tests.fakes import FakeChain, FakeClock, FakeDatabase, RecordingQueue
 
 OP = Actor("console", "op", "Operator")
 BOB = Actor("telegram", "7", "Bob", "bob")
@@ -37,7 +39,7 @@ def payout_csv(n: int, amount: str = "0.5", extra: str = "") -> bytes:
 
 @pytest.fixture
 def world():
-    chain, db, clock, queue = FakeBatchChain(), FakeBulkDatabase(), FakeClock(), RecordingQueue()
+    chain, db, clock, queue = FakeChain(), FakeDatabase(), FakeClock(), RecordingQueue()
     engine = Engine(chain=chain, uow=db, clock=clock, queue=queue, policy=Policy(operators=frozenset({OP.ref})))
     engine.services.bulk = BulkPolicy(chunk_size=4, lease=timedelta(0), receipt_wait=0.01, idle_limit=5, lanes=1)
     return engine, chain, db, clock, queue
@@ -47,9 +49,17 @@ def batch_id_of(reply) -> str:
     return next(b.command.split()[-1] for b in reply.buttons if b.command.startswith("/bulk execute"))
 
 
+async def until(condition, timeout: float = 10.0) -> None:
+    """Wait until `condition()` holds."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
 async def run_jobs(engine, queue):
     for job, args, _ in list(queue.jobs):
-        if job == settle.JOB:
+        if job == Job.BULK_SETTLE:
             await settle.work(engine.services, *args)
 
 
@@ -89,8 +99,8 @@ async def test_execute_settles_in_chunks_with_progress_and_a_safe_report(world):
     bid = batch_id_of(await engine.bulk_upload(OP, "k1", "pay.csv", payout_csv(10)))
     reply = await engine.handle_text(f"/bulk execute {bid}", actor=OP, key="k2")
     assert "10 payouts in 3 transactions" in reply.plain(), reply.plain()
-    assert [j for j in queue.jobs if j[0] == settle.JOB] == [
-        (settle.JOB, (bid, i), f"bulk-{bid}-{i}") for i in range(3)
+    assert [j for j in queue.jobs if j[0] == Job.BULK_SETTLE] == [
+        (Job.BULK_SETTLE, (bid, i), f"bulk-{bid}-{i}") for i in range(3)
     ]
     await run_jobs(engine, queue)
     batch = db.store.batches[bid]
@@ -100,7 +110,7 @@ async def test_execute_settles_in_chunks_with_progress_and_a_safe_report(world):
     kinds = [n.type for n in db.store.outbox]
     assert NotificationType.BATCH_PROGRESS in kinds and kinds[-1] is NotificationType.BATCH_COMPLETE
     progress = [n for n in db.store.outbox if n.type is NotificationType.BATCH_PROGRESS]
-    assert {settle.progress_slot(n) for n in progress} == {f"{bid}:progress"}
+    assert {progress_slot(n) for n in progress} == {f"{bid}:progress"}
     assert "100% (10 / 10)" in loads(progress[-1].body).plain()
     done = loads(db.store.outbox[-1].body)
     assert "Paid: 10 of 10" in done.plain() and done.private
@@ -209,9 +219,11 @@ async def test_node_and_database_outages_are_waited_out(world):
     db.down = True
 
     async def come_back():
-        await asyncio.sleep(0.3)
+        # Each outage ends only once the job has met it (the node is asked first, then the database): waiting
+        # for that, not for a guessed pause, is what makes the test prove the job waited them out.
+        await until(lambda: chain.refused > 0)
         chain.down = False
-        await asyncio.sleep(0.3)
+        await until(lambda: db.refused > 0)
         db.down = False
 
     await asyncio.gather(settle.work(engine.services, bid, 0), come_back())

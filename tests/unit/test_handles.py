@@ -58,9 +58,12 @@ async def test_h4_handle_resolves_only_on_the_callers_platform(world):
     assert DC_WALLET not in from_telegram.plain()
     assert not db.store.intents and not chain.signed
 
-    # A Discord mention typed on Telegram names nobody here either.
-    mention = await say(f"/pay <@{DC_ALICE.user_id}> 1")
+    # A Discord mention (as the Discord adapter hands it to the core) typed on Telegram names nobody here either,
+    # and neither does Discord's own mention syntax, which only the Discord adapter reads.
+    mention = await say(f"/pay discord:{DC_ALICE.user_id} 1")
     assert mention.kind == "error" and "address:" in mention.plain() and "Discord mention" in mention.plain()
+    raw = await say(f"/pay <@{DC_ALICE.user_id}> 1")
+    assert raw.kind == "error" and "address:" in raw.plain() and DC_WALLET not in raw.plain()
     assert not db.store.intents and not chain.signed
 
     # Once Telegram has its own alice, Telegram's /pay @alice reaches her, never the Discord account.
@@ -72,7 +75,7 @@ async def test_h4_handle_resolves_only_on_the_callers_platform(world):
 
     # And on Discord, @alice and a mention both resolve to the Discord account.
     on_discord = await say("/pay @alice 1", DC_OP)
-    by_mention = await say(f"/pay <@{DC_ALICE.user_id}> 1", DC_OP)
+    by_mention = await say(f"/pay discord:{DC_ALICE.user_id} 1", DC_OP)  # a mention, as the Discord adapter sends it
     for reply in (on_discord, by_mention):
         assert "@alice (discord:9)" in reply.plain() and DC_WALLET in reply.plain()
     assert {i.recipient for i in db.store.intents.values() if i.actor_ref == DC_OP.ref} == {DC_WALLET}

@@ -6,7 +6,7 @@ import pytest
 
 from core.commands import Actor
 from core.engine import Engine
-from core.handlers.settle import lock_name
+from core.payments.reconcile import lock_name
 from core.model import IntentStatus, Receipt
 from core.replies import loads
 from core.services import Policy

@@ -17,8 +17,9 @@ from adapters.chain import settlement as st
 from adapters.chain import (
     NonceAlreadyUsed, Web3Chain, batch_capacity, batch_gas_limit, build, chunk_orders, connect, dev_chain,
 )
-from adapters.chain.deploy import deploy_stack, parse_tokens_setting, token_registry
+from adapters.chain.deploy import deploy_stack
 from adapters.chain.rpc import HttpNode
+from adapters.chain.tokens import parse_tokens_setting, token_registry
 from core.errors import ChainRejected, ChainUnavailable, UserError
 from core.ports import PaymentOrder
 
@@ -379,7 +380,7 @@ def test_bad_private_key_is_not_echoed():
 
 
 def test_anvil_dev_prints_settings_to_export():
-    from adapters.chain.deploy import ANVIL_DEV_KEY, anvil_dev
+    from adapters.chain.devnet import ANVIL_DEV_KEY, anvil_dev
 
     lines: list[str] = []
     process, deployment = anvil_dev(out=lines.append)

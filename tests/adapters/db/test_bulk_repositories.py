@@ -6,22 +6,21 @@ import asyncio
 from datetime import timedelta
 
 from adapters.db import create_engine_for
-from adapters.db.bulk_repositories import make_bulk_uow_factory
+from adapters.db.uow import make_uow_factory
 from core.bulk import settle
 from core.bulk.model import BatchStatus, ChunkStatus, RowStatus
 from core.bulk.policy import BulkPolicy
 from core.engine import Engine
 from core.services import Policy
-from tests.bulk_fakes import FakeBatchChain
-from tests.fakes import FakeClock, RecordingQueue
+from tests.fakes import FakeChain, FakeClock, RecordingQueue
 from tests.unit.test_bulk_engine import BOB, OP, TESS, addr, batch_id_of, payout_csv
 
 
 async def test_bulk_flow_on_the_real_database(migrated_url: str) -> None:
     engine = create_engine_for(migrated_url)
     try:
-        uow = make_bulk_uow_factory(engine)
-        chain, queue = FakeBatchChain(), RecordingQueue()
+        uow = make_uow_factory(engine)
+        chain, queue = FakeChain(), RecordingQueue()
         app = Engine(chain=chain, uow=uow, clock=FakeClock(), queue=queue, policy=Policy(operators=frozenset({OP.ref})))
         app.services.bulk = BulkPolicy(chunk_size=3, lease=timedelta(0), receipt_wait=0.01, idle_limit=5)
         chain.refuse.add(addr(4))
@@ -55,9 +54,9 @@ async def test_bulk_flow_on_the_real_database(migrated_url: str) -> None:
 async def test_batches_of_one_uploader_newest_first(migrated_url: str) -> None:
     engine = create_engine_for(migrated_url)
     try:
-        uow = make_bulk_uow_factory(engine)
+        uow = make_uow_factory(engine)
         clock = FakeClock()
-        app = Engine(chain=FakeBatchChain(), uow=uow, clock=clock, policy=Policy(operators=frozenset({OP.ref})))
+        app = Engine(chain=FakeChain(), uow=uow, clock=clock, policy=Policy(operators=frozenset({OP.ref})))
         mine = []
         for i in range(3):
             mine.append(batch_id_of(await app.bulk_upload(OP, f"mine-{i}", "pay.csv", payout_csv(2 + i))))
@@ -79,7 +78,7 @@ async def test_m4_upload_limits_are_counted_in_the_database_across_processes(mig
         clock = FakeClock()
         apps = []
         for e in engines:
-            app = Engine(chain=FakeBatchChain(), uow=make_bulk_uow_factory(e), clock=clock, policy=Policy(operators=frozenset({OP.ref})))
+            app = Engine(chain=FakeChain(), uow=make_uow_factory(e), clock=clock, policy=Policy(operators=frozenset({OP.ref})))
             app.services.bulk = BulkPolicy(uploads_per_hour=3, rows_per_day=12)
             apps.append(app)
         replies = await asyncio.gather(*(apps[i % 2].bulk_upload(BOB, f"b{i}", "pay.csv", payout_csv(1)) for i in range(8)))
@@ -90,7 +89,7 @@ async def test_m4_upload_limits_are_counted_in_the_database_across_processes(mig
         first = batch_id_of(await apps[0].bulk_upload(OP, "o1", "a.csv", payout_csv(8)))
         refused = await apps[1].bulk_upload(OP, "o2", "b.csv", payout_csv(5))
         assert "at most 12 rows per day" in refused.plain() and "4 rows left today" in refused.plain()
-        async with make_bulk_uow_factory(engines[0])() as u:
+        async with make_uow_factory(engines[0])() as u:
             assert [b.id for b in await u.batches.for_actor(OP.ref, 10)] == [first]  # nothing stored for the refusal
             assert await u.uploads.add(OP.ref, "day", clock.now().replace(hour=0)) == (0, 8)
         clock.advance(days=1)

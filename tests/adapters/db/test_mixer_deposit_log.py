@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from adapters.db.mixer_repositories import SqlDepositLog
 from adapters.db.mixer_tables import MixerDepositRow
-from core.ports import PoolDeposit
+from adapters.mixer import PoolDeposit
 
 POOL = "0xAbCdEf0000000000000000000000000000000001"
 OTHER = "0x00000000000000000000000000000000000000F2"

@@ -105,3 +105,23 @@ async def test_low_a_failed_send_waits_for_its_lease_then_is_tried_again(migrate
             assert await u.outbox.pending() == []
     finally:
         await engine.dispose()
+
+
+async def test_a_row_saved_with_retry_at_is_not_claimed_before_then(migrated_url: str) -> None:
+    """The platform asked us to wait (Delivery.retry_after): the failed row stays claimed until then."""
+    engine = create_engine_for(migrated_url)
+    try:
+        uow, clock = make_uow_factory(engine), FakeClock()
+        await _fill(uow, [_n("a")])
+        now = clock.now()
+        async with uow() as u:
+            [n] = await u.outbox.claim(5, now=now, until=now + DELIVERY_LEASE)
+            n.attempts, n.last_error = 1, "rate limited"
+            await u.outbox.save(n, retry_at=now + timedelta(minutes=10))
+            await u.commit()
+        async with uow() as u:
+            assert await u.outbox.claim(5, now=now + timedelta(minutes=9), until=now + timedelta(minutes=12)) == []
+            [again] = await u.outbox.claim(5, now=now + timedelta(minutes=10), until=now + timedelta(minutes=12))
+        assert again.attempts == 1 and again.last_error == "rate limited"
+    finally:
+        await engine.dispose()

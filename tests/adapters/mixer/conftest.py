@@ -36,7 +36,7 @@ async def mixer_stack(anvil):
     deployer, relayer, depositor = anvil.keys[7], anvil.keys[8], anvil.keys[9]
     node = HttpNode(anvil.url)
     deployment = await deploy_mixer(node, deployer, DENOMINATION)
-    stack = MixerStack(node, deployment, None, None, anvil.chain_id)  # type: ignore[arg-type]
+    stack = MixerStack(node, deployment, None, None, anvil.chain_id)  # type: ignore[arg-type]  # pools set below
     stack.relayer, stack.depositor = stack.pool_for(relayer), stack.pool_for(depositor)
     yield stack
     await node.close()
@@ -57,7 +57,7 @@ async def treasury(anvil_stack, mixer_stack):
     async def allow(pool: str) -> None:
         assert (await owner.send(d.settlement, st.set_mixer_pool_calldata(pool), gas=100_000))["status"] == 1
 
-    chain.allow = allow  # type: ignore[attr-defined]
+    chain.allow = allow  # type: ignore[attr-defined]  # a test-only helper, carried by the fixture's chain
     await allow(mixer_stack.deployment.mixer)
     yield chain
     await chain.close()

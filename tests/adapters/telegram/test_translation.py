@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.telegram.callbacks import BadCallback, CallbackCodec
+from adapters.telegram.buttons import BadCallback, CallbackCodec, keyboard
+from adapters.telegram.frontend import addressed_elsewhere
+from adapters.telegram.identity import message_key, press_key, user_ref_chat_id
 from adapters.telegram.limits import SendLimiter
-from adapters.telegram.render import chunks, keyboard, to_html
-from adapters.telegram.updates import addressed_elsewhere, message_key, press_key, user_ref_chat_id
+from adapters.telegram.render import chunks, to_html
 from core.guard import secret_in
 from core.replies import Button, Reply, Span, bold, code, link
 

@@ -120,7 +120,7 @@ class FakeDiscord:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started just above
         return self
 
     async def stop(self) -> None:
@@ -315,6 +315,12 @@ class FakeDiscord:
     def _dm_channel_id(self, uid: int) -> int:
         return 940000000000000000 + uid % 10**15
 
+    def dm_shows(self, uid: int) -> list[str]:
+        """The DM with `uid` as its user sees it now, oldest first: each message's latest content, deletions gone.
+        Tests assert this outcome rather than the calls that led to it."""
+        cid = str(self._dm_channel_id(uid))
+        return [m["content"] for _, m in sorted(self.messages.items()) if m["channel_id"] == cid]
+
     # ------------------------------------------------------------ REST handlers
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bot {self.token}"
@@ -353,7 +359,7 @@ class FakeDiscord:
             files = {}
             for name, value in form.items():
                 if hasattr(value, "file"):
-                    files[value.filename] = value.file.read()  # type: ignore[union-attr]
+                    files[value.filename] = value.file.read()  # type: ignore[union-attr]  # a file part has one
             return payload, files
         text = await request.text()
         return (json.loads(text) if text else {}), {}

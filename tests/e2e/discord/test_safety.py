@@ -12,10 +12,11 @@ import discord
 import pytest
 from discord.gateway import DiscordWebSocket
 
-from adapters.discord import Frontend, SnowRailClient, point_at
+from adapters.discord import DiscordFrontend, SnowRailClient, point_at
 from bot.discord_mode import start
 from bot.settings import ConfigError
 from core.replies import Button, Reply
+from tests.adapters.discord.fakes import FakeEngine
 from tests.e2e.discord.conftest import ALICE, OPERATOR, TREASURER, bot_settings
 from tests.e2e.discord.fake_discord import EPHEMERAL, FakeDiscord
 
@@ -39,8 +40,9 @@ async def test_c1_role_named_like_operator_in_another_guild_is_refused(fake, dis
     answer = await ask(fake, "pay", {"recipient": ADDRESS, "amount": "0.5"}, EVE, guild=stranger, roles=roles)
     assert answer.ephemeral and "does not act in this server" in answer.content, answer.content
     assert not TX.search(answer.content) and "Nothing was done" in answer.content
-    refused = [r.getMessage() for r in caplog.records if r.name == "snowrail.discord" and "refused" in r.getMessage()]
-    assert refused == [f"refused /pay from user {EVE[0]} in guild {stranger}: that guild is not in DISCORD_GUILD_IDS"]
+    # Logged once, by ids (who, where, which command), never with its options.
+    (refusal,) = [r.getMessage() for r in caplog.records if r.name.startswith("snowrail") and str(stranger) in r.getMessage()]
+    assert str(EVE[0]) in refusal and "/pay" in refusal and ADDRESS not in refusal and "0.5" not in refusal
     # Not even a harmless command runs there, nor an autocomplete, whoever asks.
     help_ = await ask(fake, "help", {}, OPERATOR, guild=stranger)
     assert help_.ephemeral and "does not act in this server" in help_.content
@@ -137,13 +139,15 @@ async def test_h4_discord_mention_resolves_by_user_id(fake, discord_bot):
 
 
 # ------------------------------------------------------------------ private answers in a server channel
-class Scripted:
-    """The engine's port, answering each command text with a scripted Reply; records what it was asked."""
+class Scripted(FakeEngine):
+    """The engine's port (core.ports.ChatEngine), answering each command text with a scripted Reply; records what it
+    was asked."""
 
     def __init__(self, replies: dict[str, Reply]) -> None:
+        super().__init__()
         self.replies, self.asked = replies, []
 
-    async def __call__(self, text: str, actor, key: str) -> Reply:
+    async def handle_text(self, text: str, *, actor, key: str) -> Reply:
         self.asked.append(text)
         return self.replies[text.split(" ", 1)[0]]
 
@@ -160,7 +164,7 @@ async def scripted(tmp_path):
         "/pay": Reply.of("Pay 1 CRO?", buttons=(Button("Details", "/status pay-abc"),)),
         "/status": Reply.of(f"pay-abc: {balance}", private=True),
     })  # fmt: skip
-    frontend = Frontend(engine, guild_ids=(fake.guild_id,))
+    frontend = DiscordFrontend(engine, guild_ids=(fake.guild_id,))
     point_at(fake.api_url, fake.gateway_url)
     client = SnowRailClient(frontend, token_symbols=["CRO"], guild_ids=(fake.guild_id,), guard=False)
     await client.login(fake.token)

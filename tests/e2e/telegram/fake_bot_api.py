@@ -101,7 +101,7 @@ class FakeBotApi:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started just above
         return self
 
     async def stop(self) -> None:
@@ -347,6 +347,21 @@ class FakeBotApi:
 
     def sent_to(self, chat_id: int, method: str = "sendMessage") -> list[Call]:
         return [c for c in self.calls if c.method == method and c.chat_id == chat_id and c.status == 200]
+
+    def chat_shows(self, chat_id: int) -> list[str]:
+        """The bot's text messages in the chat as its user sees them now, oldest first: edits applied, deletions gone.
+        Tests assert this outcome rather than the calls that led to it."""
+        shown: dict[int, str] = {}
+        for c in self.calls:
+            if c.status != 200 or c.chat_id != chat_id:
+                continue
+            if c.method == "sendMessage":
+                shown[c.result["message_id"]] = c.text
+            elif c.method == "editMessageText" and int(c.params["message_id"]) in shown:
+                shown[int(c.params["message_id"])] = c.text
+            elif c.method == "deleteMessage":
+                shown.pop(int(c.params["message_id"]), None)
+        return [shown[mid] for mid in sorted(shown)]
 
 
 class ApiError(Exception):

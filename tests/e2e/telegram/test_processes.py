@@ -116,7 +116,11 @@ async def test_payment_notification_is_a_dm_sent_by_a_separate_worker(own_api, t
     try:
         paid = await own_api.ask(OPERATOR, OPERATOR.dm, f"/pay {RECIPIENT} 0.25")
         tx = TX.search(paid.text).group(0)
-        await asyncio.sleep(0.5)
+        # The event that settles it: the bot has handed the notification to the workers' queue.
+        queued, end = Queue("snowrail", connection=Redis.from_url(REDIS)), time.monotonic() + 30
+        while queued.count == 0:
+            assert time.monotonic() < end, "the bot never queued the notification for a worker"
+            await asyncio.sleep(0.05)
         assert own_api.sent_to(OPERATOR.id) == [paid], "the bot process itself sends no notification"
     finally:
         await tg.stop()

@@ -1,4 +1,4 @@
-"""Payments from the treasury: /pay, /confirm, /cancel, /status, /history (settling them: handlers.settle)."""
+"""Payments from the treasury: /pay, /confirm, /cancel, /status, /history (settling them: core.payments.settle)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ from core.commands import Cancel, Confirm, History, Pay, Status
 from core.errors import ChainUnavailable, NotAllowed, UserError
 from core.model import Intent, IntentStatus, ProcessedKey
 from core.money import format_units
-from core.ports import DuplicateKey
-from core.replies import Reply, code
+from core.payments.settle import node_down_reply, settle
+from core.replies import Reply
 from core.services import Payee, Services, handle_is_stale, new_id, new_intent_hash, resolve_recipient
-from core.addresses import short
 from core.views import amount_text, counted, history_line, intent_detail
-from core.handlers.settle import finalize, reconcile, settle
-from core.handlers.settle import node_down_reply as _node_down_reply
 
 SPEND_REFUSAL = "Only operators may spend the treasury. Ask an operator of this bot to send the payment."
 
@@ -54,7 +51,7 @@ async def pay(s: Services, cmd: Pay) -> Reply:
         await uow.keys.add(ProcessedKey(cmd.key, "pay", cmd.actor.ref, now, intent_id=intent.id))
         await uow.commit()
     if node_down and payee.named is None:
-        return _node_down_reply(intent)
+        return node_down_reply(intent)
     if intent.needs_confirmation:
         headline = _confirmation_headline(s, intent, payee, over_limit=over_limit, stale=handle_is_stale(s.policy, payee, now))
         if node_down:
@@ -108,7 +105,7 @@ async def confirm(s: Services, cmd: Confirm) -> Reply:
     try:
         await check_treasury(s, intent)
     except ChainUnavailable:
-        return _node_down_reply(intent)
+        return node_down_reply(intent)
     return await settle(s, intent.id)
 
 
@@ -168,5 +165,3 @@ async def check_treasury(s: Services, intent: Intent) -> None:
             field="balance",
         )
 
-
-__all__ = ["pay", "confirm", "cancel", "status", "history", "settle", "finalize", "reconcile", "DuplicateKey"]

@@ -1,4 +1,4 @@
-"""Settling one treasury payment on chain: sign and store, send, record the outcome; reconcile what is open.
+"""Settling one treasury payment on chain: sign and store, send, record the outcome (reconcile: core.payments.reconcile).
 
 What a reply says is what will happen:
 - a payment the node refused to take stays signed and is reported as pending, with the node's reason; it is
@@ -9,7 +9,7 @@ What a reply says is what will happen:
 - a payment the contract paid is reported paid, with the transaction that actually paid it, even when our
   own transaction reverted because a copy of the authorisation was mined first.
 Every signed transaction of a payment (the first and each fee-bumped replacement) is kept as an Attempt,
-and reconcile checks all of them, under one lock shared by every process on the database.
+and reconcile checks all of them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from core.addresses import short
 from core.errors import ChainRejected, ChainUnavailable
 from core.model import Attempt, Intent, IntentStatus, Notification, NotificationType, Receipt
 from core.ports import PaymentOrder, SignedTx, UnitOfWork
-from core.replies import Reply, code, dumps
+from core.replies import Reply, Span, code, dumps
 from core.services import Services, log
 from core.views import amount_text, intent_detail, tx_spans
 
@@ -83,14 +83,14 @@ async def settle(s: Services, intent_id: str) -> Reply:
         now = s.clock.now()
         intent.submit(nonce=signed.nonce, raw_tx=signed.raw, tx_hash=signed.tx_hash, now=now)
         await uow.intents.save(intent)
-        await uow.intents.add_attempt(_attempt(intent.id, signed, 0, now))
+        await uow.intents.add_attempt(attempt_of(intent.id, signed, 0, now))
         await uow.commit()
     try:
         await chain.broadcast(signed.raw)
     except ChainRejected as e:
         return await _refused(s, intent, e.message)
     except ChainUnavailable:
-        return intent_detail(chain, await _waiting(s, intent_id, "the chain node is not answering"), headline=WAITING)
+        return intent_detail(chain, await note_waiting(s, intent_id, "the chain node is not answering"), headline=WAITING)
     try:
         receipt = await chain.wait_for_receipt(signed.tx_hash, s.policy.receipt_timeout)
         if receipt is not None:
@@ -130,11 +130,11 @@ async def _refused(s: Services, intent: Intent, reason: str) -> Reply:
         return intent_detail(s.chain, await record(s, intent.id, outcome))
     log.warning("payment %s: the node refused its transaction (%s); it stays signed and will be re-sent",
                 intent.id, reason)
-    return intent_detail(s.chain, await _waiting(s, intent.id, f"the node refused it for now: {reason}"),
+    return intent_detail(s.chain, await note_waiting(s, intent.id, f"the node refused it for now: {reason}"),
                          headline=WAITING)
 
 
-async def _waiting(s: Services, intent_id: str, why: str) -> Intent:
+async def note_waiting(s: Services, intent_id: str, why: str) -> Intent:
     """Note on a submitted payment why it is not on chain yet (/status shows it); returns the intent."""
     async with s.uow() as uow:
         intent = await uow.intents.get(intent_id, for_update=True)
@@ -204,13 +204,13 @@ async def record(s: Services, intent_id: str, outcome: Outcome) -> Intent:
         assert intent is not None
         if intent.done:
             return intent
-        await _apply(s, uow, intent, outcome)
+        await apply_outcome(s, uow, intent, outcome)
         await uow.commit()
     s.notify_soon()
     return intent
 
 
-async def _apply(s: Services, uow: UnitOfWork, intent: Intent, outcome: Outcome) -> None:
+async def apply_outcome(s: Services, uow: UnitOfWork, intent: Intent, outcome: Outcome) -> None:
     intent.tx_hash = outcome.tx_hash or intent.tx_hash
     intent.block_number, intent.fee, intent.error = outcome.block_number, outcome.fee, outcome.note
     intent.move(IntentStatus.CONFIRMED if outcome.paid else IntentStatus.FAILED, s.clock.now())
@@ -222,9 +222,9 @@ async def _apply(s: Services, uow: UnitOfWork, intent: Intent, outcome: Outcome)
 def _notifications(s: Services, intent: Intent) -> list[Notification]:
     now = s.clock.now()
     what = amount_text(s.chain, intent)
-    tx = ("Tx: ", *tx_spans(s.chain, intent.tx_hash or ""))
+    tx: tuple[str | Span, ...] = ("Tx: ", *tx_spans(s.chain, intent.tx_hash or ""))
     if intent.status is IntentStatus.FAILED:
-        lines: list = [(f"Payment {intent.id} of {what} to ", code(short(intent.recipient)), f" failed: {intent.error}.")]
+        lines: list[tuple[str | Span, ...]] = [(f"Payment {intent.id} of {what} to ", code(short(intent.recipient)), f" failed: {intent.error}.")]
         if intent.block_number is not None:  # a transaction that never reached a block has nothing to show
             lines.append(tx)
         body = Reply.of(*lines, kind="error")
@@ -237,107 +237,10 @@ def _notifications(s: Services, intent: Intent) -> list[Notification]:
     return out
 
 
-# ------------------------------------------------------------------ reconcile
-class _Busy(Exception):
-    """Another process holds the reconcile lock."""
-
-
-def lock_name(s: Services) -> str:
-    """One lock per executor account on a chain: its transactions share one nonce sequence."""
-    return f"payments:reconcile:{s.chain.chain_id}:{s.chain.executor.lower()}"
-
-
-async def reconcile(s: Services) -> int:
-    """After a restart, or periodically: bring every signed-but-unsettled payment to a conclusion.
-    Any attempt mined -> record it (a revert is checked with the contract first); nonce taken by another
-    transaction -> failed, never sent; unknown to the node -> re-send the latest bytes; stuck too long ->
-    replace it with the same nonce and a higher fee (the contract pays an intent hash at most once)."""
-    async with s.uow() as uow:
-        open_intents = await uow.intents.with_status(IntentStatus.SUBMITTED)
-    if not open_intents:
-        return 0
-    settled = 0
-    try:
-        mined_next = await s.chain.mined_nonce()  # before any receipt is read: see observe()
-        for intent in open_intents:
-            try:
-                settled += await _reconcile_one(s, intent, mined_next)
-            except ChainRejected as e:
-                log.warning("reconcile: %s: %s", intent.id, e.message)
-    except ChainUnavailable:
-        log.warning("reconcile: chain unavailable; will try again")
-    except _Busy:
-        log.info("reconcile: another process is reconciling these payments; leaving them to it")
-    return settled
-
-
-def _hashes(intent: Intent, attempts: list[Attempt]) -> list[str]:
-    hashes = [a.tx_hash for a in attempts]
-    if intent.tx_hash and intent.tx_hash not in hashes:  # signed before attempts were kept
-        hashes.append(intent.tx_hash)
-    return hashes
-
-
-async def _reconcile_one(s: Services, intent: Intent, mined_next: int) -> int:
-    async with s.uow() as uow:
-        hashes = _hashes(intent, await uow.intents.attempts(intent.id))
-    outcome = await observe(s, intent, hashes, mined_next)  # chain reads, outside any transaction
-    send: bytes | None = None
-    async with s.uow() as uow:
-        if not await uow.try_lock(lock_name(s)):
-            raise _Busy()
-        current = await uow.intents.get(intent.id, for_update=True)
-        if current is None or current.status is not IntentStatus.SUBMITTED:
-            return 0
-        attempts = await uow.intents.attempts(intent.id)
-        if set(_hashes(current, attempts)) != set(hashes):
-            return 0  # another process replaced it meanwhile: look again next time
-        if outcome is not None:
-            await _apply(s, uow, current, outcome)
-            await uow.commit()
-            s.notify_soon()
-            return 1
-        now = s.clock.now()
-        age = now - (current.submitted_at or current.updated_at)
-        if age > s.policy.stuck_after and current.nonce is not None:
-            bump = (max(a.bump for a in attempts) if attempts else 0) + max(1, int(age / s.policy.stuck_after))
-            send = await _replace(s, uow, current, bump, now)
-        else:
-            send = current.raw_tx
-    if send:
-        try:
-            await s.chain.broadcast(send)
-        except ChainRejected as e:
-            log.warning("reconcile: the node refused %s again (%s); will retry", intent.id, e.message)
-            await _waiting(s, intent.id, f"the node refused it for now: {e.message}")
-    return 0
-
-
-async def _replace(s: Services, uow: UnitOfWork, intent: Intent, bump: int, now: datetime) -> bytes | None:
-    """Sign a replacement (same nonce, higher fee) and keep it as a new attempt, under the reconcile lock;
-    returns the bytes to broadcast once committed, or None if the chain would refuse it."""
-    assert intent.nonce is not None
-    try:
-        signed = await s.chain.sign_payment(order_of(s, intent), intent.nonce, bump=bump)
-    except ChainRejected as e:
-        # The stuck transaction stays as it is (it may still be mined); the next pass looks again.
-        log.warning("reconcile: could not replace %s: %s", intent.id, e.message)
-        intent.error = f"its fee could not be raised: {e.message}"
-        await uow.intents.save(intent)
-        await uow.commit()
-        return intent.raw_tx
-    intent.resign(raw_tx=signed.raw, tx_hash=signed.tx_hash, now=now)
-    await uow.intents.save(intent)
-    await uow.intents.add_attempt(_attempt(intent.id, signed, bump, now))
-    await uow.commit()
-    log.info("replaced stuck transaction of %s (nonce %s, bump %s)", intent.id, intent.nonce, bump)
-    return signed.raw
-
-
 def order_of(s: Services, intent: Intent) -> PaymentOrder:
     return PaymentOrder(intent.intent_hash, intent.recipient, s.token(intent.token), intent.amount,
                         mixer_commitment=intent.mixer_commitment)
 
 
-def _attempt(intent_id: str, signed: SignedTx, bump: int, now: datetime) -> Attempt:
+def attempt_of(intent_id: str, signed: SignedTx, bump: int, now: datetime) -> Attempt:
     return Attempt(intent_id, signed.tx_hash, signed.nonce, bump, signed.raw, now, signed.max_fee, signed.tip)

@@ -1,25 +1,25 @@
-"""Callback data for inline buttons: the command, who may press it, and a MAC so forged data is refused."""
+"""Inline buttons: a Reply's buttons as a keyboard, and callback data that says who may press them, with a MAC so
+forged data is refused."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from core.replies import Press, Reply
 
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram keeps
+SAFE_URL = re.compile(r"^(https?|tg)://", re.IGNORECASE)
 
 
 class BadCallback(Exception):
     """The data was not made by this bot (forged), or refers to something this process no longer holds."""
-
-
-@dataclass(frozen=True)
-class Press:
-    owner_id: str
-    command: str
 
 
 class CallbackCodec:
@@ -63,3 +63,15 @@ class CallbackCodec:
         if not (sep and sep2 and command) or not hmac.compare_digest(mac, self._mac(owner, command)):
             raise BadCallback("bad mac")
         return Press(owner, command)
+
+
+def keyboard(reply: Reply, codec: CallbackCodec, owner_id: int | str) -> InlineKeyboardMarkup | None:
+    """Command buttons carry signed callback data naming who may press them; URL buttons open links."""
+    actions, links = [], []
+    for b in reply.buttons:
+        if b.url and SAFE_URL.match(b.url):
+            links.append(InlineKeyboardButton(b.label, url=b.url))
+        elif b.command:
+            actions.append(InlineKeyboardButton(b.label, callback_data=codec.pack(b.command, owner_id)))
+    rows = [row for row in (actions, links) if row]
+    return InlineKeyboardMarkup(rows) if rows else None

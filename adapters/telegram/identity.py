@@ -1,15 +1,12 @@
-"""Update -> (Actor, text, idempotency key): what the engine needs to know about a Telegram message."""
+"""Who is asking on Telegram, and the idempotency key of what they sent: a message, or a button press."""
 
 from __future__ import annotations
 
-import re
-
-from telegram import Chat, Message, User
+from telegram import User
 
 from core.commands import Actor
 
 PLATFORM = "telegram"
-_COMMAND_HEAD = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?")
 
 
 def actor_of(user: User) -> Actor:
@@ -30,27 +27,9 @@ def press_key(bot_id: int, chat_id: int, message_id: int, command: str, edited: 
     return f"tg-{bot_id}-{chat_id}-{message_id}-{verb}" + (f"-e{edited}" if edited else "")
 
 
-def command_name(text: str) -> str | None:
-    m = _COMMAND_HEAD.match(text.strip())
-    return m.group(1).lower() if m else None
-
-
-def addressed_elsewhere(text: str, bot_username: str | None) -> bool:
-    """`/cmd@OtherBot`: meant for another bot in the same group."""
-    m = _COMMAND_HEAD.match(text.strip())
-    return bool(m and m.group(2) and bot_username and m.group(2).lower() != bot_username.lower())
-
-
-def is_private(chat: Chat) -> bool:
-    return chat.type == Chat.PRIVATE
-
-
 def user_ref_chat_id(user_ref: str) -> int:
+    """`telegram:<id>` -> the id of that user's private chat with the bot (the same number)."""
     platform, _, uid = user_ref.partition(":")
     if platform != PLATFORM or not uid.lstrip("-").isdigit():
         raise ValueError(f"not a Telegram user ref: {user_ref!r}")
     return int(uid)
-
-
-def text_of(message: Message) -> str:
-    return message.text or message.caption or ""
