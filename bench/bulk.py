@@ -221,7 +221,8 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: s
         env = env_for(stack, database_url, redis_url)
         settings = load_settings(**{k.lower(): v for k, v in env.items()
                                     if k in ("RPC_URL", "PRIVATE_KEY", "SETTLEMENT_CONTRACT_ADDRESS", "CHAIN_ID",
-                                             "DATABASE_URL", "REDIS_URL", "OPERATORS", "TOKENS")})
+                                             "DATABASE_URL", "REDIS_URL", "OPERATORS", "TOKENS")},
+                                 rate_limit_pay="off", rate_limit_bulk_upload="off")  # bench/rate_limit.py measures those
         app = await build(settings)
         log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
         procs = start_workers(workers, env, log_dir)

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapters.limits import MemoryRateLimiter
 from adapters.queue.inline import InlineJob, InlineQueue
 from bot import mixer_wiring
 from bot.background import Deliveries, Periodic
@@ -21,7 +22,7 @@ from core.engine import Engine
 from core.errors import UsageError
 from core.jobs import Job
 from core.money import parse_units
-from core.ports import Chain, JobQueue, UnitOfWorkFactory
+from core.ports import Chain, Clock, JobQueue, RateLimiter, UnitOfWorkFactory
 from core.services import Policy
 
 if TYPE_CHECKING:  # imported where built: the chain and database libraries are slow to import
@@ -84,6 +85,7 @@ async def build(
     settings: Settings,
     *,
     extra_operators: frozenset[str] = frozenset(),
+    extra_admins: frozenset[str] = frozenset(),
     queue: JobQueue | None = None,
     migrate: bool = True,
     watch: bool = True,
@@ -92,18 +94,19 @@ async def build(
     `watch`: run the mixer's deposit watcher in this process (a bot does; RQ workers do not)."""
     resources = AsyncExitStack()
     try:
-        return await _build(settings, resources, extra_operators, queue, migrate, watch)
+        return await _build(settings, resources, extra_operators, queue, migrate, watch, extra_admins)
     except BaseException:
         await resources.aclose()
         raise
 
 
 async def _build(settings: Settings, resources: AsyncExitStack, extra_operators: frozenset[str],
-                 queue: JobQueue | None, migrate: bool, watch: bool) -> App:
+                 queue: JobQueue | None, migrate: bool, watch: bool, extra_admins: frozenset[str] = frozenset()) -> App:
     from adapters.db import create_engine_for
     from adapters.db.migrate import upgrade
     from adapters.db.uow import make_uow_factory
 
+    rates = settings.rate_limits()  # a malformed RATE_LIMIT_* stops the start before anything connects
     chain, embedded = await build_chain(settings)
     resources.push_async_callback(chain.close)
     notes: list[str] = []
@@ -125,10 +128,14 @@ async def _build(settings: Settings, resources: AsyncExitStack, extra_operators:
     jobs: dict[Job, InlineJob] = {}
     if queue is None:
         queue = build_queue(settings, jobs, shareable=not embedded and bool(settings.database_url), resources=resources)
+    clock = SystemClock()
     engine = Engine(
-        chain=chain, uow=uow, clock=SystemClock(), queue=queue, mixer=mixer,
+        chain=chain, uow=uow, clock=clock, queue=queue, mixer=mixer,
         policy=Policy(
+            # Roles seeded by the settings; roles given in chat are stored (core.roles) and override all but ADMINS.
             operators=settings.operator_refs() | extra_operators,
+            admins=settings.admin_refs() | extra_admins,
+            approvers=settings.approver_refs(),
             confirm_above=_limits(settings, chain),
             receipt_timeout=float(settings.receipt_timeout_seconds),
         ),
@@ -137,6 +144,7 @@ async def _build(settings: Settings, resources: AsyncExitStack, extra_operators:
             uploads_per_hour=settings.bulk_uploads_per_hour,
             rows_per_day=settings.bulk_rows_per_day,
         ),
+        limiter=build_limiter(settings, clock, resources), rates=rates,
     )
     deliveries = Deliveries(engine)
     jobs.update({
@@ -166,6 +174,17 @@ def build_queue(settings: Settings, jobs: dict[Job, InlineJob], *, shareable: bo
     inline = InlineQueue(jobs)
     resources.push_async_callback(inline.drain)  # closed before the engine's chain and database: jobs use them
     return inline
+
+
+def build_limiter(settings: Settings, clock: Clock, resources: AsyncExitStack) -> RateLimiter:
+    """Redis when REDIS_URL is set, so every bot process counts against the same limits; else this process's memory."""
+    if settings.redis_url:
+        from adapters.limits.redis_limiter import RedisRateLimiter
+
+        limiter = RedisRateLimiter(settings.redis_url)
+        resources.push_async_callback(limiter.close)
+        return limiter
+    return MemoryRateLimiter(clock)
 
 
 async def _fingerprint(chain: Web3Chain) -> str:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import Settings
+from bot.subcommands import parse_action
 from core.bulk.file import BulkFile, RowError, check_file
 from core.money import TokenRegistry
 from core.views import counted
@@ -21,13 +22,9 @@ def main(argv: list[str], settings: Settings) -> int:
     c = sub.add_parser("check", help="validate a CSV or JSON payout file without executing it")
     c.add_argument("file")
     c.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return 2 if e.code else 0
-    if args.action != "check":
-        print(USAGE, file=sys.stderr)
-        return 2
+    args = parse_action(parser, argv, "check", USAGE)
+    if isinstance(args, int):
+        return args
     return check(Path(args.file), settings, as_json=args.json)
 
 

@@ -135,3 +135,105 @@ async def adopt_local_dev_stack(settings: Settings) -> None:
             settings.private_key = SecretStr(ANVIL_DEV_KEY)
     finally:
         await node.close()
+
+
+# ---------------------------------------------------------------- the executor allowance
+_PERIOD_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+PERIOD_FORMS = "a whole number with a unit: 3600s, 90m, 24h, 1d or 1w"
+OWNER_KEY_ENV = "OWNER_PRIVATE_KEY"
+UINT128_MAX = 2**128 - 1
+
+
+def parse_period(text: str) -> int:
+    """`24h`, `1d`, `3600s`, `90m`, `1w` -> seconds (ConfigError naming the allowed forms)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,12})\s*(s|m|min|h|d|w)\s*", text.lower())
+    if not m or int(m.group(1)) == 0:
+        shown = text if len(text) <= 20 else text[:20] + "…"
+        raise ConfigError(f"PERIOD: “{shown}” is not a period; write {PERIOD_FORMS} (at least one second)")
+    return int(m.group(1)) * _PERIOD_UNITS[m.group(2)]
+
+
+def parse_allowance_amount(text: str, token) -> int:
+    """AMOUNT in whole units of the token -> base units; 0 is allowed (the executor may pay none of it)."""
+    import re
+
+    from core.errors import UsageError
+    from core.money import parse_units
+
+    if re.fullmatch(r"\s*0+(\.0*)?\s*", text):
+        return 0
+    try:
+        units = parse_units(text, token)
+    except UsageError as exc:
+        raise ConfigError(exc.message.replace("amount:", "AMOUNT:", 1)) from None
+    if units > UINT128_MAX:
+        raise ConfigError(f"AMOUNT: the contract holds an allowance of at most 2**128-1 base units of {token.symbol}")
+    return units
+
+
+def allowance(settings: Settings, token_symbol: str, amount_text: str, period_text: str, *, send: bool) -> int:
+    """`snowrail chain allowance TOKEN AMOUNT PERIOD`: print the owner's setExecutorAllowance transaction (to
+    paste into a wallet or a Safe's transaction builder); with --owner-key, sign and send it with the key in
+    OWNER_PRIVATE_KEY, on dev chains only."""
+    import os
+
+    from adapters.chain import HttpNode
+    from adapters.chain import settlement as st
+    from adapters.chain.deploy import owner_transaction
+    from adapters.chain.rpc import Reverted
+    from adapters.chain.tokens import token_registry
+    from core.errors import UsageError
+    from core.money import format_units
+
+    settings.require("rpc_url", "settlement_contract_address")
+    assert settings.rpc_url and settings.settlement_contract_address
+    contract: str = settings.settlement_contract_address
+    rpc_url: str = settings.rpc_url
+    period = parse_period(period_text)
+    owner_key = os.environ.get(OWNER_KEY_ENV, "").strip() if send else ""
+    if send and not owner_key:
+        raise ConfigError(f"--owner-key signs with the key in the {OWNER_KEY_ENV} environment variable, which is "
+                          "not set (a key is never passed on the command line)")
+
+    async def go() -> None:
+        node = HttpNode(rpc_url)
+        try:
+            chain_id = await node.chain_id()
+            if settings.chain_id and chain_id != settings.chain_id:
+                raise ConfigError(f"CHAIN_ID is {settings.chain_id} but the node at RPC_URL says {chain_id}")
+            try:
+                token = token_registry(chain_id, settings.tokens or None).get(token_symbol)
+            except UsageError as exc:
+                raise ConfigError(exc.message.replace("token:", "TOKEN:", 1)) from None
+            units = parse_allowance_amount(amount_text, token)
+            address = st.ZERO if token.native else token.address
+            if address is None:
+                raise ConfigError(f"TOKEN: {token.symbol} has no contract address on chain {chain_id} (set TOKENS)")
+            data = st.set_executor_allowance_calldata(address, units, period)
+            print(f"# setExecutorAllowance: the executor may pay out at most {format_units(units, token.decimals)} "
+                  f"{token.symbol} ({units} base units) per {period} s on chain {chain_id}; a new period starts "
+                  "when it is mined.")
+            print("# The Settlement's owner signs it (a wallet, or a Safe's transaction builder: custom data):")
+            print(f"to:    {contract}")
+            print("value: 0")
+            print(f"data:  0x{data.hex()}")
+            if not send:
+                return
+            if chain_id in OWNER_REQUIRED:
+                raise ConfigError(f"--owner-key is refused on {OWNER_REQUIRED[chain_id]} (chain {chain_id}): the owner "
+                                  "key stays off this host; sign the transaction above in the owner's wallet or Safe")
+            try:
+                tx_hash, block = await owner_transaction(node, owner_key, contract, data)
+            except Reverted as exc:
+                reason = st.revert_sentence(exc.data or b"", token_registry(chain_id, settings.tokens or None))
+                raise ConfigError(f"the Settlement refused the transaction: {reason}") from None
+            except ValueError:  # eth_account's message could echo part of the key
+                raise ConfigError(f"{OWNER_KEY_ENV} is not a valid private key (0x followed by 64 hex digits)") from None
+            print(f"# sent with the owner key: {tx_hash} (block {block})")
+        finally:
+            await node.close()
+
+    asyncio.run(go())
+    return 0

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _scrub(text: str) -> str:
-    for name in ("PRIVATE_KEY", "TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"):
+    for name in ("PRIVATE_KEY", "OWNER_PRIVATE_KEY", "TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN"):
         secret = os.environ.get(name)
         if secret:
             text = text.replace(secret, "***")
@@ -101,6 +101,14 @@ def _chain(args, settings: Settings) -> int:
     _logging(settings, to_file=False)
     from bot import chain_tools
 
+    if args.action == "allowance":
+        if len(args.params) != 3 or args.owner is not None:
+            raise ConfigError(f"usage: snowrail chain allowance TOKEN AMOUNT PERIOD [--owner-key], e.g. "
+                              f"`snowrail chain allowance USDC 10000 24h` (got {len(args.params)} argument(s))")
+        token, amount, period = args.params
+        return chain_tools.allowance(settings, token, amount, period, send=args.owner_key)
+    if args.params or args.owner_key:
+        raise ConfigError(f"TOKEN AMOUNT PERIOD and --owner-key are for `snowrail chain allowance`, not `chain {args.action}`")
     if args.action == "deploy":
         return chain_tools.deploy(settings, owner=args.owner)
     if args.owner is not None:
@@ -123,6 +131,12 @@ def _bulk(args, settings: Settings) -> int:
     return bulk_main(args.rest, settings)
 
 
+def _audit(args, settings: Settings) -> int:
+    from bot.audit_cli import main as audit_main
+
+    return audit_main(args.rest, settings)
+
+
 def _bench(args, settings: Settings) -> int:
     from bot.bench_cli import main as bench_main
 
@@ -142,8 +156,15 @@ def _parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_run)
     m = sub.add_parser("migrate", help="bring DATABASE_URL to the latest schema")
     m.set_defaults(func=_migrate)
-    ch = sub.add_parser("chain", help="deploy the contracts, or start a local anvil with them")
-    ch.add_argument("action", choices=["deploy", "dev"])
+    ch = sub.add_parser("chain", help="deploy the contracts, start a local anvil with them, or cap the bot's key "
+                                      "(`chain allowance TOKEN AMOUNT PERIOD`)")
+    ch.add_argument("action", choices=["deploy", "dev", "allowance"])
+    ch.add_argument("params", nargs="*", metavar="TOKEN AMOUNT PERIOD",
+                    help="allowance: e.g. USDC 10000 24h (PERIOD: 3600s, 90m, 24h, 1d or 1w); prints the owner's "
+                         "setExecutorAllowance transaction for a wallet or Safe")
+    ch.add_argument("--owner-key", action="store_true",
+                    help="allowance: also sign and send it with the owner key in OWNER_PRIVATE_KEY (dev chains only; "
+                         "refused on Cronos 25 and 338)")
     ch.add_argument("--port", type=int, default=8545)
     ch.add_argument("--owner", metavar="ADDRESS",
                     help="deploy: the Settlement's owner (required on Cronos 25 and 338; a key kept off the bot's "
@@ -154,6 +175,9 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bulk", help="bulk payout files: `snowrail bulk check FILE [--json]`", add_help=False)
     b.add_argument("rest", nargs=argparse.REMAINDER)
     b.set_defaults(func=_bulk)
+    au = sub.add_parser("audit", help="the audit log: `snowrail audit export [--since DATE] --csv FILE`", add_help=False)
+    au.add_argument("rest", nargs=argparse.REMAINDER)
+    au.set_defaults(func=_audit)
     be = sub.add_parser("bench", help="benchmarks, e.g. `snowrail bench bulk --rows N [--json]`", add_help=False)
     be.add_argument("rest", nargs=argparse.REMAINDER)
     be.set_defaults(func=_bench)

@@ -13,7 +13,8 @@ from bot.settings import Settings
 
 async def run_console(settings: Settings, *, started: float) -> int:
     await adopt_local_dev_stack(settings)  # `--rpc` at a bare anvil: deploy there once and use its dev key
-    app = await build(settings, extra_operators=frozenset({OPERATOR.ref}))
+    # The person at the terminal is an admin: they may try /role (and /as, to play the others) at once.
+    app = await build(settings, extra_admins=frozenset({OPERATOR.ref}))
     files = settings.data_dir.resolve() / "files"  # reports and other attachments land here
     notifier = ConsoleNotifier(files_dir=files)
     try:
@@ -26,12 +27,15 @@ async def run_console(settings: Settings, *, started: float) -> int:
             # Payments that confirmed after their reply (slow blocks) are settled here, then announced.
             await app.engine.reconcile()
             await app.engine.deliver_notifications(notifier, platform="console")
+            if not settings.database_url:  # a database of its own: nobody else delivers to the people played with /as
+                for platform in sorted(chat.played):
+                    await app.engine.deliver_notifications(notifier, platform=platform)
 
         where = "the in-process dev chain (gone when you exit)" if app.embedded_chain else f"chain {app.chain.chain_id}"
         chat = ConsoleChat(handle, after_each=deliver, files_dir=files)
         banner = (
-            f"SnowRail console — you are an operator on {where}. Treasury {app.chain.treasury}.\n"
-            f"Send /help for commands{', /quit to leave' if chat.interactive else ''}. "
+            f"SnowRail console — you are an admin on {where}. Treasury {app.chain.treasury}.\n"
+            f"Send /help for commands, /as telegram:5 to act as someone else{', /quit to leave' if chat.interactive else ''}. "
             f"(ready in {time.perf_counter() - started:.1f}s)\n"
         )
         await chat.run(banner)

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.ratelimit import RateLimits, parse_rate
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
@@ -28,6 +30,8 @@ class Settings(BaseSettings):
     mixer_failed_relays_per_note_per_hour: int = Field(default=2, ge=1)
     mixer_failed_relays_per_user_per_hour: int = Field(default=5, ge=1)
     operators: str = ""
+    admins: str = ""  # always admins: a role changed in chat never demotes them
+    approvers: str = ""
     tokens: str = ""
     explorer_url: str | None = None
     pay_confirm_above: str = ""
@@ -36,6 +40,10 @@ class Settings(BaseSettings):
     # Per person, counted in the database (shared by every process); 0 = no limit.
     bulk_uploads_per_hour: int = Field(default=20, ge=0)  # payout files sent (checked or stored)
     bulk_rows_per_day: int = Field(default=50_000, ge=0)  # rows read from those files per UTC day
+    # Incoming commands per person, "N/<number><s|m|h>" (0 or off = no limit); in Redis when REDIS_URL is set.
+    rate_limit_pay: str = "10/1m"
+    rate_limit_bulk_upload: str = "2/5m"  # payout files (attachments, or the console's /bulk upload PATH)
+    rate_limit_default: str = "30/1m"  # every other command
     data_dir: Path = Path(".snowrail")
     log_level: str = "WARNING"
 
@@ -62,13 +70,19 @@ class Settings(BaseSettings):
         return None if isinstance(v, str) and not v.strip() else v
 
     def operator_refs(self) -> frozenset[str]:
-        refs = set()
-        for part in filter(None, (p.strip() for p in self.operators.split(","))):
-            platform, _, uid = part.partition(":")
-            if platform not in ("telegram", "discord", "console") or not uid:
-                raise ConfigError(f"OPERATORS: “{part}” should look like telegram:123 or discord:456")
-            refs.add(f"{platform}:{uid}")
-        return frozenset(refs)
+        return _refs("OPERATORS", self.operators)
+
+    def admin_refs(self) -> frozenset[str]:
+        return _refs("ADMINS", self.admins)
+
+    def approver_refs(self) -> frozenset[str]:
+        """APPROVERS; a person also in OPERATORS is refused (one role each: an admin is both)."""
+        approvers = _refs("APPROVERS", self.approvers)
+        both = sorted((approvers & self.operator_refs()) - self.admin_refs())
+        if both:
+            raise ConfigError(f"APPROVERS: {both[0]} is in OPERATORS too; a person holds one role: list them in "
+                              "ADMINS (who may do both) or in one of the two")
+        return approvers
 
     def confirm_limits(self) -> dict[str, str]:
         out = {}
@@ -78,6 +92,15 @@ class Settings(BaseSettings):
                 raise ConfigError(f"PAY_CONFIRM_ABOVE: “{part}” should look like CRO=100")
             out[symbol.strip().upper()] = amount.strip()
         return out
+
+    def rate_limits(self) -> RateLimits:
+        rates = {}
+        for name in ("rate_limit_pay", "rate_limit_bulk_upload", "rate_limit_default"):
+            try:
+                rates[name.removeprefix("rate_limit_")] = parse_rate(getattr(self, name))
+            except ValueError as e:
+                raise ConfigError(f"{name.upper()}: {e}") from None
+        return RateLimits(**rates)
 
     def discord_guilds(self) -> tuple[int, ...]:
         parts = [p.strip() for p in self.discord_guild_ids.split(",") if p.strip()]
@@ -114,6 +137,16 @@ class Settings(BaseSettings):
         for name in names:
             if not getattr(self, name):
                 raise ConfigError(f"{name.upper()} is not set; this mode needs it")
+
+
+def _refs(name: str, value: str) -> frozenset[str]:
+    refs = set()
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        platform, _, uid = part.partition(":")
+        if platform not in ("telegram", "discord", "console") or not uid:
+            raise ConfigError(f"{name}: “{part}” should look like telegram:123 or discord:456")
+        refs.add(f"{platform}:{uid}")
+    return frozenset(refs)
 
 
 def load_settings(**overrides) -> Settings:

@@ -20,6 +20,9 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 ///         A single `execute` reverts with a custom error when it cannot pay; `executeBatch` pays what it
 ///         can and reports each refused item in a `PaymentFailed` event whose `reason` is the ABI encoding
 ///         of the error `execute` would have reverted with, so one decoder reads both.
+///         Executor allowance: the owner may cap, per token, what the executor can pay out in a period
+///         (`setExecutorAllowance`), so a stolen executor key can spend at most that. A token with NO
+///         allowance set has NO on-chain cap: the executor may pay out the whole treasury in it.
 contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -53,6 +56,19 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     /// @notice Privacy pools the treasury may deposit into (each a Mixer of the native coin), set by the owner.
     mapping(address pool => bool) public mixerPools;
 
+    /// @dev Per-token cap on what the executor pays out (execute, executeBatch items, executeMixerDeposit).
+    ///      Fixed windows: a window starts when the allowance is set and lasts `period` seconds; when
+    ///      block.timestamp >= windowStart + period the next window (aligned to the first) starts with nothing
+    ///      spent. `period == 0` means unset: no cap. One slot holds amount/period/windowStart.
+    struct Allowance {
+        uint128 amount;
+        uint64 period;
+        uint64 windowStart;
+        uint256 spent;
+    }
+
+    mapping(address token => Allowance) private _allowances;
+
     event PaymentExecuted(bytes32 indexed intentHash, address indexed token, address indexed recipient, uint256 amount);
     event PaymentFailed(
         bytes32 indexed intentHash, address indexed token, address indexed recipient, uint256 amount, bytes reason
@@ -66,6 +82,9 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     event ExecutorChanged(address indexed previousExecutor, address indexed newExecutor);
     event Swept(address indexed token, address indexed to, uint256 amount);
     event MixerPoolSet(address indexed pool, bool allowed);
+    /// @notice The owner set the executor's allowance of `token` (address(0): the native coin); a window
+    ///         with nothing spent starts at `windowStart`. period 0 (clearExecutorAllowance): no cap.
+    event ExecutorAllowanceSet(address indexed token, uint256 amount, uint256 period, uint256 windowStart);
 
     error IntentAlreadyExecuted(bytes32 intentHash);
     error AuthorizationExpired(uint256 deadline);
@@ -79,6 +98,10 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     error NotExecutor();
     error ExecutorIsOwner();
     error NothingReceived(address token);
+    /// @notice Paying `required` of `token` would take the executor past its allowance: `remaining` is left in
+    ///         this window, which ends (and the allowance refills) at `refillsAt` (a unix time).
+    error ExecutorAllowanceExceeded(address token, uint256 remaining, uint256 required, uint256 refillsAt);
+    error InvalidAllowance(uint256 amount, uint256 period);
 
     constructor(address initialOwner, address initialExecutor)
         Ownable(initialOwner)
@@ -119,6 +142,7 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         if (recipient == address(0)) revert ZeroRecipient();
         uint256 available = token == address(0) ? address(this).balance : _tokenBalance(token);
         if (available < amount) revert InsufficientBalance(token, available, amount);
+        _spendAllowanceOrRevert(token, amount);
         executed[intentHash] = true;
         if (!_transfer(token, recipient, amount)) revert TransferFailed(intentHash);
         emit PaymentExecuted(intentHash, token, recipient, amount);
@@ -170,17 +194,25 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
                     if (available < amount) {
                         reason = abi.encodeWithSelector(InsufficientBalance.selector, token, available, amount);
                     } else {
-                        executed[intentHash] = true;
-                        if (_transfer(token, recipient, amount)) {
-                            if (token != address(0)) {
-                                unchecked {
-                                    cachedBalance -= amount;
-                                }
-                            }
+                        (bool allowed, uint256 remaining, uint256 refillsAt) = _spendAllowance(token, amount);
+                        if (!allowed) {
+                            reason = abi.encodeWithSelector(
+                                ExecutorAllowanceExceeded.selector, token, remaining, amount, refillsAt
+                            );
                         } else {
-                            executed[intentHash] = false;
-                            cachedToken = address(0);
-                            reason = abi.encodeWithSelector(TransferFailed.selector, intentHash);
+                            executed[intentHash] = true;
+                            if (_transfer(token, recipient, amount)) {
+                                if (token != address(0)) {
+                                    unchecked {
+                                        cachedBalance -= amount;
+                                    }
+                                }
+                            } else {
+                                executed[intentHash] = false;
+                                cachedToken = address(0);
+                                _refundAllowance(token, amount);
+                                reason = abi.encodeWithSelector(TransferFailed.selector, intentHash);
+                            }
                         }
                     }
                 }
@@ -218,6 +250,7 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         if (amount == 0) revert ZeroAmount();
         uint256 available = address(this).balance;
         if (available < amount) revert InsufficientBalance(address(0), available, amount);
+        _spendAllowanceOrRevert(address(0), amount);
         executed[intentHash] = true;
         (bool ok, bytes memory reason) = pool.call{value: amount}(abi.encodeWithSignature("deposit(uint256)", commitment));
         if (!ok) {
@@ -263,6 +296,26 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         }
     }
 
+    /// @notice Caps what the executor may pay out of `token` (address(0): the native coin) to `amount` base
+    ///         units per `period` seconds, across execute, executeBatch and executeMixerDeposit. Fixed windows:
+    ///         the first starts now with nothing spent (so setting it again also resets what was spent), each
+    ///         next one `period` later. An execution beyond it reverts with ExecutorAllowanceExceeded (a batch
+    ///         item is reported in PaymentFailed and stays unexecuted). `amount` 0 stops the executor paying
+    ///         this token at all. A token never set (or cleared) has NO cap.
+    function setExecutorAllowance(address token, uint256 amount, uint256 period) external onlyOwner {
+        if (period == 0 || period > type(uint64).max || amount > type(uint128).max) {
+            revert InvalidAllowance(amount, period);
+        }
+        _allowances[token] = Allowance(uint128(amount), uint64(period), uint64(block.timestamp), 0);
+        emit ExecutorAllowanceSet(token, amount, period, block.timestamp);
+    }
+
+    /// @notice Removes the cap on `token`: the executor may then pay out all of it (no on-chain cap).
+    function clearExecutorAllowance(address token) external onlyOwner {
+        delete _allowances[token];
+        emit ExecutorAllowanceSet(token, 0, 0, block.timestamp);
+    }
+
     function setMixerPool(address pool, bool allowed) external onlyOwner {
         if (pool == address(0)) revert ZeroRecipient();
         mixerPools[pool] = allowed;
@@ -298,6 +351,43 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
 
     // ------------------------------------------------------------------ views
 
+    /// @notice The executor's allowance of `token` as of now: `period == 0` means NO cap is set (then the
+    ///         other values are 0). Otherwise `spent` of `amount` is used in the window that started at
+    ///         `windowStart` and refills at `windowStart + period`.
+    function executorAllowance(address token)
+        external
+        view
+        returns (uint256 amount, uint256 period, uint256 spent, uint256 windowStart)
+    {
+        Allowance storage a = _allowances[token];
+        period = a.period;
+        if (period == 0) return (0, 0, 0, 0);
+        amount = a.amount;
+        windowStart = a.windowStart;
+        spent = a.spent;
+        if (block.timestamp >= windowStart + period) {
+            windowStart += ((block.timestamp - windowStart) / period) * period;
+            spent = 0;
+        }
+    }
+
+    /// @notice What the executor may still pay out of `token` in this window, and when it refills (a unix
+    ///         time). No cap set: (type(uint256).max, 0).
+    function remainingAllowance(address token) external view returns (uint256 remaining, uint256 refillsAt) {
+        Allowance storage a = _allowances[token];
+        uint256 period = a.period;
+        if (period == 0) return (type(uint256).max, 0);
+        uint256 start = a.windowStart;
+        uint256 spent = a.spent;
+        if (block.timestamp >= start + period) {
+            start += ((block.timestamp - start) / period) * period;
+            spent = 0;
+        }
+        uint256 cap = a.amount;
+        remaining = spent >= cap ? 0 : cap - spent;
+        refillsAt = start + period;
+    }
+
     /// @notice The EIP-712 digest the executor signs for `execute` now (in the current epoch).
     function executeDigest(Payment calldata payment, uint256 deadline) external view returns (bytes32) {
         return _hashTypedDataV4(
@@ -313,6 +403,45 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// @dev Counts `amount` against the executor's allowance of `token`; (false, remaining, refillsAt) and
+    ///      nothing counted when it does not fit. No cap set: always (true, 0, 0).
+    function _spendAllowance(address token, uint256 amount)
+        private
+        returns (bool ok, uint256 remaining, uint256 refillsAt)
+    {
+        Allowance storage a = _allowances[token];
+        uint256 period = a.period;
+        if (period == 0) return (true, 0, 0);
+        uint256 start = a.windowStart;
+        uint256 spent = a.spent;
+        bool rolled = block.timestamp >= start + period;
+        if (rolled) {
+            start += ((block.timestamp - start) / period) * period;
+            spent = 0;
+        }
+        uint256 cap = a.amount;
+        remaining = spent >= cap ? 0 : cap - spent;
+        refillsAt = start + period;
+        if (amount > remaining) return (false, remaining, refillsAt); // nothing written: the view agrees
+        if (rolled) a.windowStart = uint64(start);
+        a.spent = spent + amount;
+        unchecked {
+            remaining -= amount;
+        }
+        ok = true;
+    }
+
+    function _spendAllowanceOrRevert(address token, uint256 amount) private {
+        (bool ok, uint256 remaining, uint256 refillsAt) = _spendAllowance(token, amount);
+        if (!ok) revert ExecutorAllowanceExceeded(token, remaining, amount, refillsAt);
+    }
+
+    /// @dev Gives back what a batch item counted before its transfer failed (same block, so same window).
+    function _refundAllowance(address token, uint256 amount) private {
+        Allowance storage a = _allowances[token];
+        if (a.period != 0) a.spent -= amount;
+    }
 
     function _requireExecutorSignature(bytes32 structHash, bytes calldata signature) private view {
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature);

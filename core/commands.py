@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from core.money import Amount
+from core.roles import Role
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class Actor:
     display_name: str = ""
     handle: str | None = None
     operator: bool = False  # the platform vouches for operator rights (a Discord role), besides OPERATORS
+    # Set by the engine (core.roles.role_of) for the command it runs; None: not looked up, settings decide.
+    role: Role | None = None
 
     @property
     def ref(self) -> str:
@@ -117,5 +120,25 @@ class Link(Command):
     signature: str | None = None
 
 
+@dataclass(frozen=True)
+class SetRole(Command):
+    """`/role <person> <role>`: an admin gives someone a role (member takes every role away)."""
+
+    target: Recipient  # a @handle or a platform user ref ("telegram:123", or a Discord mention)
+    role: Role
+
+
+@dataclass(frozen=True)
+class Roles(Command):
+    """`/roles`: who holds which role."""
+
+
+@dataclass(frozen=True)
+class Audit(Command):
+    """`/audit [n]`: the last n decisions, for admins."""
+
+    limit: int = 20
+
+
 # Commands that change state: they are recorded under their idempotency key and never act twice.
-MUTATING: tuple[type[Command], ...] = (Pay, Deposit, Withdraw, Mix, Bulk, Cancel, Confirm, Link)
+MUTATING: tuple[type[Command], ...] = (Pay, Deposit, Withdraw, Mix, Bulk, Cancel, Confirm, Link, SetRole)

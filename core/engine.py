@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from core.bulk.views import batch_choice
 from core.commands import (
     MUTATING,
     Actor,
+    Audit,
     Bulk,
     Cancel,
     Command,
@@ -23,19 +25,23 @@ from core.commands import (
     Link,
     Mix,
     Pay,
+    Roles,
+    SetRole,
     Start,
     Status,
     Wallet,
     Withdraw,
 )
 from core.errors import NotAllowed, TransientError, UsageError, UserError
-from core.handlers import account, bulk, mixer
+from core.handlers import account, bulk, mixer, roles
 from core.handlers.bulk import BulkUpload
 from core.model import AuditEntry, IntentStatus, ProcessedKey
 from core.notifications import DELIVERY_LEASE, deliver
 from core.parsing import parse
-from core.ports import Chain, Clock, DuplicateKey, JobQueue, Mixer, Notifier, UnitOfWorkFactory
+from core.ports import Chain, Clock, DuplicateKey, JobQueue, Mixer, Notifier, RateLimiter, UnitOfWorkFactory
+from core.ratelimit import CommandLimits, RateLimits
 from core.replies import Press, Reply, dumps, loads
+from core.roles import role_of
 from core.services import Policy, Services, log
 from core.views import intent_detail, payment_choice
 
@@ -56,6 +62,9 @@ HANDLERS: dict[type[Command], Handler] = {
     Withdraw: mixer.withdraw,
     Bulk: bulk.handle,
     BulkUpload: bulk.handle,
+    SetRole: roles.set_role,
+    Roles: roles.list_roles,
+    Audit: roles.audit,
 }
 
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
@@ -74,10 +83,13 @@ class Engine:
         handlers: dict[type[Command], Handler] | None = None,
         mixer: Mixer | None = None,
         bulk: BulkPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        rates: RateLimits | None = None,
     ) -> None:
         self.services = Services(chain=chain, uow=uow, clock=clock, policy=policy, queue=queue, mixer=mixer,
                                  bulk=bulk or BulkPolicy())
         self.handlers = {**HANDLERS, **(handlers or {})}
+        self.limits = CommandLimits(limiter, rates or RateLimits())  # no limiter: nothing is limited
 
     @property
     def chain(self) -> Chain:
@@ -93,36 +105,44 @@ class Engine:
         return await self.handle(command)
 
     async def handle(self, cmd: Command) -> Reply:
-        name = type(cmd).__name__.lower()
+        name = _NAMES.get(type(cmd), type(cmd).__name__.lower())
         try:
+            # Every decision below (and its audit entry) sees the role the actor holds now.
+            cmd = replace(cmd, actor=replace(cmd.actor, role=await role_of(self.services, cmd.actor)))
             if isinstance(cmd, MUTATING):
                 replay = await self._replay(cmd.key)
                 if replay is not None:
-                    await self._audit(cmd.actor.ref, name, cmd.key, "repeat", "answered from the first delivery")
+                    await self._audit(cmd.actor.ref, name, cmd.key, "repeat", "answered from the first delivery", cmd)
                     return replay
+            # After the replay (a redelivered message gets its first answer) and before anything is stored: a
+            # limited command leaves no key behind, so the same message retried after the wait runs normally.
+            refusal = await self.limits.refusal(cmd)
+            if refusal is not None:
+                await self._audit(cmd.actor.ref, name, cmd.key, "limited", refusal, cmd)
+                return Reply.error(refusal)
             await self.services.remember(cmd.actor)
             reply = await self.handlers[type(cmd)](self.services, cmd)
             if isinstance(cmd, MUTATING) and not isinstance(cmd, _SELF_RECORDING):
                 await self._record(cmd, reply)
-            await self._audit(cmd.actor.ref, name, cmd.key, "ok", _describe(cmd, reply))
+            await self._audit(cmd.actor.ref, name, cmd.key, "ok", _describe(cmd, reply), cmd)
             return reply
         except DuplicateKey:
             replay = await self._replay(cmd.key)
             return replay or Reply.error("That message is already being handled.")
         except NotAllowed as e:
-            await self._audit(cmd.actor.ref, name, cmd.key, "refused", e.message)
+            await self._audit(cmd.actor.ref, name, cmd.key, "refused", e.message, cmd)
             return Reply.error(e.message)
         except UserError as e:
-            await self._audit(cmd.actor.ref, name, cmd.key, "invalid", e.message)
+            await self._audit(cmd.actor.ref, name, cmd.key, "invalid", e.message, cmd)
             return Reply.error(e.message)
         except TransientError as e:
             log.warning("%s unavailable while handling %s (%s)", e.service, name, cmd.key)
-            await self._audit(cmd.actor.ref, name, cmd.key, "transient", e.message)
+            await self._audit(cmd.actor.ref, name, cmd.key, "transient", e.message, cmd)
             return Reply.error(f"The {e.service} is not answering right now ({e.message}). Nothing was paid; try again in a moment.")
         except Exception:
             ref = "E-" + secrets.token_hex(3)
             log.exception("unexpected failure %s handling %s for %s (key %s)", ref, name, cmd.actor.ref, cmd.key)
-            await self._audit(cmd.actor.ref, name, cmd.key, "error", ref)
+            await self._audit(cmd.actor.ref, name, cmd.key, "error", ref, cmd)
             return Reply.error(f"Sorry, something went wrong on our side (reference {ref}). Nothing was paid twice; try /status or /history.")
 
     async def _replay(self, key: str) -> Reply | None:
@@ -146,10 +166,15 @@ class Engine:
             )
             await uow.commit()
 
-    async def _audit(self, actor_ref: str, command: str, key: str, outcome: str, detail: str) -> None:
+    async def _audit(
+        self, actor_ref: str, command: str, key: str, outcome: str, detail: str, cmd: Command | None = None
+    ) -> None:
+        entry = AuditEntry(actor_ref, command, key, outcome, detail[:500], self.services.clock.now())
+        if cmd is not None:
+            entry = _with_command(entry, cmd)
         try:
             async with self.services.uow() as uow:
-                await uow.audit.add(AuditEntry(actor_ref, command, key, outcome, detail[:500], self.services.clock.now()))
+                await uow.audit.add(entry)
                 await uow.commit()
         except TransientError:
             log.warning("audit entry for %s (%s) not written: database unavailable", key, outcome)
@@ -193,12 +218,26 @@ def _name_of(text: str) -> str:
     return head.lstrip("/").split("@")[0].lower()[:20] or "text"
 
 
+_NAMES: dict[type[Command], str] = {SetRole: "role"}
+
+
+def _with_command(entry: AuditEntry, cmd: Command) -> AuditEntry:
+    """The entry with the actor's role and the amount the command names (exact, in base units)."""
+    role = cmd.actor.role.value if cmd.actor.role is not None else None
+    amount = cmd.amount if isinstance(cmd, (Pay, Mix)) else None
+    if amount is None:
+        return replace(entry, role=role)
+    return replace(entry, role=role, amount=amount.units, token=amount.token.symbol, decimals=amount.token.decimals)
+
+
 def _describe(cmd: Command, reply: Reply) -> str:
     """What the audit log keeps: the command's shape, never a mixer note or other secret."""
     if isinstance(cmd, Withdraw):
         return "withdraw (note withheld)"
     if isinstance(cmd, Pay):
         return f"pay {cmd.amount} to {cmd.recipient}: {reply.kind}"
+    if isinstance(cmd, SetRole):
+        return f"role {cmd.target} -> {cmd.role.value}: {reply.plain()}"
     return f"{type(cmd).__name__.lower()}: {reply.kind}"
 
 

@@ -168,10 +168,15 @@ class AuditEntry:
     actor_ref: str
     command: str
     key: str
-    outcome: str  # ok | refused | invalid | error | transient | repeat
+    outcome: str  # ok | refused | limited | invalid | error | transient | repeat
     detail: str
     at: datetime
     id: int | None = None
+    role: str | None = None  # the actor's role when they asked (core.roles.Role value); None: not looked up
+    # The amount the command names, exact: base units of `token`, with its decimals so it reads without the chain.
+    amount: int | None = None
+    token: str | None = None
+    decimals: int | None = None
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import get_args
 from core.addresses import parse_address
 from core.commands import (
     Actor,
+    Audit,
     Bulk,
     BulkAction,
     Cancel,
@@ -21,6 +22,8 @@ from core.commands import (
     Mix,
     Pay,
     Recipient,
+    Roles,
+    SetRole,
     Start,
     Status,
     Wallet,
@@ -28,6 +31,7 @@ from core.commands import (
 )
 from core.errors import UsageError
 from core.money import TokenRegistry, parse_amount
+from core.roles import ROLE_NAMES, Role
 
 USAGE: dict[str, str] = {
     "pay": "/pay <address | @handle> <amount> [token]   e.g. /pay 0x742d…3dF4 25 USDC",
@@ -43,6 +47,9 @@ USAGE: dict[str, str] = {
     "deposit": "/deposit <payment id> [amount]",
     "start": "/start",
     "help": "/help [command]",
+    "role": "/role <@handle | platform:id> <member | operator | approver | admin>   e.g. /role @alice operator",
+    "roles": "/roles",
+    "audit": "/audit [n]   the last n decisions, 1 to 100 (default 20)",
 }
 
 SUMMARY: dict[str, str] = {
@@ -59,6 +66,9 @@ SUMMARY: dict[str, str] = {
     "deposit": "fund a payment intent",
     "start": "register and get started",
     "help": "this list, or the details of one command",
+    "role": "give someone a role, or take it away with member (admins)",
+    "roles": "who holds which role (admins, operators, approvers)",
+    "audit": "the latest decisions, with who, role and amounts (admins)",
 }
 
 _HEAD = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]{1,64})?$")
@@ -264,6 +274,37 @@ def _bulk(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Bul
     return Bulk(actor, key, action, batch_id=batch_id)
 
 
+def _role(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> SetRole:
+    if len(args) != 2:
+        problem = "say who and which role." if not args else ("the role is missing." if len(args) == 1 else
+                                                              f"too many words after /role: “{_shown(' '.join(args[2:]))}”.")
+        raise _usage("role", problem, "role" if len(args) == 1 else "user")
+    who, role = args
+    if _HANDLE.match(who):
+        target = Recipient(handle=who[1:].lower())
+    elif _USER_REF.match(who):
+        target = Recipient(user_ref=who)
+    else:
+        raise _usage("role", f"user: {_shown(who)} is neither a @handle nor a person like telegram:123.", "user")
+    if role.lower() not in ROLE_NAMES:
+        raise _usage("role", f"role: {_shown(role, 24)} is not one of {', '.join(ROLE_NAMES)}.", "role")
+    return SetRole(actor, key, target, Role(role.lower()))
+
+
+def _roles(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Roles:
+    if args:
+        raise _usage("roles", "/roles takes no arguments.")
+    return Roles(actor, key)
+
+
+def _audit(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Audit:
+    if not args:
+        return Audit(actor, key)
+    if len(args) > 1 or not args[0].isascii() or not args[0].isdigit() or not 1 <= int(args[0]) <= 100:
+        raise _usage("audit", f"n: {_shown(' '.join(args))} is not a whole number from 1 to 100.", "n")
+    return Audit(actor, key, int(args[0]))
+
+
 _STANDARD = TokenRegistry.standard()
 
 _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] = {
@@ -281,4 +322,7 @@ _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] =
     "deposit": _deposit,
     "start": _start,
     "help": _help,
+    "role": _role,
+    "roles": _roles,
+    "audit": _audit,
 }

@@ -24,6 +24,7 @@ from core.model import (
 )
 from core.money import Amount, Token, TokenRegistry
 from core.replies import Press, Reply
+from core.roles import RoleGrant
 
 
 # ---------------------------------------------------------------- chain
@@ -45,6 +46,21 @@ class SignedTx:
     nonce: int
     max_fee: int | None = None  # per gas, as signed (kept with each attempt for fee-bump bookkeeping)
     tip: int | None = None
+
+
+@dataclass(frozen=True)
+class ExecutorAllowance:
+    """The Settlement's on-chain cap on what the executor key may pay out of one token: `amount` base units per
+    `period` seconds (fixed windows), `spent` of it in the window that refills at `refills_at`."""
+
+    amount: int
+    period: int  # seconds
+    spent: int
+    refills_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(self.amount - self.spent, 0)
 
 
 class Chain(Protocol):
@@ -114,6 +130,10 @@ class Chain(Protocol):
     async def fee_per_gas(self) -> int:
         """What a transaction sent now pays per gas, at most (for fee estimates)."""
 
+    async def executor_allowance(self, token: Token) -> ExecutorAllowance | None:
+        """The executor's allowance of `token` as the contract counts it now, or None when the owner set none:
+        then there is NO on-chain cap on what the executor key may pay out of it."""
+
 
 # ---------------------------------------------------------------- storage
 class DuplicateKey(Exception):
@@ -170,6 +190,17 @@ class KeyRepository(Protocol):
 class AuditRepository(Protocol):
     async def add(self, entry: AuditEntry) -> None: ...
     async def recent(self, limit: int = 50) -> list[AuditEntry]: ...
+    async def since(self, start: datetime | None) -> list[AuditEntry]:
+        """Every entry at or after `start` (all of them for None), oldest first: for the accountant's export."""
+
+
+class RoleRepository(Protocol):
+    """Roles given in chat, one per platform identity (the latest change wins; the audit log keeps the rest)."""
+
+    async def get(self, user_ref: str) -> RoleGrant | None: ...
+    async def put(self, grant: RoleGrant) -> None:
+        """Insert or replace the grant of `grant.user_ref`."""
+    async def all(self) -> list[RoleGrant]: ...
 
 
 class NonceRepository(Protocol):
@@ -197,6 +228,7 @@ class UnitOfWork(Protocol):
     challenges: ChallengeRepository
     batches: BatchRepository  # bulk payouts: batches, their rows and chunks
     uploads: UploadCounts  # bulk payout files and rows each person uploaded, for the upload limits
+    roles: RoleRepository  # roles given in chat (core.roles)
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -241,6 +273,15 @@ class JobQueue(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class RateLimiter(Protocol):
+    """Sliding-window counters of incoming commands (in memory, or in Redis shared by every bot process)."""
+
+    async def hit(self, key: str, limit: int, window_s: float) -> float | None:
+        """Count one hit of `key` unless `limit` hits were counted in the last `window_s` seconds. None when
+        counted (allowed); otherwise the seconds until the oldest counted hit leaves the window, and this hit
+        is not counted (a refused command does not push its own retry further away)."""
 
 
 # ---------------------------------------------------------------- chat front ends

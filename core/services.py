@@ -33,6 +33,8 @@ class Policy:
     """Operator-set rules: who may spend, when a payment needs a second look, how long to wait."""
 
     operators: frozenset[str] = frozenset()
+    admins: frozenset[str] = frozenset()  # ADMINS: always admins (chat cannot demote them)
+    approvers: frozenset[str] = frozenset()  # APPROVERS (a role given in chat overrides this and OPERATORS)
     confirm_above: dict[str, int] = field(default_factory=dict)  # token symbol -> base units
     receipt_timeout: float = 30.0
     stuck_after: timedelta = timedelta(minutes=3)
@@ -43,11 +45,14 @@ class Policy:
     bot_name: str = "SnowRail"
 
     def is_operator(self, actor: Actor) -> bool:
-        """Listed in OPERATORS, or vouched for by the platform (a Discord role). Only an Actor carries the
-        second half, so a bare ref is refused rather than silently answered with the first half alone."""
+        """May spend: an operator or an admin (approvers alone may not). The role the engine looked up for
+        this command, else the settings: ADMINS, OPERATORS, or vouched for by the platform (a Discord role).
+        Only an Actor carries the rest, so a bare ref is refused rather than answered with half the facts."""
         if not isinstance(actor, Actor):
             raise TypeError(f"is_operator takes an Actor, not {type(actor).__name__}")
-        return actor.operator or actor.ref in self.operators
+        if actor.role is not None:  # looked up by the engine (core.roles.role_of): roles given in chat count
+            return actor.role.may_spend
+        return actor.operator or actor.ref in self.operators or actor.ref in self.admins
 
 
 @dataclass

@@ -22,6 +22,7 @@ from core.ports import (
     Clock,
     Delivery,
     DuplicateKey,
+    ExecutorAllowance,
     IntentRepository,
     JobQueue,
     KeyRepository,
@@ -29,11 +30,13 @@ from core.ports import (
     Notifier,
     OutboxRepository,
     PaymentOrder,
+    RoleRepository,
     SignedTx,
     UnitOfWorkFactory,
     UserRepository,
 )
 from core.replies import Reply
+from core.roles import RoleGrant
 
 
 class FakeClock:
@@ -62,6 +65,7 @@ class _Store:
     batch_rows: dict[str, list[BatchRow]] = field(default_factory=dict)
     chunks: dict[tuple[str, int], Chunk] = field(default_factory=dict)
     uploads: dict[tuple[str, str, datetime], tuple[int, int]] = field(default_factory=dict)
+    roles: dict[str, RoleGrant] = field(default_factory=dict)
 
 
 class FakeDatabase:
@@ -192,6 +196,20 @@ class _Audit(_Repo):
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
         return list(reversed(self.s.audit))[:limit]
 
+    async def since(self, start: datetime | None) -> list[AuditEntry]:
+        return [copy.deepcopy(e) for e in self.s.audit if start is None or e.at >= start]
+
+
+class _Roles(_Repo):
+    async def get(self, user_ref: str) -> RoleGrant | None:
+        return self.s.roles.get(user_ref)
+
+    async def put(self, grant: RoleGrant) -> None:
+        self.s.roles[grant.user_ref] = grant
+
+    async def all(self) -> list[RoleGrant]:
+        return sorted(self.s.roles.values(), key=lambda g: g.user_ref)
+
 
 class _Nonces(_Repo):
     async def reserve(self, chain_id: int, address: str, floor: int) -> int:
@@ -297,6 +315,7 @@ class FakeUnitOfWork:
         self.challenges: ChallengeRepository = _Challenges(self)
         self.batches: BatchRepository = _Batches(self)
         self.uploads: UploadCounts = _Uploads(self)
+        self.roles: RoleRepository = _Roles(self)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         if self.db.down:
@@ -367,6 +386,8 @@ class FakeChain:
         self.drop_broadcasts = 0  # the next n batch broadcasts are lost (as if the process died before sending)
         self.received: dict[tuple[str, str], int] = {}
         self.unsignable: dict[str, str] = {}  # recipient -> why the simulation refuses any batch paying them
+        self.allowances: dict[str, ExecutorAllowance] = {}  # token symbol -> the contract's executor allowance
+        self.allowance_reads = 0
 
     def _check(self) -> None:
         if self.down:
@@ -454,6 +475,11 @@ class FakeChain:
     async def fee_per_gas(self) -> int:
         self._check()
         return 2 * 10**9
+
+    async def executor_allowance(self, token: Token) -> ExecutorAllowance | None:
+        self._check()
+        self.allowance_reads += 1
+        return self.allowances.get(token.symbol)
 
     async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx:
         self._check()

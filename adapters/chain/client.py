@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
@@ -19,7 +20,7 @@ from eth_utils import keccak, to_checksum_address
 from core.errors import ChainRejected, UserError
 from core.model import Receipt
 from core.money import Token, TokenRegistry
-from core.ports import PaymentOrder, SignedTx
+from core.ports import ExecutorAllowance, PaymentOrder, SignedTx
 
 from . import history, wallets
 from . import settlement as st
@@ -144,6 +145,21 @@ class Web3Chain:
     async def is_paid(self, intent_hash: str) -> bool:
         out = await self._node.call({"to": self._settlement, "data": st.executed_calldata(intent_hash)})
         return len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
+
+    async def executor_allowance(self, token: Token) -> ExecutorAllowance | None:
+        """The contract's cap on the executor for `token` (None: the owner set none, so there is no cap)."""
+        address = st.ZERO if token.native else token.address
+        if address is None:
+            raise UserError(f"token: {token.symbol} has no contract on this chain", field="token")
+        out = await self._node.call({"to": self._settlement, "data": st.executor_allowance_calldata(address)})
+        amount, period, spent, start = st.decode_executor_allowance(out)
+        if period == 0:
+            return None
+        try:
+            refills = datetime.fromtimestamp(start + period, timezone.utc)
+        except (OverflowError, OSError, ValueError):  # a period of centuries: it never refills in practice
+            refills = datetime.max.replace(tzinfo=timezone.utc)
+        return ExecutorAllowance(amount, period, spent, refills)
 
     async def onchain_executor(self) -> str:
         """The executor the contract trusts (compare with `executor` at startup)."""

@@ -59,6 +59,8 @@ EXECUTOR_EPOCH = selector("executorEpoch()")
 OWNER = selector("owner()")
 PENDING_OWNER = selector("pendingOwner()")
 BALANCE_OF = selector("balanceOf(address)")
+SET_EXECUTOR_ALLOWANCE = selector("setExecutorAllowance(address,uint256,uint256)")
+EXECUTOR_ALLOWANCE = selector("executorAllowance(address)")
 
 PAYMENT_EXECUTED = topic("PaymentExecuted(bytes32,address,address,uint256)")
 PAYMENT_FAILED = topic("PaymentFailed(bytes32,address,address,uint256,bytes)")
@@ -160,6 +162,22 @@ def execute_batch_calldata(payments: list[tuple], deadline: int, signature: byte
     return EXECUTE_BATCH + abi_encode([PAYMENT_TUPLE + "[]", "uint256", "bytes"], [payments, deadline, signature])
 
 
+def set_executor_allowance_calldata(token: str, amount: int, period: int) -> bytes:
+    """The owner's `setExecutorAllowance(token, amount, period)`; token address(0) is the native coin."""
+    return SET_EXECUTOR_ALLOWANCE + abi_encode(["address", "uint256", "uint256"],
+                                               [to_checksum_address(token), amount, period])
+
+
+def executor_allowance_calldata(token: str) -> bytes:
+    return EXECUTOR_ALLOWANCE + abi_encode(["address"], [to_checksum_address(token)])
+
+
+def decode_executor_allowance(out: bytes) -> tuple[int, int, int, int]:
+    """(amount, period, spent, windowStart) from `executorAllowance(token)`; period 0: no cap is set."""
+    amount, period, spent, start = abi_decode(["uint256", "uint256", "uint256", "uint256"], bytes(out))
+    return amount, period, spent, start
+
+
 def intent_topic(intent_hash: str) -> bytes:
     """An intent hash as the 32-byte indexed topic of PaymentExecuted."""
     raw = bytes.fromhex(intent_hash.removeprefix("0x"))
@@ -233,6 +251,14 @@ def _insufficient(args: tuple, tokens: TokenRegistry) -> str:
     )
 
 
+def _allowance_exceeded(args: tuple, tokens: TokenRegistry) -> str:
+    token, remaining, required, refills_at = args
+    return (
+        f"the executor's on-chain allowance has {_amount(tokens, token, remaining)} left until {_when(refills_at)}; "
+        f"this payment needs {_amount(tokens, token, required)} (the Settlement's owner sets the allowance)"
+    )
+
+
 # selector -> (ABI types of the arguments, sentence builder)
 _ERRORS: dict[bytes, tuple[list[str], Callable[[tuple[Any, ...], TokenRegistry], str]]] = {
     selector("IntentAlreadyExecuted(bytes32)"): (["bytes32"], lambda a, t: ALREADY_EXECUTED),
@@ -256,6 +282,12 @@ _ERRORS: dict[bytes, tuple[list[str], Callable[[tuple[Any, ...], TokenRegistry],
         ["address"], lambda a, t: f"the token {short(to_checksum_address(a[0]))} reported a transfer, "
         "but the treasury's balance did not grow"),
     selector("InsufficientBalance(address,uint256,uint256)"): (["address", "uint256", "uint256"], _insufficient),
+    selector("ExecutorAllowanceExceeded(address,uint256,uint256,uint256)"): (
+        ["address", "uint256", "uint256", "uint256"], _allowance_exceeded),
+    selector("InvalidAllowance(uint256,uint256)"): (
+        ["uint256", "uint256"],
+        lambda a, t: "an allowance needs a period of at least one second, and an amount below 2**128 base units",
+    ),
     selector("TransferFailed(bytes32)"): (
         ["bytes32"],
         lambda a, t: "the recipient refused the transfer (a contract that rejects payments, "
@@ -317,6 +349,7 @@ def error_name(data: bytes) -> str | None:
         "InsufficientBalance(address,uint256,uint256)", "TransferFailed(bytes32)", "ZeroAmount()",
         "ZeroRecipient()", "ZeroExecutor()", "NotAMixerPool(address,address)", "OwnableUnauthorizedAccount(address)",
         "NotExecutor()", "ExecutorIsOwner()", "NothingReceived(address)", "OwnableInvalidOwner(address)",
+        "ExecutorAllowanceExceeded(address,uint256,uint256,uint256)", "InvalidAllowance(uint256,uint256)",
         "Error(string)",
         "Panic(uint256)", "SafeERC20FailedOperation(address)", "ERC20InsufficientAllowance(address,uint256,uint256)",
     ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,10 @@ from core.ports import Delivery
 from core.replies import Reply
 
 OPERATOR = Actor("console", "operator", "Console operator")
+
+# `/as telegram:123 [@handle]`: act as another person (dev only, the console's own command; never on a platform).
+_AS = re.compile(r"^/as\s+(?:(me)|(telegram|discord|console):([A-Za-z0-9_]{1,32})(?:\s+@?([A-Za-z0-9_]{1,32}))?)$", re.I)
+AS_USAGE = "Usage: /as <platform>:<id> [@handle] (e.g. /as telegram:5 @bob), or /as me to be yourself again"
 
 Handle = Callable[[str, Actor, str], Awaitable[Reply]]
 
@@ -43,7 +48,8 @@ class ConsoleNotifier:
 
     async def send(self, user_ref: str, reply: Reply) -> Delivery:
         body = render(reply, self.files_dir).replace("\n", "\n   ")
-        print(f"🔔 {body}", file=self.out, flush=True)
+        to = "" if user_ref.startswith("console:") else f"(to {user_ref}) "  # someone played with /as
+        print(f"🔔 {to}{body}", file=self.out, flush=True)
         return Delivery(ok=True)
 
     async def send_in_place(self, user_ref: str, reply: Reply, slot: str) -> Delivery:
@@ -63,12 +69,27 @@ class ConsoleChat:
         after_each: Callable[[], Awaitable[None]] | None = None,
         files_dir: Path | None = None,
     ) -> None:
-        self.handle, self.actor = handle, actor
+        self.handle, self.actor, self.me = handle, actor, actor
+        self.played: set[str] = set()  # platforms of the people played with /as (their notifications show here)
         self.inp, self.out = inp or sys.stdin, out or sys.stdout
         self.after_each = after_each
         self.files_dir = files_dir
         self.session = secrets.token_hex(4)
         self.interactive = self.inp.isatty()
+
+    def act_as(self, text: str) -> str:
+        """`/as platform:id [@handle]` makes the next commands come from that person; `/as me` ends it."""
+        m = _AS.match(text.strip())
+        if m is None:
+            return AS_USAGE
+        if m.group(1):
+            self.actor = self.me
+            return f"You are yourself again ({self.me.ref})."
+        platform, user_id, handle = m.group(2).lower(), m.group(3), m.group(4)
+        self.actor = Actor(platform, user_id, f"{platform}:{user_id}", handle.lower() if handle else None)
+        self.played.add(platform)
+        named = f" (@{self.actor.handle})" if self.actor.handle else ""
+        return f"You are now {self.actor.ref}{named}: the next commands come from them. /as me to return."
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -91,6 +112,9 @@ class ConsoleChat:
             n += 1
             if not self.interactive:
                 self.say(f"> {text}")
+            if text.lower() == "/as" or text.lower().startswith("/as "):
+                self.say(self.act_as(text) + "\n")
+                continue
             reply = await self.handle(text, self.actor, f"console-{self.session}-{n}")
             self.say(render(reply, self.files_dir))
             if self.after_each is not None:

@@ -149,6 +149,21 @@ class AuditRow(Table, table=True):
     outcome: str = Field(sa_type=String(16))
     detail: str = Field(sa_type=Text)
     at: datetime = _utc()
+    role: str | None = Field(default=None, sa_type=String(16))  # the actor's role then (None: rows before 0010)
+    amount: int | None = Field(default=None, sa_type=Uint256)  # base units of `token`, exact
+    token: str | None = Field(default=None, sa_type=String(16))
+    decimals: int | None = Field(default=None, sa_type=Integer)
+
+
+class RoleRow(Table, table=True):
+    """A role given in chat to one platform identity (core.roles.RoleGrant); the latest change wins."""
+
+    __tablename__ = "roles"
+
+    user_ref: str = Field(sa_type=String(128), primary_key=True)
+    role: str = Field(sa_type=String(16))
+    changed_by: str = Field(sa_type=String(128))
+    changed_at: datetime = _utc()
 
 
 class ChallengeRow(Table, table=True):

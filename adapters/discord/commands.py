@@ -14,7 +14,8 @@ from adapters.discord.identity import mentioned
 from core.parsing import SUMMARY, USAGE
 
 # Commands whose answers are only for the asker whatever they turn out to be: a slow one defers privately.
-PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet"})
+PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet", "roles", "audit"})
+ROLES = ("member", "operator", "approver", "admin")
 BULK_ACTIONS = ("preview", "execute", "status", "cancel", "retry")
 
 
@@ -107,9 +108,22 @@ def build(frontend: DiscordFrontend, token_symbols: list[str]) -> list[app_comma
     async def help(interaction: discord.Interaction, command: Optional[str] = None) -> None:
         await run(interaction, "help", command)
 
+    @app_commands.describe(user="the person (a member of this server)", role="their role from now on")
+    @app_commands.choices(role=[app_commands.Choice(name=r, value=r) for r in ROLES])
+    async def role(interaction: discord.Interaction, user: discord.User, role: str) -> None:
+        await run(interaction, "role", f"discord:{user.id}", role)
+
+    async def roles(interaction: discord.Interaction) -> None:
+        await run(interaction, "roles")
+
+    @app_commands.describe(n="how many of the latest decisions (1 to 100)")
+    async def audit(interaction: discord.Interaction, n: Optional[app_commands.Range[int, 1, 100]] = None) -> None:
+        await run(interaction, "audit", str(n) if n is not None else None)
+
     callbacks: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
         "pay": pay, "status": status, "confirm": confirm, "cancel": cancel, "history": history, "wallet": wallet,
         "link": link, "bulk": bulk, "mix": mix, "withdraw": withdraw, "start": start, "help": help,
+        "role": role, "roles": roles, "audit": audit,
     }  # fmt: skip
     # /deposit is not offered until it works (core.handlers.account.NOT_YET keeps it out of /help too).
     out = []

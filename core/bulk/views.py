@@ -93,8 +93,10 @@ def preview(
     recipients: int,
     fee_text: str,
     shortfalls: dict[str, tuple[int, int]] | None,
+    allowance: tuple[str, ...] = (),
 ) -> Reply:
-    """A valid file: what will be paid, what it costs, whether the treasury can, and the buttons."""
+    """A valid file: what will be paid, what it costs, whether the treasury can (and the executor's on-chain
+    allowance: each sentence of `allowance` is a warning), and the buttons."""
     lines: list[tuple[Span | str, ...]] = [
         (bold(f"Bulk payout {batch.id}"), f" from {batch.filename} ({batch.format.upper()})"),
         (f"Recipients: {recipients:,} in {counted(batch.rows, 'row')}",),
@@ -110,6 +112,7 @@ def preview(
                           "top it up before executing.",))
     else:
         lines.append(("Treasury: holds enough ✓",))
+    lines += [(f"⚠ Executor {why}",) for why in allowance]
     if checked.duplicates:
         lines.append((f"⚠ {counted(len(checked.duplicates), 'recipient')} "
                       f"{'appears' if len(checked.duplicates) == 1 else 'appear'} more than once (same token); "

@@ -11,6 +11,7 @@ from core.errors import ChainUnavailable, UserError
 from core.model import LinkChallenge
 from core.money import format_significant, format_units
 from core.parsing import SUMMARY, USAGE
+from core.payments.allowance import cap_text, refill_text
 from core.replies import Reply, Span, bold, code
 from core.services import Services, new_id
 from core.views import chain_name, counted
@@ -108,10 +109,24 @@ async def wallet(s: Services, cmd: Wallet) -> Reply:
             gas = await s.chain.balance(s.chain.executor, s.chain.tokens.native)
             native = s.chain.tokens.native
             lines.append((f"Executor gas: {format_significant(gas, native.decimals)} {native.symbol} at ", code(short(s.chain.executor))))
+            lines += await _allowances(s)
     except ChainUnavailable:
         lines.append(("The chain node is not answering; balances are unavailable right now.",))
     # An operator's view shows the treasury and the hot key's gas: in a group it goes to them privately.
     return Reply.of(*lines, private=operator)
+
+
+async def _allowances(s: Services) -> list[tuple[str | Span, ...]]:
+    """What the Settlement still lets the bot's key pay out of each token in this period."""
+    out: list[tuple[str | Span, ...]] = [("Executor allowance (on chain, set by the owner):",)]
+    for token in s.chain.tokens:
+        a = await s.chain.executor_allowance(token)
+        if a is None:
+            out.append((f"  {token.symbol}: ", bold("no on-chain cap"), " (the bot's key may pay out all of it)"))
+            continue
+        left = format_units(a.remaining, token.decimals)
+        out.append((f"  {token.symbol}: ", bold(f"{left} left"), f" of {cap_text(token, a)}, refills {refill_text(a)}"))
+    return out
 
 
 async def _balances(s: Services, address: str) -> list[tuple[str | Span, ...]]:

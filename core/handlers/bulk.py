@@ -16,6 +16,7 @@ from core.commands import Actor, Bulk
 from core.errors import ChainUnavailable, NotAllowed, UserError
 from core.jobs import Job
 from core.money import format_units
+from core.payments import allowance
 from core.ports import UnitOfWork
 from core.replies import Button, Reply, Span, code
 from core.services import Services, new_id
@@ -85,8 +86,13 @@ async def upload(s: Services, cmd: BulkUpload) -> Reply:
         await uow.batches.add(batch, rows)
         await uow.commit()
     shortfalls, fee_text = await _money_check(s, batch)
+    try:
+        capped = tuple(await allowance.shortfalls(s, batch.totals, outcome="Execute will refuse it until then"))
+    except ChainUnavailable:
+        capped = ()  # Execute reads it again, and refuses without it
     recipients = len({(r.recipient, r.token) for r in rows})
-    return views.preview(batch, checked, tokens, recipients=recipients, fee_text=fee_text, shortfalls=shortfalls)
+    return views.preview(batch, checked, tokens, recipients=recipients, fee_text=fee_text, shortfalls=shortfalls,
+                         allowance=capped)
 
 
 def _windows(s: Services) -> tuple[datetime, datetime]:
@@ -187,6 +193,9 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
         d = s.token(sym).decimals
         raise UserError(f"balance: the treasury can spend {format_units(held, d)} {sym} (after payments already on their way); this batch needs "
                         f"{format_units(needed, d)} {sym}. Nothing was paid.", field="balance")
+    capped = await allowance.shortfalls(s, batch.totals)
+    if capped:
+        raise UserError(capped[0], field="allowance")
     now = s.clock.now()
     async with s.uow() as uow:
         batch = await uow.batches.get(batch.id, for_update=True) or batch

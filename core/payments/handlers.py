@@ -8,6 +8,7 @@ from core.commands import Cancel, Confirm, History, Pay, Status
 from core.errors import ChainUnavailable, NotAllowed, UserError
 from core.model import Intent, IntentStatus, ProcessedKey
 from core.money import format_units
+from core.payments.allowance import check_allowance
 from core.payments.settle import node_down_reply, settle
 from core.replies import Reply
 from core.services import Payee, Services, handle_is_stale, new_id, new_intent_hash, resolve_recipient
@@ -151,7 +152,8 @@ async def _own_intent(s: Services, ref: str, actor_ref: str, *, allow_recipient:
 
 
 async def check_treasury(s: Services, intent: Intent) -> None:
-    """Refuse before anything is signed when the treasury (less what is already on its way) is short."""
+    """Refuse before anything is signed when the treasury (less what is already on its way) is short, or when
+    the executor's on-chain allowance (less what is on its way) would not cover it."""
     token = s.token(intent.token)
     held = await s.chain.balance(s.chain.treasury, token)
     async with s.uow() as uow:
@@ -164,4 +166,5 @@ async def check_treasury(s: Services, intent: Intent) -> None:
             f"this payment needs {format_units(intent.amount, token.decimals)} {token.symbol}",
             field="balance",
         )
+    await check_allowance(s, token, intent.amount)
 

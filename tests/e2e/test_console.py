@@ -132,3 +132,12 @@ def test_a_restarted_anvil_is_a_new_chain_with_no_old_history(tmp_path):
         assert "No payments yet" in fresh.stdout, fresh.stdout + fresh.stderr
     finally:
         second.stop()
+
+
+def test_rate_limits_in_the_console_and_a_malformed_setting_stops_the_start(tmp_path):
+    limited = run_console(tmp_path, "/help\n/wallet\n/history\n", env_extra={"RATE_LIMIT_DEFAULT": "2/1m"})
+    assert limited.returncode == 0, limited.stderr
+    assert re.search(r"Too many commands: 2 per minute\. Try again in \d+ s\.", limited.stdout), limited.stdout
+    bad = run_console(tmp_path, "/help\n", env_extra={"RATE_LIMIT_PAY": "10 per minute"})
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "RATE_LIMIT_PAY: “10 per minute” should look like N/<number><s|m|h>" in bad.stderr + bad.stdout

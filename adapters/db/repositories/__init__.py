@@ -1,6 +1,6 @@
 """Repositories of core.ports over one AsyncSession, one module per concern; rows become core.model dataclasses here."""
 
-from adapters.db.repositories.commands import SqlAuditRepository, SqlKeyRepository
+from adapters.db.repositories.commands import SqlAuditRepository, SqlKeyRepository, SqlRoleRepository
 from adapters.db.repositories.dialect import SessionRepository, insert_for, is_postgres
 from adapters.db.repositories.intents import SqlIntentRepository
 from adapters.db.repositories.nonces import SqlNonceRepository
@@ -15,6 +15,7 @@ __all__ = [
     "SqlKeyRepository",
     "SqlNonceRepository",
     "SqlOutboxRepository",
+    "SqlRoleRepository",
     "SqlUserRepository",
     "insert_for",
     "is_postgres",

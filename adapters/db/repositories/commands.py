@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import desc, select, update
 from sqlmodel import col
 
 from adapters.db.repositories.dialect import SessionRepository, insert_for
-from adapters.db.tables import AuditRow, ProcessedKeyRow
+from adapters.db.tables import AuditRow, ProcessedKeyRow, RoleRow
 from core.model import AuditEntry, ProcessedKey
+from core.roles import Role, RoleGrant
 from core.ports import DuplicateKey
 
 
@@ -39,7 +42,7 @@ class SqlKeyRepository(SessionRepository):
         )
 
 
-_AUDIT_FIELDS = ("actor_ref", "command", "key", "outcome", "detail", "at")
+_AUDIT_FIELDS = ("actor_ref", "command", "key", "outcome", "detail", "at", "role", "amount", "token", "decimals")
 
 
 class SqlAuditRepository(SessionRepository):
@@ -49,3 +52,32 @@ class SqlAuditRepository(SessionRepository):
     async def recent(self, limit: int = 50) -> list[AuditEntry]:
         rows = await self.session.execute(select(AuditRow).order_by(desc(col(AuditRow.id))).limit(limit))
         return [AuditEntry(id=row.id, **{name: getattr(row, name) for name in _AUDIT_FIELDS}) for row in rows.scalars()]
+
+    async def since(self, start: datetime | None) -> list[AuditEntry]:
+        query = select(AuditRow).order_by(col(AuditRow.id))
+        if start is not None:
+            query = query.where(col(AuditRow.at) >= start)
+        rows = await self.session.execute(query)
+        return [AuditEntry(id=row.id, **{name: getattr(row, name) for name in _AUDIT_FIELDS}) for row in rows.scalars()]
+
+
+class SqlRoleRepository(SessionRepository):
+    async def get(self, user_ref: str) -> RoleGrant | None:
+        row = await self.session.get(RoleRow, user_ref)
+        return None if row is None else _grant(row)
+
+    async def put(self, grant: RoleGrant) -> None:
+        values = {"role": grant.role.value, "changed_by": grant.changed_by, "changed_at": grant.changed_at}
+        await self.session.execute(
+            insert_for(self.session, RoleRow)
+            .values(user_ref=grant.user_ref, **values)
+            .on_conflict_do_update(index_elements=["user_ref"], set_=values)
+        )
+
+    async def all(self) -> list[RoleGrant]:
+        rows = await self.session.execute(select(RoleRow).order_by(col(RoleRow.user_ref)))
+        return [_grant(row) for row in rows.scalars()]
+
+
+def _grant(row: RoleRow) -> RoleGrant:
+    return RoleGrant(row.user_ref, Role(row.role), row.changed_by, row.changed_at)

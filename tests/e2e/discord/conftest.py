@@ -12,6 +12,7 @@ OPERATOR = (700000000000000001, "olga")  # in OPERATORS
 TREASURER = (700000000000000002, "tess")  # holds the operator role
 ALICE = (700000000000000003, "alice")  # a member
 MALLORY = (700000000000000004, "mallory")  # a stranger to everyone's payments
+ADMIN = (700000000000000005, "ada")  # in ADMINS (tests/e2e/discord/test_roles.py)
 
 
 def bot_settings(fake: FakeDiscord, data_dir, **extra) -> Settings:
@@ -27,7 +28,10 @@ def bot_settings(fake: FakeDiscord, data_dir, **extra) -> Settings:
         discord_guild_ids=str(fake.guild_id),
         discord_operator_role=str(fake.operator_role_id),
         operators=f"discord:{OPERATOR[0]}",
+        admins=f"discord:{ADMIN[0]}",
         pay_confirm_above="CRO=100",
+        # One bot serves the whole session's scripted conversations: far past a person's rate, so off unless asked.
+        rate_limit_pay="off", rate_limit_bulk_upload="off", rate_limit_default="off",
     )
     values.update(extra)
     return Settings(**values)

@@ -22,7 +22,9 @@ def bot_settings(api: FakeBotApi, data_dir, **extra) -> Settings:
         telegram_file_base_url=api.file_url,
         operators=f"telegram:{OPERATOR.id}",
         pay_confirm_above="CRO=100",
-        **extra,
+        # One bot serves the whole session's scripted conversations: far past a person's rate, so off unless a
+        # test asks (tests/e2e/telegram/test_rate_limits.py).
+        **{"rate_limit_pay": "off", "rate_limit_bulk_upload": "off", "rate_limit_default": "off", **extra},
     )
 
 
