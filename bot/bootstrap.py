@@ -129,6 +129,7 @@ async def _build(settings: Settings, resources: AsyncExitStack, extra_operators:
     if queue is None:
         queue = build_queue(settings, jobs, shareable=not embedded and bool(settings.database_url), resources=resources)
     clock = SystemClock()
+    low_balance, low_gas = _low_balance(settings, chain)
     engine = Engine(
         chain=chain, uow=uow, clock=clock, queue=queue, mixer=mixer,
         policy=Policy(
@@ -137,6 +138,10 @@ async def _build(settings: Settings, resources: AsyncExitStack, extra_operators:
             admins=settings.admin_refs() | extra_admins,
             approvers=settings.approver_refs(),
             confirm_above=_limits(settings, chain),
+            approval_threshold=_amounts("APPROVAL_THRESHOLD", settings.approval_thresholds(), chain),
+            approvals_required=settings.approvals_required,
+            approval_ttl=settings.approval_ttl_delta(),
+            low_balance=low_balance, low_gas=low_gas,
             receipt_timeout=float(settings.receipt_timeout_seconds),
         ),
         bulk=BulkPolicy(
@@ -199,6 +204,20 @@ def _remove_sqlite(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
+def _low_balance(settings: Settings, chain: Chain) -> tuple[dict[str, int], int | None]:
+    """LOW_BALANCE_ALERT in base units: Policy.low_balance per token, and Policy.low_gas for the executor (its GAS
+    entry, else the native token's)."""
+    floors: dict[str, int] = {}
+    for symbol, amount in settings.low_balance_limits().items():
+        try:
+            token = chain.tokens.native if symbol == "GAS" else chain.tokens.get(symbol)
+            floors[symbol] = parse_units(amount, token)
+        except UsageError as e:
+            raise ConfigError(f"LOW_BALANCE_ALERT: {e.message}") from None
+    gas = floors.pop("GAS", floors.get(chain.tokens.native.symbol))
+    return floors, gas
+
+
 def _limits(settings: Settings, chain: Chain) -> dict[str, int]:
     out = {}
     for symbol, amount in settings.confirm_limits().items():
@@ -206,4 +225,15 @@ def _limits(settings: Settings, chain: Chain) -> dict[str, int]:
             out[symbol] = parse_units(amount, chain.tokens.get(symbol))
         except UsageError as e:
             raise ConfigError(f"PAY_CONFIRM_ABOVE: {e.message}") from None
+    return out
+
+
+def _amounts(name: str, amounts: dict[str, str], chain: Chain) -> dict[str, int]:
+    """Whole-unit amounts per token symbol, as base units of the chain's tokens."""
+    out = {}
+    for symbol, amount in amounts.items():
+        try:
+            out[symbol] = parse_units(amount, chain.tokens.get(symbol))
+        except UsageError as e:
+            raise ConfigError(f"{name}: {e.message}") from None
     return out

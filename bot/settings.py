@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -35,7 +37,15 @@ class Settings(BaseSettings):
     tokens: str = ""
     explorer_url: str | None = None
     pay_confirm_above: str = ""
+    # Security alerts when the treasury holds less, per token ("CRO=50,USDC=1000"); GAS=<native units> is the
+    # executor's gas floor, else the native token's entry applies to the executor too.
+    low_balance_alert: str = ""
     receipt_timeout_seconds: int = 30
+    # A payment strictly above this (per token, whole units, e.g. CRO=100,USDC=500) waits for APPROVALS_REQUIRED
+    # distinct approvers (never the requester) for at most APPROVAL_TTL ("<number><s|m|h|d>"). Unset: none wait.
+    approval_threshold: str = ""
+    approvals_required: int = Field(default=2, ge=1)
+    approval_ttl: str = "24h"
     bulk_chunk_size: int | None = None  # payouts per on-chain batch; unset = as many as the gas cap allows
     # Per person, counted in the database (shared by every process); 0 = no limit.
     bulk_uploads_per_hour: int = Field(default=20, ge=0)  # payout files sent (checked or stored)
@@ -93,6 +103,25 @@ class Settings(BaseSettings):
             out[symbol.strip().upper()] = amount.strip()
         return out
 
+    def low_balance_limits(self) -> dict[str, str]:
+        """LOW_BALANCE_ALERT as {symbol or "GAS": amount in whole units}; the amounts are checked against the chain's tokens."""
+        out = {}
+        for part in filter(None, (p.strip() for p in self.low_balance_alert.split(","))):
+            symbol, _, amount = part.partition("=")
+            if not symbol.strip() or not amount.strip():
+                raise ConfigError(f"LOW_BALANCE_ALERT: “{part[:40]}” should look like CRO=50 (or GAS=5 for the executor's gas)")
+            out[symbol.strip().upper()] = amount.strip()
+        return out
+
+    def approval_thresholds(self) -> dict[str, str]:
+        return _token_amounts("APPROVAL_THRESHOLD", self.approval_threshold)
+
+    def approval_ttl_delta(self) -> timedelta:
+        m = _DURATION.match(self.approval_ttl)
+        if not m or int(m.group(1)) == 0:
+            raise ConfigError(f"APPROVAL_TTL: “{self.approval_ttl[:40]}” should look like 24h, 90m or 2d (more than 0)")
+        return timedelta(seconds=int(m.group(1)) * _DURATION_UNITS[m.group(2).lower()])
+
     def rate_limits(self) -> RateLimits:
         rates = {}
         for name in ("rate_limit_pay", "rate_limit_bulk_upload", "rate_limit_default"):
@@ -137,6 +166,20 @@ class Settings(BaseSettings):
         for name in names:
             if not getattr(self, name):
                 raise ConfigError(f"{name.upper()} is not set; this mode needs it")
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _token_amounts(name: str, value: str) -> dict[str, str]:
+    out = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        symbol, _, amount = part.partition("=")
+        if not symbol.strip() or not amount.strip():
+            raise ConfigError(f"{name}: “{part}” should look like CRO=100")
+        out[symbol.strip().upper()] = amount.strip()
+    return out
 
 
 def _refs(name: str, value: str) -> frozenset[str]:

@@ -140,5 +140,26 @@ class Audit(Command):
     limit: int = 20
 
 
+@dataclass(frozen=True)
+class Approve(Command):
+    """`/approve <payment id>`: an approver's yes to a payment above the approval threshold."""
+
+    ref: str
+
+
+@dataclass(frozen=True)
+class Reject(Command):
+    """`/reject <payment id> [reason]`: an approver's no; it cancels the request and the requester is told why."""
+
+    ref: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending(Command):
+    """`/pending`: the payments waiting for approval (an approver's to decide, an operator's own)."""
+
+
 # Commands that change state: they are recorded under their idempotency key and never act twice.
-MUTATING: tuple[type[Command], ...] = (Pay, Deposit, Withdraw, Mix, Bulk, Cancel, Confirm, Link, SetRole)
+MUTATING: tuple[type[Command], ...] = (Pay, Deposit, Withdraw, Mix, Bulk, Cancel, Confirm, Link, SetRole,
+                                      Approve, Reject)

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from core import payments
+from core import alerts, payments
 from core.bulk.policy import BulkPolicy
 from core.bulk.views import batch_choice
 from core.commands import (
     MUTATING,
     Actor,
+    Approve,
     Audit,
     Bulk,
     Cancel,
@@ -25,6 +26,8 @@ from core.commands import (
     Link,
     Mix,
     Pay,
+    Pending,
+    Reject,
     Roles,
     SetRole,
     Start,
@@ -34,7 +37,9 @@ from core.commands import (
 )
 from core.errors import NotAllowed, TransientError, UsageError, UserError
 from core.handlers import account, bulk, mixer, roles
+from core.guard import Removal
 from core.handlers.bulk import BulkUpload
+from core.payments import approvals
 from core.model import AuditEntry, IntentStatus, ProcessedKey
 from core.notifications import DELIVERY_LEASE, deliver
 from core.parsing import parse
@@ -65,6 +70,9 @@ HANDLERS: dict[type[Command], Handler] = {
     SetRole: roles.set_role,
     Roles: roles.list_roles,
     Audit: roles.audit,
+    Approve: approvals.approve,
+    Reject: approvals.reject,
+    Pending: approvals.pending,
 }
 
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
@@ -119,6 +127,8 @@ class Engine:
             refusal = await self.limits.refusal(cmd)
             if refusal is not None:
                 await self._audit(cmd.actor.ref, name, cmd.key, "limited", refusal, cmd)
+                bucket, rate = self.limits.rate_of(cmd)
+                await alerts.limit_hit(self.services, cmd.actor, name, refusal, bucket, rate.window_s if rate else 60)
                 return Reply.error(refusal)
             await self.services.remember(cmd.actor)
             reply = await self.handlers[type(cmd)](self.services, cmd)
@@ -134,6 +144,8 @@ class Engine:
             return Reply.error(e.message)
         except UserError as e:
             await self._audit(cmd.actor.ref, name, cmd.key, "invalid", e.message, cmd)
+            if e.field == "allowance":  # every pre-sign refusal by the executor's allowance (core.payments.allowance)
+                await alerts.allowance_hit(self.services, cmd.actor, name, cmd.key, e.message)
             return Reply.error(e.message)
         except TransientError as e:
             log.warning("%s unavailable while handling %s (%s)", e.service, name, cmd.key)
@@ -198,9 +210,19 @@ class Engine:
             found = await uow.batches.for_actor(actor.ref, limit)
         return [(b.id, batch_choice(b, self.chain.tokens)) for b in found]
 
+    async def secret_removed(self, actor: Actor, key: str, where: str, what: str, removal: Removal) -> None:
+        await _never_raises(alerts.secret_removed(self.services, actor, key, where, what, removal), "pasted secret")
+
+    async def foreign_guild(self, actor: Actor, guild_id: int, what: str) -> None:
+        await _never_raises(alerts.foreign_guild(self.services, actor, guild_id, what), "foreign guild")
+
     # ------------------------------------------------------------ background work
     async def reconcile(self) -> int:
-        return await payments.reconcile(self.services)
+        """Settle open payments, then look at the balances (LOW_BALANCE_ALERT): this runs periodically."""
+        settled = await payments.reconcile(self.services)
+        settled += await approvals.sweep(self.services)  # expire approval requests; sign orphaned approved ones
+        await alerts.check_balances(self.services)
+        return settled
 
     async def watch_mixer(self) -> int:
         """Announce wallet deposits into the privacy pool that have reached the chain. Returns how many."""
@@ -211,6 +233,14 @@ class Engine:
     ) -> int:
         """Deliver pending outbox rows through `notifier` (see core.notifications.deliver). Returns sent count."""
         return await deliver(self.services, notifier, platform=platform, limit=limit, lease=lease)
+
+
+async def _never_raises(alert: Awaitable[bool], what: str) -> None:
+    """A chat front end's report must not fail its own work (the refusal or deletion already happened)."""
+    try:
+        await alert
+    except Exception:
+        log.exception("security alert (%s) not queued", what)
 
 
 def _name_of(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Protocol
 
@@ -68,14 +69,21 @@ class PublicMessage(Protocol):
         """Tell the author privately; a closed DM is the adapter's to log, not an error: the deletion stands."""
 
 
-async def guard(message: PublicMessage) -> bool:
-    """A secret in a public message: delete it where the bot may, and warn its author privately that it is exposed.
-    Its text is never logged nor repeated. True if the message held one (nothing else should handle it then)."""
+# Told what was found ("private key", "mixer note") and what became of the message: the admins' security alert.
+Report = Callable[[str, Removal], Awaitable[None]]
+
+
+async def guard(message: PublicMessage, report: Report | None = None) -> bool:
+    """A secret in a public message: delete it where the bot may, warn its author privately that it is exposed, and
+    `report` it (the adapters pass ChatEngine.secret_removed). Its text is never logged nor repeated. True if the
+    message held one (nothing else should handle it then)."""
     what = secret_in(message.text)
     if what is None:
         return False
     removal = await message.delete()
     await message.warn_author(pasted_warning(what, message.place, removal, message.right_to_delete, edited=message.edited))
+    if report is not None:
+        await report(what, removal)
     return True
 
 

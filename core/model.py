@@ -127,6 +127,8 @@ class NotificationType(str, enum.Enum):
     BATCH_PROGRESS = "batch_progress"
     BATCH_COMPLETE = "batch_complete"
     SECURITY_ALERT = "security_alert"
+    APPROVAL_REQUEST = "approval_request"  # to an approver: a payment waits for their decision (with buttons)
+    APPROVAL_OUTCOME = "approval_outcome"  # to the requester and approvers: approved and paid, rejected, expired
 
 
 class DeliveryStatus(str, enum.Enum):
@@ -202,3 +204,37 @@ class Receipt:
     reason: str | None = None  # a plain sentence when not ok
     paid: frozenset[str] = field(default_factory=frozenset)  # intent hashes the contract paid
     failed: tuple[tuple[str, str], ...] = ()  # (intent hash, reason) the contract refused within a batch
+
+
+class ApprovalStatus(str, enum.Enum):
+    WAITING = "waiting"  # collecting approvals; the intent stays pending and nothing is signed
+    APPROVED = "approved"  # the k-th approval arrived: the payment goes (or went) to signing
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"  # withdrawn by the requester (/cancel)
+
+
+@dataclass
+class ApprovalRequest:
+    """A payment above the approval threshold, waiting for `required` distinct approvers (never the requester)."""
+
+    intent_id: str
+    requester_ref: str
+    required: int
+    created_at: datetime
+    expires_at: datetime
+    status: ApprovalStatus = ApprovalStatus.WAITING
+    decided_at: datetime | None = None
+    decided_by: str | None = None  # who approved last, rejected it, or "expiry"
+    reason: str | None = None  # a rejection's reason
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One approver's decision on one request, stored with who and when (at most one per approver)."""
+
+    intent_id: str
+    approver_ref: str
+    approve: bool
+    at: datetime
+    reason: str | None = None

@@ -9,6 +9,7 @@ from typing import get_args
 from core.addresses import parse_address
 from core.commands import (
     Actor,
+    Approve,
     Audit,
     Bulk,
     BulkAction,
@@ -21,7 +22,9 @@ from core.commands import (
     Link,
     Mix,
     Pay,
+    Pending,
     Recipient,
+    Reject,
     Roles,
     SetRole,
     Start,
@@ -50,6 +53,9 @@ USAGE: dict[str, str] = {
     "role": "/role <@handle | platform:id> <member | operator | approver | admin>   e.g. /role @alice operator",
     "roles": "/roles",
     "audit": "/audit [n]   the last n decisions, 1 to 100 (default 20)",
+    "approve": "/approve <payment id>",
+    "reject": "/reject <payment id> [reason]   e.g. /reject pay-abc234de wrong address",
+    "pending": "/pending",
 }
 
 SUMMARY: dict[str, str] = {
@@ -69,6 +75,9 @@ SUMMARY: dict[str, str] = {
     "role": "give someone a role, or take it away with member (admins)",
     "roles": "who holds which role (admins, operators, approvers)",
     "audit": "the latest decisions, with who, role and amounts (admins)",
+    "approve": "approve a payment waiting for approval (approvers)",
+    "reject": "reject a payment waiting for approval, saying why (approvers)",
+    "pending": "payments waiting for approval",
 }
 
 _HEAD = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]{1,64})?$")
@@ -305,6 +314,24 @@ def _audit(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Au
     return Audit(actor, key, int(args[0]))
 
 
+def _approve(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Approve:
+    return Approve(actor, key, _ref_arg("approve", "payment id")(args))
+
+
+def _reject(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Reject:
+    ref = _ref_arg("reject", "payment id")(args[:1])
+    reason = " ".join(args[1:]).strip() or None
+    if reason is not None and len(reason) > 200:
+        raise _usage("reject", f"reason: it is {len(reason)} characters long; keep it to 200.", "reason")
+    return Reject(actor, key, ref, reason)
+
+
+def _pending(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Pending:
+    if args:
+        raise _usage("pending", "/pending takes no arguments.")
+    return Pending(actor, key)
+
+
 _STANDARD = TokenRegistry.standard()
 
 _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] = {
@@ -325,4 +352,7 @@ _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] =
     "role": _role,
     "roles": _roles,
     "audit": _audit,
+    "approve": _approve,
+    "reject": _reject,
+    "pending": _pending,
 }

@@ -10,8 +10,11 @@ from typing import Protocol, runtime_checkable
 from core.bulk.ports import BatchRepository, UploadCounts
 from core.commands import Actor
 from core.errors import ChainRejected
+from core.guard import Removal
 from core.jobs import Job
 from core.model import (
+    ApprovalRequest,
+    ApprovalStatus,
     Attempt,
     AuditEntry,
     Intent,
@@ -21,6 +24,7 @@ from core.model import (
     ProcessedKey,
     Receipt,
     User,
+    Vote,
 )
 from core.money import Amount, Token, TokenRegistry
 from core.replies import Press, Reply
@@ -203,6 +207,22 @@ class RoleRepository(Protocol):
     async def all(self) -> list[RoleGrant]: ...
 
 
+class ApprovalRepository(Protocol):
+    """Payments waiting for approvers (core.payments.approvals), and each approver's decision."""
+
+    async def add(self, request: ApprovalRequest) -> None: ...
+    async def get(self, intent_id: str) -> ApprovalRequest | None:
+        """Read it inside a unit of work that holds the intent's row lock (intents.get(for_update=True))."""
+    async def save(self, request: ApprovalRequest) -> None: ...
+    async def with_status(self, status: ApprovalStatus, limit: int = 1000) -> list[ApprovalRequest]:
+        """Oldest first."""
+    async def vote(self, vote: Vote) -> bool:
+        """Store one approver's decision; False (and nothing stored) if this approver already decided on this
+        request: a UNIQUE (intent, approver) makes that true across processes too."""
+    async def votes(self, intent_id: str) -> list[Vote]:
+        """Oldest first."""
+
+
 class NonceRepository(Protocol):
     async def reserve(self, chain_id: int, address: str, floor: int) -> int:
         """Atomically take the next nonce for (chain, address): max(stored next, floor); store it + 1.
@@ -229,6 +249,7 @@ class UnitOfWork(Protocol):
     batches: BatchRepository  # bulk payouts: batches, their rows and chunks
     uploads: UploadCounts  # bulk payout files and rows each person uploaded, for the upload limits
     roles: RoleRepository  # roles given in chat (core.roles)
+    approvals: ApprovalRepository  # payments waiting for approvers, and their decisions
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -303,6 +324,14 @@ class ChatEngine(Protocol):
 
     async def own_batches(self, actor: Actor, limit: int) -> list[tuple[str, str]]:
         """The bulk batches the actor uploaded as (id, label), newest first (an operator too sees only theirs)."""
+
+    async def secret_removed(self, actor: Actor, key: str, where: str, what: str, removal: Removal) -> None:
+        """core.guard found a `what` ("private key", "mixer note") from `actor` in the public place `where` and
+        dealt with it (`removal`): the admins get a security alert, once per `key` (the message). Never the secret."""
+
+    async def foreign_guild(self, actor: Actor, guild_id: int, what: str) -> None:
+        """An interaction (`what`: "/pay", "a /confirm button") from a Discord server outside DISCORD_GUILD_IDS was
+        refused: the admins get a security alert (throttled per person and server)."""
 
 
 # ---------------------------------------------------------------- privacy mixer

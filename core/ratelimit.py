@@ -78,6 +78,11 @@ class CommandLimits:
             return None
         return f"Too many {what}: {rate}. Try again in {_seconds(wait)}."
 
+    def rate_of(self, cmd: Command) -> tuple[str, Rate | None]:
+        """The bucket `cmd` counts in ("pay", "bulk-upload", "default") and its rate (None: not limited)."""
+        bucket, _, rate = self._rate_of(cmd)
+        return bucket, rate
+
     def _rate_of(self, cmd: Command) -> tuple[str, str, Rate | None]:
         if isinstance(cmd, Pay):
             return "pay", "/pay commands", self.rates.pay

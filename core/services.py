@@ -36,6 +36,10 @@ class Policy:
     admins: frozenset[str] = frozenset()  # ADMINS: always admins (chat cannot demote them)
     approvers: frozenset[str] = frozenset()  # APPROVERS (a role given in chat overrides this and OPERATORS)
     confirm_above: dict[str, int] = field(default_factory=dict)  # token symbol -> base units
+    # LOW_BALANCE_ALERT: the treasury below this (token symbol -> base units) alerts the admins (core.alerts);
+    # low_gas: the executor's native balance below this (its GAS= entry, else the native token's entry).
+    low_balance: dict[str, int] = field(default_factory=dict)
+    low_gas: int | None = None
     receipt_timeout: float = 30.0
     stuck_after: timedelta = timedelta(minutes=3)
     challenge_ttl: timedelta = timedelta(minutes=15)
@@ -43,6 +47,11 @@ class Policy:
     # usernames are released and re-registered, so the payer is warned to check the address before paying.
     handle_fresh_for: timedelta = timedelta(days=30)
     bot_name: str = "SnowRail"
+    # APPROVAL_THRESHOLD (token symbol -> base units): a payment strictly above it waits for APPROVALS_REQUIRED
+    # distinct approvers (never the requester), for at most APPROVAL_TTL. A token not listed never needs them.
+    approval_threshold: dict[str, int] = field(default_factory=dict)
+    approvals_required: int = 2
+    approval_ttl: timedelta = timedelta(hours=24)
 
     def is_operator(self, actor: Actor) -> bool:
         """May spend: an operator or an admin (approvers alone may not). The role the engine looked up for

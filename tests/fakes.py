@@ -13,9 +13,10 @@ from core.bulk.model import Batch, BatchRow, Chunk, ChunkStatus, RowStatus
 from core.bulk.ports import BatchRepository, UploadCounts
 from core.errors import ChainRejected, ChainUnavailable, UserError
 from core.jobs import Job
-from core.model import Attempt, AuditEntry, Intent, IntentStatus, LinkChallenge, Notification, ProcessedKey, Receipt, User
+from core.model import ApprovalRequest, ApprovalStatus, Attempt, AuditEntry, Intent, IntentStatus, LinkChallenge, Notification, ProcessedKey, Receipt, User, Vote
 from core.money import Token, TokenRegistry
 from core.ports import (
+    ApprovalRepository,
     AuditRepository,
     Chain,
     ChallengeRepository,
@@ -66,6 +67,8 @@ class _Store:
     chunks: dict[tuple[str, int], Chunk] = field(default_factory=dict)
     uploads: dict[tuple[str, str, datetime], tuple[int, int]] = field(default_factory=dict)
     roles: dict[str, RoleGrant] = field(default_factory=dict)
+    approval_requests: dict[str, ApprovalRequest] = field(default_factory=dict)
+    votes: list[Vote] = field(default_factory=list)
 
 
 class FakeDatabase:
@@ -211,6 +214,32 @@ class _Roles(_Repo):
         return sorted(self.s.roles.values(), key=lambda g: g.user_ref)
 
 
+class _Approvals(_Repo):
+    async def add(self, request: ApprovalRequest) -> None:
+        if request.intent_id in self.s.approval_requests:
+            raise DuplicateKey(request.intent_id)
+        self.s.approval_requests[request.intent_id] = copy.deepcopy(request)
+
+    async def get(self, intent_id: str) -> ApprovalRequest | None:
+        return copy.deepcopy(self.s.approval_requests.get(intent_id))
+
+    async def save(self, request: ApprovalRequest) -> None:
+        self.s.approval_requests[request.intent_id] = copy.deepcopy(request)
+
+    async def with_status(self, status: ApprovalStatus, limit: int = 1000) -> list[ApprovalRequest]:
+        found = sorted((r for r in self.s.approval_requests.values() if r.status is status), key=lambda r: r.created_at)
+        return [copy.deepcopy(r) for r in found[:limit]]
+
+    async def vote(self, vote: Vote) -> bool:
+        if any(v.intent_id == vote.intent_id and v.approver_ref == vote.approver_ref for v in self.s.votes):
+            return False
+        self.s.votes.append(vote)
+        return True
+
+    async def votes(self, intent_id: str) -> list[Vote]:
+        return [v for v in self.s.votes if v.intent_id == intent_id]
+
+
 class _Nonces(_Repo):
     async def reserve(self, chain_id: int, address: str, floor: int) -> int:
         k = (chain_id, address.lower())
@@ -316,6 +345,7 @@ class FakeUnitOfWork:
         self.batches: BatchRepository = _Batches(self)
         self.uploads: UploadCounts = _Uploads(self)
         self.roles: RoleRepository = _Roles(self)
+        self.approvals: ApprovalRepository = _Approvals(self)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         if self.db.down:

@@ -199,3 +199,4 @@ class MetaRow(Table, table=True):
 
 from adapters.db import bulk_tables  # noqa: E402,F401  (bulk payout tables join this metadata; declared there)
 from adapters.db import mixer_tables  # noqa: E402,F401  (the mixer's deposit cache joins this metadata too)
+from adapters.db import approval_tables  # noqa: E402,F401  (M-of-N approvals join this metadata; declared there)

@@ -14,7 +14,7 @@ from adapters.discord.identity import mentioned
 from core.parsing import SUMMARY, USAGE
 
 # Commands whose answers are only for the asker whatever they turn out to be: a slow one defers privately.
-PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet", "roles", "audit"})
+PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet", "roles", "audit", "pending"})
 ROLES = ("member", "operator", "approver", "admin")
 BULK_ACTIONS = ("preview", "execute", "status", "cancel", "retry")
 
@@ -120,10 +120,22 @@ def build(frontend: DiscordFrontend, token_symbols: list[str]) -> list[app_comma
     async def audit(interaction: discord.Interaction, n: Optional[app_commands.Range[int, 1, 100]] = None) -> None:
         await run(interaction, "audit", str(n) if n is not None else None)
 
+    @app_commands.describe(id="the payment waiting for approval, e.g. pay-abcdefgh")
+    async def approve(interaction: discord.Interaction, id: str) -> None:
+        await run(interaction, "approve", id)
+
+    @app_commands.describe(id="the payment waiting for approval", reason="why (the requester is told)")
+    async def reject(interaction: discord.Interaction, id: str, reason: Optional[str] = None) -> None:
+        said = " ".join((reason or "").split())  # the reason keeps its spaces: it is one free-text tail
+        await frontend.command(interaction, " ".join(filter(None, [text("reject", id), said])), private=False)
+
+    async def pending(interaction: discord.Interaction) -> None:
+        await run(interaction, "pending")
+
     callbacks: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
         "pay": pay, "status": status, "confirm": confirm, "cancel": cancel, "history": history, "wallet": wallet,
         "link": link, "bulk": bulk, "mix": mix, "withdraw": withdraw, "start": start, "help": help,
-        "role": role, "roles": roles, "audit": audit,
+        "role": role, "roles": roles, "audit": audit, "approve": approve, "reject": reject, "pending": pending,
     }  # fmt: skip
     # /deposit is not offered until it works (core.handlers.account.NOT_YET keeps it out of /help too).
     out = []

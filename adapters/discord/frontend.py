@@ -90,6 +90,7 @@ class DiscordFrontend:
             "refused %s from user %s in guild %s: that guild is not in DISCORD_GUILD_IDS",
             what, interaction.user.id, interaction.guild_id,
         )  # fmt: skip
+        await self.engine.foreign_guild(actor_of(interaction.user, operator=False), interaction.guild_id, what)
         try:
             if interaction.type is discord.InteractionType.autocomplete:
                 await interaction.response.autocomplete([])
@@ -177,7 +178,13 @@ class DiscordFrontend:
         bot may, and its author warned by DM. Direct messages, bots and webhooks are left alone. True if it held one."""
         if message.guild is None or message.author.bot or message.webhook_id is not None:
             return False
-        return await guard(ChannelMessage(message, edited=edited))
+        public = ChannelMessage(message, edited=edited)
+        actor = actor_of(message.author, operator=False)
+
+        async def report(what: str, removal: Removal) -> None:  # the admins' security alert, once per message
+            await self.engine.secret_removed(actor, f"dc-msg-{message.id}", public.place, what, removal)
+
+        return await guard(public, report)
 
     # ------------------------------------------------------------ answering
     async def answer(

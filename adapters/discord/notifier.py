@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import discord
 
-from adapters.discord.buttons import link_view
+from adapters.discord.buttons import link_view, view
 from adapters.discord.identity import user_ref_user_id
 from adapters.discord.render import NO_MENTIONS, Part, parts
 from core.delivery import RetryAfter, patiently
@@ -22,6 +22,22 @@ T = TypeVar("T")
 
 CLOSED_DMS = {50007, 50278}  # cannot send messages to this user; not sharing a guild any more
 MAX_WAIT = 30.0  # a 429 asking for longer than this is handed back as retry_after, not slept through
+# The only command buttons a DM keeps: those asking its recipient to decide (an approval request's Approve /
+# Reject). They are stateless, so the gateway process answers them whoever sent the DM, and they work this long;
+# the core refuses whatever is no longer open (an expired request says so). Other DMs keep their link buttons.
+DM_COMMANDS = ("/approve ", "/reject ")
+DM_BUTTON_TTL = 7 * 24 * 3600.0
+
+
+def dm_view(reply: Reply, user_ref: str) -> discord.ui.View | None:
+    """The view of a DM: its link buttons, and the command buttons of DM_COMMANDS for its recipient to press."""
+    kept = tuple(b for b in reply.buttons if b.url or b.command.startswith(DM_COMMANDS))
+    if not any(not b.url for b in kept):
+        return link_view(reply.buttons)
+    shown = view(kept, user_ref.partition(":")[2], ttl=DM_BUTTON_TTL)
+    if shown is not None:
+        shown.timeout = None  # this REST-only client never sees the buttons pressed: no timer to keep
+    return shown
 
 
 async def patient(call: Callable[[], Awaitable[T]]) -> T:
@@ -91,8 +107,7 @@ class DiscordNotifier:
 
     async def send(self, user_ref: str, reply: Reply) -> Delivery:
         async def post(channel: discord.DMChannel) -> None:
-            # Command buttons need the gateway process to answer them: a DM keeps only its link buttons.
-            for part in parts(reply, link_view(reply.buttons)):
+            for part in parts(reply, dm_view(reply, user_ref)):
                 await patient(lambda: channel.send(part.text, **part.extras()))  # noqa: B023
 
         return await self._deliver(user_ref, post)

@@ -128,7 +128,13 @@ class TelegramFrontend:
         msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if msg is None or user is None or chat is None:
             return
-        if await guard(GroupMessage(self, context.bot, msg, user, edited=update.edited_message is not None)):
+        message = GroupMessage(self, context.bot, msg, user, edited=update.edited_message is not None)
+        actor, key = actor_of(user), message_key(context.bot.id, chat.id, msg.message_id)
+
+        async def report(what: str, removal: Removal) -> None:  # the admins' security alert, once per message
+            await self.engine.secret_removed(actor, key, message.place, what, removal)
+
+        if await guard(message, report):
             raise ApplicationHandlerStop
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

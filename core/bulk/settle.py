@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from core.alerts import check_balances
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
 from core.bulk.views import progress, summary
 from core.errors import ChainRejected, TransientError
@@ -254,6 +255,8 @@ async def _record(s: Services, chunk: Chunk, receipt: Receipt) -> None:
         await uow.commit()
     if wrote:
         _notify_soon(s)  # one delivery job per progress update, not one per chunk
+    if receipt.ok:  # LOW_BALANCE_ALERT: the tokens this transaction paid out, and the executor's gas
+        await check_balances(s, [s.token(sym) for sym in sorted({r.token for r in rows})])
 
 
 async def _progress(s: Services, uow: UnitOfWork, batch: Batch, *, force: bool = False) -> bool:

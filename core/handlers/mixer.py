@@ -3,6 +3,8 @@ relays it."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from core import payments
 from core.addresses import short
 from core.commands import Mix, Withdraw
@@ -10,7 +12,8 @@ from core.errors import ChainUnavailable, UserError
 from core.model import Intent, IntentStatus, Notification, NotificationType, ProcessedKey
 from core.ports import MixNote, Mixer
 from core.replies import Attachment, Button, Reply, Span, bold, code, dumps, link
-from core.services import Services, log, new_id, new_intent_hash
+from core.payments import approvals
+from core.services import Payee, Services, log, new_id, new_intent_hash
 from core.views import counted
 
 _Line = str | Span | tuple[str | Span, ...]  # one line of a reply, as Reply.of takes it
@@ -45,6 +48,8 @@ async def mix(s: Services, cmd: Mix) -> Reply:
     mixer = _mixer(s)
     note = mixer.new_note(cmd.amount)
     now = s.clock.now()
+    if s.policy.is_operator(cmd.actor) and approvals.needs_approval(s, cmd.amount.token.symbol, cmd.amount.units):
+        return await _deposit_for_approval(s, cmd, note, now)
     limit = s.policy.confirm_above.get(cmd.amount.token.symbol)
     if s.policy.is_operator(cmd.actor) and limit is not None and cmd.amount.units > limit:
         # /pay would wait for /confirm; a deposit cannot, because the note is not kept in the meantime.
@@ -145,6 +150,21 @@ async def withdraw(s: Services, cmd: Withdraw) -> Reply:
         private=True,
         kind="ok",
     )
+
+
+async def _deposit_for_approval(s: Services, cmd: Mix, note: MixNote, now: datetime) -> Reply:
+    """A treasury deposit above APPROVAL_THRESHOLD: the note is handed over now (it is worth nothing until the
+    deposit is approved and confirmed), and the deposit waits for the approvers like a /pay."""
+    intent = _deposit_intent(s, cmd, note)
+    try:
+        await payments.check_treasury(s, intent)
+    except ChainUnavailable:
+        return Reply.error("The chain node is not answering, so nothing was deposited. Try /mix again later.")
+    record = ProcessedKey(cmd.key, "mix", cmd.actor.ref, now, intent_id=intent.id, reply=dumps(_REPEAT))
+    waiting = await approvals.request(s, cmd.actor, intent, Payee(note.pool, None), record)
+    lines: list[_Line] = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING,
+                          "It is worth nothing until the deposit below is approved and confirmed; you will be told."]
+    return Reply((*Reply.of(*lines).lines, *waiting.lines), waiting.buttons, private=True)
 
 
 def _deposit_intent(s: Services, cmd: Mix, note: MixNote) -> Intent:

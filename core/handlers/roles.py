@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from core.alerts import alert_admins, security_alert
 from core.commands import Actor, Audit, Recipient, Roles, SetRole
 from core.errors import NotAllowed, UserError
-from core.model import AuditEntry, Notification, NotificationType
+from core.model import AuditEntry
 from core.money import format_units
 from core.ports import UnitOfWork
-from core.replies import Reply, Span, bold, code, dumps
+from core.replies import Reply, Span, bold, code
 from core.roles import Role, RoleGrant, role_of, seeded_role
 from core.services import Services
 
@@ -61,19 +62,9 @@ async def set_role(s: Services, cmd: SetRole) -> Reply:
         if before is cmd.role:
             return Reply.of(f"{who} is already {_a(before)}; nothing changed.")
         await uow.roles.put(RoleGrant(ref, cmd.role, cmd.actor.ref, now))
-        grants = await uow.roles.all()
-        admins = set(s.policy.admins) | {g.user_ref for g in grants if g.role is Role.ADMIN}
-        if before is Role.ADMIN:
-            admins.add(ref)  # a demoted admin hears of it too
-        alert = Reply.of(
-            (bold("Security alert"), ": role changed"),
-            f"{cmd.actor.ref} made {who} {_a(cmd.role)} (was {_a(before)}).",
-            private=True,
-        )
-        for admin in sorted(admins):
-            await uow.outbox.add(
-                Notification(f"role:{cmd.key}:{admin}", admin, NotificationType.SECURITY_ALERT, dumps(alert), now)
-            )
+        # Every admin hears of it, a demoted admin too, in the transaction that changes the role.
+        alert = security_alert("role changed", f"{cmd.actor.ref} made {who} {_a(cmd.role)} (was {_a(before)}).")
+        await alert_admins(uow, s, f"role:{cmd.key}", alert, also=(ref,) if before is Role.ADMIN else ())
         await uow.commit()
     s.notify_soon()
     return Reply.of(f"{who} is now {_a(cmd.role)} (was {_a(before)}). The admins have been told.", kind="ok")

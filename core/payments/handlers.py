@@ -8,6 +8,7 @@ from core.commands import Cancel, Confirm, History, Pay, Status
 from core.errors import ChainUnavailable, NotAllowed, UserError
 from core.model import Intent, IntentStatus, ProcessedKey
 from core.money import format_units
+from core.payments import approvals
 from core.payments.allowance import check_allowance
 from core.payments.settle import node_down_reply, settle
 from core.replies import Reply
@@ -47,6 +48,9 @@ async def pay(s: Services, cmd: Pay) -> Reply:
         await check_treasury(s, intent)
     except ChainUnavailable:
         node_down = True  # keep the payment so it can be retried with /confirm or dropped with /cancel
+    if approvals.needs_approval(s, token.symbol, units):
+        record = ProcessedKey(cmd.key, "pay", cmd.actor.ref, now, intent_id=intent.id)
+        return await approvals.request(s, cmd.actor, intent, payee, record)  # stored pending; nothing signed yet
     async with s.uow() as uow:
         await uow.intents.add(intent)
         await uow.keys.add(ProcessedKey(cmd.key, "pay", cmd.actor.ref, now, intent_id=intent.id))
@@ -103,6 +107,10 @@ async def confirm(s: Services, cmd: Confirm) -> Reply:
     intent = await _own_intent(s, cmd.ref, cmd.actor.ref)
     if intent.status is not IntentStatus.PENDING:
         return intent_detail(s.chain, intent, headline=f"Nothing to confirm: this payment is {intent.status.value}.")
+    async with s.uow() as uow:
+        held = await approvals.hold_on(uow, intent, cancelling=False)
+    if held is not None:
+        raise NotAllowed(f"{intent.id} cannot be confirmed: {held}.")
     try:
         await check_treasury(s, intent)
     except ChainUnavailable:
@@ -120,6 +128,9 @@ async def cancel(s: Services, cmd: Cancel) -> Reply:
                 IntentStatus.CONFIRMED: "it is already paid",
             }.get(intent.status, f"it is already {intent.status.value}")
             raise UserError(f"{intent.id} cannot be cancelled: {why}.")
+        held = await approvals.hold_on(uow, intent, cancelling=True)  # under the lock the k-th approval takes
+        if held is not None:
+            raise UserError(f"{intent.id} cannot be cancelled: {held}.")
         intent.move(IntentStatus.CANCELLED, s.clock.now())
         await uow.intents.save(intent)
         await uow.commit()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.addresses import short
+from core.alerts import check_balances
 from core.errors import ChainRejected, ChainUnavailable
 from core.model import Attempt, Intent, IntentStatus, Notification, NotificationType, Receipt
 from core.ports import PaymentOrder, SignedTx, UnitOfWork
@@ -207,6 +208,8 @@ async def record(s: Services, intent_id: str, outcome: Outcome) -> Intent:
         await apply_outcome(s, uow, intent, outcome)
         await uow.commit()
     s.notify_soon()
+    if outcome.paid:  # LOW_BALANCE_ALERT: the treasury's token and the executor's gas, after each payment
+        await check_balances(s, [s.token(intent.token)])
     return intent
 
 

@@ -1,5 +1,6 @@
 """Repositories of core.ports over one AsyncSession, one module per concern; rows become core.model dataclasses here."""
 
+from adapters.db.repositories.approvals import SqlApprovalRepository
 from adapters.db.repositories.commands import SqlAuditRepository, SqlKeyRepository, SqlRoleRepository
 from adapters.db.repositories.dialect import SessionRepository, insert_for, is_postgres
 from adapters.db.repositories.intents import SqlIntentRepository
@@ -8,6 +9,7 @@ from adapters.db.repositories.outbox import SqlOutboxRepository
 from adapters.db.repositories.users import SqlChallengeRepository, SqlUserRepository
 
 __all__ = [
+    "SqlApprovalRepository",
     "SessionRepository",
     "SqlAuditRepository",
     "SqlChallengeRepository",

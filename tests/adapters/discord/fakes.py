@@ -11,6 +11,7 @@ from typing import Any
 import discord
 
 from core.commands import Actor
+from core.guard import Removal
 from core.replies import Press, Reply
 
 _ids = itertools.count(1_000)
@@ -159,6 +160,7 @@ class FakeEngine:
         batches: list[tuple[str, str]] | None = None,
     ) -> None:
         self.calls: list[tuple[str, Actor, str]] = []
+        self.alerts: list[tuple[str, ...]] = []  # what the front end reported for the admins' security alerts
         self.uploads: list[tuple[bytes, str, str, str]] = []  # (data, file name, actor ref, key)
         self.listed: list[tuple[str, str, int]] = []  # ("payments" | "batches", actor ref, limit)
         self.reply, self.upload_reply = reply or Reply.of("ok"), upload_reply or Reply.of("preview")
@@ -190,6 +192,12 @@ class FakeEngine:
         self.listed.append(("batches", actor.ref, limit))
         return self.batches
 
+    async def secret_removed(self, actor: Actor, key: str, where: str, what: str, removal: Removal) -> None:
+        self.alerts.append(("secret", actor.ref, key, where, what, removal.value))
+
+    async def foreign_guild(self, actor: Actor, guild_id: int, what: str) -> None:
+        self.alerts.append(("foreign guild", actor.ref, str(guild_id), what))
+
 
 
 class PastedMessage:
@@ -200,7 +208,8 @@ class PastedMessage:
         self.guild = SimpleNamespace(name="Treasury @everyone") if guild else None
         self.channel = SimpleNamespace(id=5, name="general")
         self.deleted, self.dms = False, []
-        self.author = SimpleNamespace(id=42, bot=bot, send=self._dm)
+        self.author = SimpleNamespace(id=42, name="pat", bot=bot, send=self._dm)
+        self.id = 9001
         self.dms_closed = dms_closed
 
     async def delete(self):

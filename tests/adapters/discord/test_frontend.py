@@ -88,8 +88,12 @@ async def test_c1_interactions_from_a_foreign_guild_are_refused_and_logged(caplo
     press = FakeInteraction(person(66, "eve"), guild_id=OTHER_GUILD, message=FakeMessage(9))
     await front.press(press, Press("66", "/confirm pay-abc", int(time.time()) + 60))
     assert press.log[0][1] == REFUSED_GUILD and not engine.calls  # even an operator, even their own button
+    # each refusal is reported for the admins' security alert (the engine throttles them), by ids and command only
+    assert engine.alerts == [("foreign guild", "discord:66", str(OTHER_GUILD), what)
+                             for what in ("/pay", "/status", "a /confirm button")]
     for here in (FakeInteraction(), FakeInteraction(guild_id=None)):  # the configured guild, and DMs
         assert await front.admit(here, "/help") and not here.log
+    assert len(engine.alerts) == 3  # nothing reported from the configured guild or a DM
     assert await DiscordFrontend(FakeEngine()).admit(FakeInteraction(guild_id=OTHER_GUILD), "/help")  # no guilds set: any
 
 
@@ -334,9 +338,12 @@ NOTE = "snowrail-cro-0.1-25-0x" + "cd34" * 31
 
 
 async def test_a_pasted_note_is_deleted_and_its_author_warned_without_repeating_it(caplog):
-    front = DiscordFrontend(FakeEngine())
+    engine = FakeEngine()
+    front = DiscordFrontend(engine)
     msg = PastedMessage(f"my note {NOTE}")
     assert await front.pasted_secret(msg) and msg.deleted
+    # reported for the admins' alert: who, which message, where, what kind; never the note
+    assert engine.alerts == [("secret", "discord:42", "dc-msg-9001", "#general on Treasury @everyone", "mixer note", "deleted")]
     ((text, kw),) = msg.dms
     assert "mixer note" in text and "I deleted it" in text and "/withdraw" in text and "cd34cd34" not in text
     assert "@everyone" not in text and kw["allowed_mentions"] == NO_MENTIONS  # the server name is escaped too
@@ -351,6 +358,7 @@ async def test_a_key_that_cannot_be_deleted_gets_a_warning_that_says_so(caplog):
     assert "private key" in text and "could not delete it" in text and "Move your funds" in text
     closed = PastedMessage("a" * 64, dms_closed=True)
     assert await front.pasted_secret(closed) and closed.deleted  # DMs closed: the deletion still stands
+    assert [a[-2:] for a in front.engine.alerts] == [("private key", "refused"), ("private key", "deleted")]
     assert "aaaaaaaa" not in caplog.text
 
 
@@ -358,3 +366,4 @@ async def test_direct_messages_bots_and_plain_text_are_not_touched():
     front = DiscordFrontend(FakeEngine())
     for msg in (PastedMessage(NOTE, guild=False), PastedMessage(NOTE, bot=True), PastedMessage("paid 0x" + "1f" * 32)):
         assert not await front.pasted_secret(msg) and not msg.deleted and not msg.dms
+    assert not front.engine.alerts

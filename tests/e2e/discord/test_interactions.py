@@ -6,7 +6,7 @@ import copy
 import re
 import time
 
-from tests.e2e.discord.conftest import ALICE, MALLORY, OPERATOR, TREASURER
+from tests.e2e.discord.conftest import ADMIN, ALICE, MALLORY, OPERATOR, TREASURER
 
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 TX = re.compile(r"0x[0-9a-f]{64}")
@@ -247,7 +247,9 @@ async def test_ordinary_messages_and_the_bots_own_are_left_alone(fake, discord_b
     await fake.post(f"paid, see tx 0x{'1f' * 32}", ALICE)  # a tx hash is not a key
     await fake.post(f"bot echo {NOTE}", (fake.bot_id, "snowrail"), bot=True)
     await ask(fake, "help", who=ALICE)  # the gateway has handled both messages by the time this is answered
-    assert not [e for e in fake.events[before:] if e.kind in ("message_delete", "dm")]
+    # Earlier tests' pasted secrets reach the admin as security alerts meanwhile: only an alert about Alice would count.
+    late_alert = lambda e: e.payload.get("user_id") == ADMIN[0] and f"discord:{ALICE[0]}" not in e.content  # noqa: E731
+    assert not [e for e in fake.events[before:] if e.kind in ("message_delete", "dm") and not late_alert(e)]
 
 
 async def test_bulk_file_errors_and_size_limit(fake, discord_bot):

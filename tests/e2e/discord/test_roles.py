@@ -30,7 +30,7 @@ async def test_role_and_roles_slash_commands(fake, discord_bot):
     assert "Only an admin can change roles; you are a member." in refused.content
     given = await fake.answer(await fake.send(role_interaction(fake, ADMIN, RITA, "approver")))
     assert f"discord:{RITA[0]} is now an approver (was a member)" in given.content, given.content
-    alert = await fake.wait_for(lambda e: e.kind == "dm" and e.payload["user_id"] == ADMIN[0] and "Security alert" in e.content)
+    alert = await fake.wait_for(lambda e: e.kind == "dm" and e.payload["user_id"] == ADMIN[0] and "role changed" in e.content)
     assert f"discord:{ADMIN[0]} made discord:{RITA[0]} an approver" in alert.content
 
     listing = await fake.answer(await fake.send(fake.slash("roles", {}, OPERATOR)))
