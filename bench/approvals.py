@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -19,20 +18,10 @@ from eth_account import Account  # noqa: E402
 
 from adapters.chain.devnet import anvil_keys, deploy_dev_stack, start_anvil  # noqa: E402
 from bot.bootstrap import build  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bench.pay_anvil import OP, stack_settings, summary  # noqa: E402
 from core.commands import Actor  # noqa: E402
 
-OP = Actor("console", "bench", "Bench")
 APRIL, AMOS = Actor("telegram", "901", "April"), Actor("telegram", "902", "Amos")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def summary(ms: list[float]) -> dict:
-    return {"p50_ms": round(statistics.median(ms), 1), "p95_ms": round(pct(ms, 95), 1), "n": len(ms)}
 
 
 async def main(n: int, database_url: str | None) -> dict:
@@ -41,10 +30,8 @@ async def main(n: int, database_url: str | None) -> dict:
         executor_key = anvil_keys(2)[1]
         dep = await deploy_dev_stack(anvil.url, executor=Account.from_key(executor_key).address)
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(
-                _env_file=None, data_dir=Path(tmp), rpc_url=anvil.url, private_key=executor_key,
-                settlement_contract_address=dep.settlement, operators=OP.ref, database_url=database_url,
-                tokens=",".join(f"{s}={a}" for s, a in dep.tokens.items()),
+            settings = stack_settings(
+                anvil.url, dep, executor_key, Path(tmp), database_url,
                 approvers=f"{APRIL.ref},{AMOS.ref}", approval_threshold="CRO=0.001", approvals_required=2,
                 rate_limit_pay="off", rate_limit_default="off",
             )

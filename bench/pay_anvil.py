@@ -13,11 +13,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_account import Account  # noqa: E402
 
+from adapters.chain.deploy import Deployment  # noqa: E402
 from adapters.chain.devnet import ANVIL_DEV_KEY, anvil_keys, deploy_dev_stack, start_anvil  # noqa: E402
 from bot.bootstrap import build  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -36,18 +38,24 @@ def summary(ms: list[float]) -> dict:
     return {"p50_ms": round(statistics.median(ms), 1), "p95_ms": round(pct(ms, 95), 1), "n": len(ms)}
 
 
+def stack_settings(url: str, dep: Deployment, executor_key: str, data_dir: Path, database_url: str | None,
+                   **extra: Any) -> Settings:
+    """Settings for a bot on a fresh dev stack (the bench's operator, the stack's tokens), plus `extra`."""
+    return Settings(
+        _env_file=None, data_dir=data_dir, rpc_url=url, private_key=executor_key,
+        settlement_contract_address=dep.settlement, operators=OP.ref, database_url=database_url,
+        tokens=",".join(f"{s}={a}" for s, a in dep.tokens.items()), **extra,
+    )
+
+
 async def main(n: int, database_url: str | None) -> dict:
     anvil = start_anvil()
     try:
         executor_key = anvil_keys(2)[1]
         dep = await deploy_dev_stack(anvil.url, executor=Account.from_key(executor_key).address)
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(
-                _env_file=None, data_dir=Path(tmp), rpc_url=anvil.url, private_key=executor_key,
-                settlement_contract_address=dep.settlement, operators=OP.ref, database_url=database_url,
-                tokens=",".join(f"{s}={a}" for s, a in dep.tokens.items()),
-                rate_limit_pay="off",  # one operator pays n times a minute here; bench/rate_limit.py measures the limit
-            )
+            # One operator pays n times a minute here; bench/rate_limit.py measures the limit.
+            settings = stack_settings(anvil.url, dep, executor_key, Path(tmp), database_url, rate_limit_pay="off")
             app = await build(settings)
             try:
                 chain = app.chain
