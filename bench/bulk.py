@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.addresses import to_checksum
-from core.bulk.file import check_file
-from core.commands import Actor
+from core.bulk.file import MAX_SHELL_BYTES, MAX_SHELL_ROWS, check_file
+from core.commands import Actor, BulkUpload
 from core.money import TokenRegistry, format_units
 
 if TYPE_CHECKING:
@@ -53,17 +53,24 @@ def payout_file(rows: int, seed: int = 7, token: str = "CRO") -> tuple[bytes, di
     return ("\n".join(lines) + "\n").encode(), expected
 
 
-async def start_stack(treasury_cro: int, *, dev_tokens: bool = False) -> Stack:
+async def start_stack(treasury_cro: int, *, dev_tokens: bool = False, block_time: float | None = None,
+                      gas_limit: int | None = None) -> Stack:
     from eth_account import Account
 
     from adapters.chain.deploy import deploy_stack
     from adapters.chain.devnet import anvil_keys, start_anvil
     from adapters.chain.rpc import HttpNode
 
-    # Mixed mining: a block per transaction as it arrives (automine), plus one every second. Automine alone
-    # leaves transactions pending for ever when they arrive out of nonce order and do not fit the block
-    # that was being mined; a real chain makes blocks on a clock, and so does this.
-    anvil = start_anvil(extra_args=("--balance", str(10 * treasury_cro), "--mixed-mining", "--block-time", "1"))
+    if block_time is None:
+        # Mixed mining: a block per transaction as it arrives (automine), plus one every second. Automine alone
+        # leaves transactions pending for ever when they arrive out of nonce order and do not fit the block
+        # that was being mined; a real chain makes blocks on a clock, and so does this.
+        mining: tuple[str, ...] = ("--mixed-mining", "--block-time", "1")
+    else:  # interval mining only, as on a real chain: the block gas limit bounds the rate
+        mining = ("--block-time", f"{block_time:g}")
+    if gas_limit is not None:
+        mining += ("--gas-limit", str(gas_limit))
+    anvil = start_anvil(extra_args=("--balance", str(10 * treasury_cro), *mining))
     keys = anvil_keys(2)
     node = HttpNode(anvil.url)
     try:
@@ -198,18 +205,99 @@ async def baseline(app, count: int, token: str = "CRO") -> float:
     return count / (time.perf_counter() - start)
 
 
-async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: str = "CRO", log=print) -> dict:
+class BlockClock:
+    """Watches the node's block number and keeps the wall time each block was first seen (polled every 10 ms),
+    so 'the last receipt' is the moment its block appeared, not when the bench happened to look."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seen: dict[int, float] = {}
+        self._task: asyncio.Task | None = None
+
+    async def _watch(self) -> None:
+        from adapters.chain.rpc import HttpNode
+
+        node = HttpNode(self.url)
+        try:
+            while True:
+                try:
+                    number = await node.block_number()
+                    self.seen.setdefault(number, time.time())
+                except Exception:  # a slow answer under load: look again
+                    pass
+                await asyncio.sleep(0.01)
+        finally:
+            await node.close()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def at(self, block: int) -> float:
+        """When `block` (or the first later block) was first seen."""
+        return min(t for n, t in self.seen.items() if n >= block)
+
+
+async def block_gas_limit(url: str) -> int:
+    from adapters.chain.rpc import HttpNode
+
+    node = HttpNode(url)
+    try:
+        return int((await node.request("eth_getBlockByNumber", ["latest", False]))["gasLimit"], 16)
+    finally:
+        await node.close()
+
+
+async def block_fill(url: str, first: int, last: int) -> list[float]:
+    from adapters.chain.rpc import HttpNode
+
+    node = HttpNode(url)
+    try:
+        fill = []
+        for n in range(first, last + 1):
+            block = await node.request("eth_getBlockByNumber", [hex(n), False])
+            fill.append(round(int(block["gasUsed"], 16) / int(block["gasLimit"], 16), 3))
+        return fill
+    finally:
+        await node.close()
+
+
+async def gas_floor(stack: Stack, expected: dict[str, int], chunks: int, token: str, log) -> float:
+    """Gas per payout of contracts/test/DisperseBaseline.sol on this anvil, in transactions as large as the
+    batch's chunks on average (up to 5 of them, to fresh addresses like the batch's): the EVM floor."""
+    from adapters.chain.devnet import anvil_keys
+    from bench.gas_floor import floor_gas_per_payout
+
+    size = max(1, round(len(expected) / max(chunks, 1)))
+    amounts = list(expected.values())[: 5 * size]
+    floor = await floor_gas_per_payout(stack.url, anvil_keys(1)[0], amounts, chunk=size, token=stack.tokens.get(token))
+    log(f"gas floor: {floor:,.0f} per payout (bare Disperse-style loop, {len(amounts)} payouts in {size}-row transactions)")
+    return floor
+
+
+async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: str = "CRO", log=print,
+              block_time: float | None = None, gas_limit: int | None = None) -> dict:
     from bot.bootstrap import build
     from bot.settings import load_settings
 
     data, expected = payout_file(rows, token=token)
     tokens = TokenRegistry.standard()
     t = time.perf_counter()
-    checked = check_file(data, tokens, filename="bench.csv")
+    # As `snowrail bulk run` reads a file (the shell's limits): past 10,000 rows a file exceeds the chat's.
+    checked = check_file(data, tokens, filename="bench.csv", max_rows=MAX_SHELL_ROWS, max_bytes=MAX_SHELL_BYTES)
     validate_seconds = time.perf_counter() - t
     assert checked.exit_code == 0, checked.errors[:3]
 
-    stack = await start_stack(treasury_cro=rows + baseline_rows + 1000, dev_tokens=token != "CRO")
+    stack = await start_stack(treasury_cro=rows + baseline_rows + 1000, dev_tokens=token != "CRO",
+                              block_time=block_time, gas_limit=gas_limit)
+    clock = BlockClock(stack.url)
     procs: list[subprocess.Popen] = []
     app = None
     try:
@@ -222,7 +310,8 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: s
         settings = load_settings(**{k.lower(): v for k, v in env.items()
                                     if k in ("RPC_URL", "PRIVATE_KEY", "SETTLEMENT_CONTRACT_ADDRESS", "CHAIN_ID",
                                              "DATABASE_URL", "REDIS_URL", "OPERATORS", "TOKENS")},
-                                 rate_limit_pay="off", rate_limit_bulk_upload="off")  # bench/rate_limit.py measures those
+                                 rate_limit_pay="off", rate_limit_bulk_upload="off",  # bench/rate_limit.py measures those
+                                 bulk_rows_per_day=0, bulk_uploads_per_hour=0)
         app = await build(settings)
         log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
         procs = start_workers(workers, env, log_dir)
@@ -231,11 +320,13 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: s
         log(f"baseline: {base:.1f} payouts/s over {min(rows, baseline_rows)} /pay payments (one tx each)")
 
         t = time.perf_counter()
-        preview = await app.engine.bulk_upload(OPERATOR, "bench-upload", "bench.csv", data)
+        preview = await app.engine.handle(BulkUpload(OPERATOR, "bench-upload", "upload", filename="bench.csv", data=data,
+                                                     max_rows=MAX_SHELL_ROWS))
         upload_seconds = time.perf_counter() - t
         batch_id = next(b.command.split()[-1] for b in preview.buttons if b.command.startswith("/bulk execute"))
         log(f"upload+preview: {upload_seconds:.2f} s; " + " | ".join(preview.plain().splitlines()[1:5]))
 
+        clock.start()
         t = time.perf_counter()
         reply = await app.engine.handle_text(f"/bulk execute {batch_id}", actor=OPERATOR, key="bench-execute")
         if "Executing" not in reply.plain():
@@ -243,23 +334,49 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: s
         batch = await wait_done(app, batch_id, timeout=max(120, rows / 20))
         seconds = time.perf_counter() - t
         rss = peak_rss_mb(procs)
+        await clock.stop()
+        async with app.uow() as u:
+            chunks = await u.batches.chunks(batch_id)
+        # From the first chunk's broadcast (it is sent right after its signed bytes are committed) to the
+        # moment the block holding the last receipt appeared.
+        first_sent = min(c.signed_at for c in chunks if c.signed_at is not None).timestamp()
+        last_block = max(c.block_number for c in chunks if c.block_number is not None)
+        settle_seconds = clock.at(last_block) - first_sent
+        blocks = len({c.block_number for c in chunks})
+        limit = await block_gas_limit(stack.url)
+        fill = await block_fill(stack.url, min(c.block_number for c in chunks if c.block_number), last_block)
         verified = await verify_on_chain(stack.url, expected, stack.tokens.get(token))
         log(f"executed {batch.paid} paid / {batch.failed} failed in {seconds:.2f} s on {workers} workers; "
             f"{batch.gas_used:,} gas; verified on chain: {verified}")
         if batch.paid != rows or not verified:
             raise RuntimeError(f"not every row was paid exactly: {batch.paid} of {rows}, on chain ok: {verified}")
-        rate = rows / seconds
+        rate = rows / settle_seconds
+        gas_per_payout = batch.gas_used / rows
+        floor = await gas_floor(stack, expected, len(chunks), token, log)
+        # What the chain allows at most: its block gas limit per block time, spent on payouts alone.
+        bound = limit / (block_time or 1.0) / gas_per_payout
         return {
             "rows": rows,
             "seconds": round(seconds, 3),
+            "settle_seconds": round(settle_seconds, 3),
             "payouts_per_s": round(rate, 1),
+            "bound_payouts_per_s": round(bound, 1),
+            "bound_fraction": round(rate / bound, 3),
+            "block_time": block_time,
+            "block_gas_limit": limit,
+            "chunks": len(chunks),
+            "blocks": blocks,
+            "block_fill": fill,  # gas used / block gas limit, from the first block holding a chunk to the last
             "baseline_payouts_per_s": round(base, 1),
             "speedup": round(rate / base, 1),
-            "gas_per_payout": round(batch.gas_used / rows),
+            "gas_per_payout": round(gas_per_payout),
+            "baseline_gas_per_payout": round(floor),  # a bare Disperse-style loop, same chunk size, same anvil
+            "gas_ratio": round(gas_per_payout / floor, 3),
             "validate_seconds": round(validate_seconds, 3),
             "peak_rss_mb": rss,
         }
     finally:
+        await clock.stop()
         stop(procs)
         if app is not None:
             await app.close()
@@ -272,14 +389,20 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="snowrail bench bulk")
     p.add_argument("--rows", type=int, default=10_000)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--baseline-rows", type=int, default=200)
+    p.add_argument("--baseline-rows", type=int, default=None,
+                   help="/pay payments for the baseline (200; 10 with --block-time, where each waits for a block)")
+    p.add_argument("--block-time", type=float, default=None, metavar="SECONDS",
+                   help="interval mining: anvil makes a block every SECONDS (default: a block per transaction "
+                        "plus one a second)")
+    p.add_argument("--gas-limit", type=int, default=None, metavar="GAS", help="anvil's block gas limit")
     p.add_argument("--token", default="CRO", choices=["CRO", "WCRO", "USDC", "USDT"],
                    help="pay this token (ERC-20s are the dev tokens deployed on the fresh anvil)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     out = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    result = asyncio.run(run(args.rows, workers=args.workers, baseline_rows=args.baseline_rows, token=args.token,
-                             log=out))
+    baseline_rows = args.baseline_rows if args.baseline_rows is not None else 200 if args.block_time is None else 10
+    result = asyncio.run(run(args.rows, workers=args.workers, baseline_rows=baseline_rows, token=args.token,
+                             log=out, block_time=args.block_time, gas_limit=args.gas_limit))
     if args.json:
         print(json.dumps(result))
     else:

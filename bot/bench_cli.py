@@ -1,4 +1,5 @@
-"""`snowrail bench ...`: `bulk --rows N [--json]` (settling a payout file on a fresh anvil) and `bulk-validate`."""
+"""`snowrail bench ...`: `bulk --rows N [--block-time S --gas-limit G] [--json]` (settling a payout file on a fresh
+anvil, optionally with interval mining at the chain's limit) and `bulk-validate`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from bot.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]  # bench/ lives beside bot/ and is not an installed package
 
-USAGE = "usage: snowrail bench bulk --rows N [--workers W] [--json] | snowrail bench bulk-validate [--rows N]"
+USAGE = ("usage: snowrail bench bulk --rows N [--workers W] [--token T] [--block-time SECONDS] [--gas-limit GAS] [--json]"
+         " | snowrail bench bulk-validate [--rows N]")
 
 
 def main(argv: list[str], settings: Settings) -> int:

@@ -140,14 +140,17 @@ async def _build(settings: Settings, resources: AsyncExitStack, extra_operators:
             confirm_above=_limits(settings, chain),
             approval_threshold=_amounts("APPROVAL_THRESHOLD", settings.approval_thresholds(), chain),
             approvals_required=settings.approvals_required,
+            daily_limit=_amounts("OPERATOR_DAILY_LIMIT", settings.operator_daily_limits(), chain),
             approval_ttl=settings.approval_ttl_delta(),
             low_balance=low_balance, low_gas=low_gas,
             receipt_timeout=float(settings.receipt_timeout_seconds),
+            bot_name=settings.bot_name,
         ),
         bulk=BulkPolicy(
             chunk_size=min(chain.batch_capacity, settings.bulk_chunk_size or chain.batch_capacity),
             uploads_per_hour=settings.bulk_uploads_per_hour,
             rows_per_day=settings.bulk_rows_per_day,
+            max_rows=settings.bulk_max_rows,
         ),
         limiter=build_limiter(settings, clock, resources), rates=rates,
     )

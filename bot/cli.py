@@ -143,6 +143,12 @@ def _bench(args, settings: Settings) -> int:
     return bench_main(args.rest, settings)
 
 
+def _understand(args, settings: Settings) -> int:
+    from bot.understand_cli import main as understand_main
+
+    return understand_main(args.rest, settings)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snowrail", description="SnowRail: payments from chat, settled on chain.")
     sub = p.add_subparsers(metavar="command")
@@ -181,6 +187,10 @@ def _parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="benchmarks, e.g. `snowrail bench bulk --rows N [--json]`", add_help=False)
     be.add_argument("rest", nargs=argparse.REMAINDER)
     be.set_defaults(func=_bench)
+    un = sub.add_parser("understand", help='what a sentence means: `snowrail understand "TEXT" [--now ISO] [--tz ZONE] '
+                                           '--json`', add_help=False)
+    un.add_argument("rest", nargs=argparse.REMAINDER)
+    un.set_defaults(func=_understand)
     return p
 
 

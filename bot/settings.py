@@ -41,15 +41,21 @@ class Settings(BaseSettings):
     # executor's gas floor, else the native token's entry applies to the executor too.
     low_balance_alert: str = ""
     receipt_timeout_seconds: int = 30
+    bot_name: str = Field(default="SnowRail", min_length=1, max_length=64)  # the team or bot that pays, in DMs
     # A payment strictly above this (per token, whole units, e.g. CRO=100,USDC=500) waits for APPROVALS_REQUIRED
     # distinct approvers (never the requester) for at most APPROVAL_TTL ("<number><s|m|h|d>"). Unset: none wait.
     approval_threshold: str = ""
     approvals_required: int = Field(default=2, ge=1)
     approval_ttl: str = "24h"
+    # Per operator over a rolling 24 h (per token, whole units, e.g. CRO=1000,USDC=5000): payments, bulk rows and
+    # mixer deposits, pending, approved or sent. Above it a request waits for approvals as if above
+    # APPROVAL_THRESHOLD, and is refused when nobody may approve it. Unset: no daily limit.
+    operator_daily_limit: str = ""
     bulk_chunk_size: int | None = None  # payouts per on-chain batch; unset = as many as the gas cap allows
     # Per person, counted in the database (shared by every process); 0 = no limit.
     bulk_uploads_per_hour: int = Field(default=20, ge=0)  # payout files sent (checked or stored)
     bulk_rows_per_day: int = Field(default=50_000, ge=0)  # rows read from those files per UTC day
+    bulk_max_rows: int = Field(default=10_000, ge=1)  # rows per file sent in chat; `snowrail bulk run` for more
     # Incoming commands per person, "N/<number><s|m|h>" (0 or off = no limit); in Redis when REDIS_URL is set.
     rate_limit_pay: str = "10/1m"
     rate_limit_bulk_upload: str = "2/5m"  # payout files (attachments, or the console's /bulk upload PATH)
@@ -115,6 +121,9 @@ class Settings(BaseSettings):
 
     def approval_thresholds(self) -> dict[str, str]:
         return _token_amounts("APPROVAL_THRESHOLD", self.approval_threshold)
+
+    def operator_daily_limits(self) -> dict[str, str]:
+        return _token_amounts("OPERATOR_DAILY_LIMIT", self.operator_daily_limit)
 
     def approval_ttl_delta(self) -> timedelta:
         m = _DURATION.match(self.approval_ttl)

@@ -17,9 +17,10 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 ///         signature made before, even if the same key is set again later. The owner (a separate key,
 ///         set in the constructor, transferred in two steps) manages the executor, the mixer pools and
 ///         sweeps; the executor can never be the owner. `token == address(0)` is the native coin.
-///         A single `execute` reverts with a custom error when it cannot pay; `executeBatch` pays what it
-///         can and reports each refused item in a `PaymentFailed` event whose `reason` is the ABI encoding
-///         of the error `execute` would have reverted with, so one decoder reads both.
+///         A single `execute` reverts with a custom error when it cannot pay; `executeBatch` pays the bulk
+///         rows it can, each row id at most once (a bitmap, 256 rows per storage word), and reports each
+///         refused row in a `RowFailed` event whose `reason` is the ABI encoding of the error `execute` would
+///         have reverted with, so one decoder reads both.
 ///         Executor allowance: the owner may cap, per token, what the executor can pay out in a period
 ///         (`setExecutorAllowance`), so a stolen executor key can spend at most that. A token with NO
 ///         allowance set has NO on-chain cap: the executor may pay out the whole treasury in it.
@@ -39,7 +40,7 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         "Execute(Payment payment,uint256 epoch,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
     );
     bytes32 public constant EXECUTE_BATCH_TYPEHASH = keccak256(
-        "ExecuteBatch(Payment[] payments,uint256 epoch,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
+        "ExecuteBatch(address[] tokens,uint256[] rows,uint256[] amounts,uint256 epoch,uint256 deadline)"
     );
     bytes32 public constant MIXER_DEPOSIT_TYPEHASH = keccak256(
         "MixerDeposit(Payment payment,uint256 commitment,uint256 epoch,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
@@ -53,6 +54,10 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     /// @notice Signed into every authorisation; `setExecutor` increments it, so no signature outlives a rotation.
     uint256 public executorEpoch;
     mapping(bytes32 intentHash => bool) public executed;
+    /// @notice Bulk rows paid by executeBatch: bit `row & 255` of `paidRows[row >> 8]`. A whole word costs one
+    ///         zero-to-nonzero write for 256 rows, where one flag per row cost 22,100 gas each.
+    mapping(uint256 word => uint256 bits) public paidRows;
+    uint256 private constant ROW_ID_MASK = (1 << 88) - 1;
     /// @notice Privacy pools the treasury may deposit into (each a Mixer of the native coin), set by the owner.
     mapping(address pool => bool) public mixerPools;
 
@@ -69,11 +74,26 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
 
     mapping(address token => Allowance) private _allowances;
 
+    /// @dev One token of an executeBatch in memory: its balance as last read (ERC-20 only) and its allowance
+    ///      window, so each row costs no storage access; `used` is written back once at the end.
+    struct TokenState {
+        uint256 available;
+        bool capped;
+        bool rolled;
+        uint256 windowStart;
+        uint256 spent;
+        uint256 remaining;
+        uint256 refillsAt;
+        uint256 used;
+    }
+
     event PaymentExecuted(bytes32 indexed intentHash, address indexed token, address indexed recipient, uint256 amount);
-    event PaymentFailed(
-        bytes32 indexed intentHash, address indexed token, address indexed recipient, uint256 amount, bytes reason
-    );
-    event PaymentSkipped(bytes32 indexed intentHash);
+    /// @notice executeBatch paid the rows whose bits are set in `bits` (row id = word << 8 | bit).
+    event RowsPaid(uint256 indexed word, uint256 bits);
+    /// @notice executeBatch refused row `row`; `reason` is the ABI-encoded error `execute` would revert with.
+    event RowFailed(uint256 indexed row, address token, address recipient, uint256 amount, bytes reason);
+    /// @notice executeBatch found row `row` already paid and left it alone.
+    event RowSkipped(uint256 indexed row);
     /// @notice Someone sent funds to the treasury mentioning `intentHash`. Anyone may emit it for any hash, and
     ///         for an arbitrary token contract `token` and `amount` say only what that contract's own
     ///         `balanceOf` reported: it is NOT proof that anything was paid or is held. Check the treasury's
@@ -102,6 +122,8 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     ///         this window, which ends (and the allowance refills) at `refillsAt` (a unix time).
     error ExecutorAllowanceExceeded(address token, uint256 remaining, uint256 required, uint256 refillsAt);
     error InvalidAllowance(uint256 amount, uint256 period);
+    /// @notice executeBatch's arrays disagree in length, or a token is listed twice.
+    error BadBatch();
 
     constructor(address initialOwner, address initialExecutor)
         Ownable(initialOwner)
@@ -148,84 +170,56 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         emit PaymentExecuted(intentHash, token, recipient, amount);
     }
 
-    /// @notice Pays every payment it can under one executor signature. A refused item emits PaymentFailed
-    ///         (or PaymentSkipped when already executed), keeps its funds in the treasury and stays unexecuted
-    ///         so a later authorisation can retry it.
-    function executeBatch(Payment[] calldata payments, uint256 deadline, bytes calldata signature)
-        external
-        onlyExecutor
-        nonReentrant
-    {
+    /// @notice Pays every bulk row it can under one executor signature. `rows[i]` packs the row's recipient
+    ///         (bits 0-159), its row id (bits 160-247) and the index of its token in `tokens` (bits 248-255);
+    ///         `amounts[i]` is what it pays. Each row id is paid at most once, ever: `paidRows` keeps one bit per
+    ///         row id, 256 to a storage word (row id = word << 8 | bit), set only when the transfer succeeded.
+    ///         The off-chain ledger hands out row ids from a counter, never twice. Paid rows are announced per
+    ///         storage word (`RowsPaid`, a bitmap of the rows this call paid); a refused row emits `RowFailed`
+    ///         whose `reason` is the ABI encoding of the error `execute` would have reverted with, and a row
+    ///         already paid emits `RowSkipped`. Both keep their funds in the treasury, and a refused row stays
+    ///         unpaid so a later authorisation can retry it. The executor allowance is enforced row by row
+    ///         against a running total kept in memory and written once per token at the end.
+    function executeBatch(
+        address[] calldata tokens,
+        uint256[] calldata rows,
+        uint256[] calldata amounts,
+        uint256 deadline,
+        bytes calldata signature
+    ) external onlyExecutor nonReentrant {
         if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
-        _requireExecutorSignature(
-            keccak256(abi.encode(EXECUTE_BATCH_TYPEHASH, _hashPayments(payments), executorEpoch, deadline)), signature
-        );
-        // One-entry cache of an ERC-20 balance: batches are usually of a single token, and balanceOf is an
-        // external call. It is refreshed whenever it looks too small, so it can only skip a read, never
-        // refuse a payment the treasury could make.
-        address cachedToken;
-        uint256 cachedBalance;
-        uint256 n = payments.length;
-        for (uint256 i; i < n;) {
-            Payment calldata p = payments[i];
-            bytes32 intentHash = p.intentHash;
-            if (executed[intentHash]) {
-                emit PaymentSkipped(intentHash);
-            } else {
-                address token = p.token;
-                address recipient = p.recipient;
-                uint256 amount = p.amount;
-                bytes memory reason;
-                if (amount == 0) {
-                    reason = abi.encodeWithSelector(ZeroAmount.selector);
-                } else if (recipient == address(0)) {
-                    reason = abi.encodeWithSelector(ZeroRecipient.selector);
-                } else {
-                    uint256 available;
-                    if (token == address(0)) {
-                        available = address(this).balance;
-                    } else {
-                        if (token != cachedToken || cachedBalance < amount) {
-                            cachedToken = token;
-                            cachedBalance = _tokenBalance(token);
-                        }
-                        available = cachedBalance;
-                    }
-                    if (available < amount) {
-                        reason = abi.encodeWithSelector(InsufficientBalance.selector, token, available, amount);
-                    } else {
-                        (bool allowed, uint256 remaining, uint256 refillsAt) = _spendAllowance(token, amount);
-                        if (!allowed) {
-                            reason = abi.encodeWithSelector(
-                                ExecutorAllowanceExceeded.selector, token, remaining, amount, refillsAt
-                            );
-                        } else {
-                            executed[intentHash] = true;
-                            if (_transfer(token, recipient, amount)) {
-                                if (token != address(0)) {
-                                    unchecked {
-                                        cachedBalance -= amount;
-                                    }
-                                }
-                            } else {
-                                executed[intentHash] = false;
-                                cachedToken = address(0);
-                                _refundAllowance(token, amount);
-                                reason = abi.encodeWithSelector(TransferFailed.selector, intentHash);
-                            }
-                        }
-                    }
-                }
-                if (reason.length == 0) {
-                    emit PaymentExecuted(intentHash, token, recipient, amount);
-                } else {
-                    emit PaymentFailed(intentHash, token, recipient, amount, reason);
-                }
+        if (amounts.length != rows.length) revert BadBatch();
+        _requireExecutorSignature(_batchStructHash(tokens, rows, amounts, deadline), signature);
+        _executeRows(tokens, rows, amounts);
+    }
+
+    /// @dev executeBatch's loop. Rows sorted by id touch each bitmap word once; in any order a word is written
+    ///      back before another is read, so a row listed twice is seen as paid the second time.
+    function _executeRows(address[] calldata tokens, uint256[] calldata rows, uint256[] calldata amounts) private {
+        TokenState[] memory states = _loadTokenStates(tokens);
+        uint256 word = type(uint256).max; // row ids have 88 bits, so no row lives in this word
+        uint256 bits; // paidRows[word] as it stands, with this call's payments
+        uint256 fresh; // the bits of `word` this call paid
+        for (uint256 i; i < rows.length;) {
+            uint256 row = (rows[i] >> 160) & ROW_ID_MASK;
+            if (row >> 8 != word) {
+                if (fresh != 0) _flushRows(word, bits, fresh);
+                word = row >> 8;
+                bits = paidRows[word];
+                fresh = 0;
+            }
+            if (bits & (1 << (row & 0xff)) != 0) {
+                emit RowSkipped(row);
+            } else if (_settleRow(states, tokens, rows[i], amounts[i])) {
+                bits |= 1 << (row & 0xff);
+                fresh |= 1 << (row & 0xff);
             }
             unchecked {
                 ++i;
             }
         }
+        if (fresh != 0) _flushRows(word, bits, fresh);
+        _storeTokenStates(tokens, states);
     }
 
     /// @notice Deposits `commitment` into an allow-listed mixer pool (`payment.recipient`) with `payment.amount`
@@ -300,7 +294,7 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     ///         units per `period` seconds, across execute, executeBatch and executeMixerDeposit. Fixed windows:
     ///         the first starts now with nothing spent (so setting it again also resets what was spent), each
     ///         next one `period` later. An execution beyond it reverts with ExecutorAllowanceExceeded (a batch
-    ///         item is reported in PaymentFailed and stays unexecuted). `amount` 0 stops the executor paying
+    ///         row is reported in RowFailed and stays unpaid). `amount` 0 stops the executor paying
     ///         this token at all. A token never set (or cleared) has NO cap.
     function setExecutorAllowance(address token, uint256 amount, uint256 period) external onlyOwner {
         if (period == 0 || period > type(uint64).max || amount > type(uint128).max) {
@@ -396,10 +390,18 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     }
 
     /// @notice The EIP-712 digest the executor signs for `executeBatch` now.
-    function executeBatchDigest(Payment[] calldata payments, uint256 deadline) external view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(abi.encode(EXECUTE_BATCH_TYPEHASH, _hashPayments(payments), executorEpoch, deadline))
-        );
+    function executeBatchDigest(
+        address[] calldata tokens,
+        uint256[] calldata rows,
+        uint256[] calldata amounts,
+        uint256 deadline
+    ) external view returns (bytes32) {
+        return _hashTypedDataV4(_batchStructHash(tokens, rows, amounts, deadline));
+    }
+
+    /// @notice Whether executeBatch has paid bulk row `row`.
+    function isRowPaid(uint256 row) external view returns (bool) {
+        return paidRows[row >> 8] & (1 << (row & 0xff)) != 0;
     }
 
     // ------------------------------------------------------------------ internals
@@ -437,12 +439,6 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         if (!ok) revert ExecutorAllowanceExceeded(token, remaining, amount, refillsAt);
     }
 
-    /// @dev Gives back what a batch item counted before its transfer failed (same block, so same window).
-    function _refundAllowance(address token, uint256 amount) private {
-        Allowance storage a = _allowances[token];
-        if (a.period != 0) a.spent -= amount;
-    }
-
     function _requireExecutorSignature(bytes32 structHash, bytes calldata signature) private view {
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature);
         if (err != ECDSA.RecoverError.NoError || signer != executor) revert InvalidSignature();
@@ -454,21 +450,129 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         );
     }
 
-    /// @dev EIP-712 hash of a Payment[]: keccak of the concatenated struct hashes. Payment is a static
-    ///      128-byte struct, so calldata holds the array contiguously and each item is hashed in place.
-    function _hashPayments(Payment[] calldata payments) private pure returns (bytes32 result) {
-        bytes32 typehash = PAYMENT_TYPEHASH;
+    /// @dev EIP-712 struct hash of ExecuteBatch. An array of 32-byte atomic values is encoded as the keccak of its
+    ///      elements, which is exactly its calldata, so each array is hashed where it lies (scratch memory, not
+    ///      kept: the free memory pointer does not move).
+    function _batchStructHash(
+        address[] calldata tokens,
+        uint256[] calldata rows,
+        uint256[] calldata amounts,
+        uint256 deadline
+    ) private view returns (bytes32) {
+        bytes32 tokensHash;
+        bytes32 rowsHash;
+        bytes32 amountsHash;
         assembly ("memory-safe") {
-            let n := payments.length
-            let hashes := mload(0x40)
-            let item := add(hashes, shl(5, n))
-            mstore(item, typehash)
-            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
-                calldatacopy(add(item, 0x20), add(payments.offset, shl(7, i)), 0x80)
-                mstore(add(hashes, shl(5, i)), keccak256(item, 0xa0))
-            }
-            result := keccak256(hashes, shl(5, n))
+            let p := mload(0x40)
+            calldatacopy(p, tokens.offset, shl(5, tokens.length))
+            tokensHash := keccak256(p, shl(5, tokens.length))
+            calldatacopy(p, rows.offset, shl(5, rows.length))
+            rowsHash := keccak256(p, shl(5, rows.length))
+            calldatacopy(p, amounts.offset, shl(5, amounts.length))
+            amountsHash := keccak256(p, shl(5, amounts.length))
         }
+        return keccak256(
+            abi.encode(EXECUTE_BATCH_TYPEHASH, tokensHash, rowsHash, amountsHash, executorEpoch, deadline)
+        );
+    }
+
+    /// @dev Pays one packed bulk row, or emits RowFailed with the reason; true when paid.
+    function _settleRow(TokenState[] memory states, address[] calldata tokens, uint256 packed, uint256 amount)
+        private
+        returns (bool)
+    {
+        uint256 t = packed >> 248;
+        address token = tokens[t];
+        uint256 row = (packed >> 160) & ROW_ID_MASK;
+        address recipient = address(uint160(packed & type(uint160).max));
+        bytes memory reason = _payRow(states[t], token, row, recipient, amount);
+        if (reason.length == 0) return true;
+        emit RowFailed(row, token, recipient, amount, reason);
+        return false;
+    }
+
+    /// @dev Pays one bulk row or says why not (the ABI-encoded error; empty when paid). Checks in the order
+    ///      `execute` makes them, against `st` (this token's balance and allowance in memory).
+    function _payRow(TokenState memory st, address token, uint256 row, address recipient, uint256 amount)
+        private
+        returns (bytes memory reason)
+    {
+        if (amount == 0) return abi.encodeWithSelector(ZeroAmount.selector);
+        if (recipient == address(0)) return abi.encodeWithSelector(ZeroRecipient.selector);
+        uint256 available;
+        if (token == address(0)) {
+            available = address(this).balance;
+        } else {
+            // A cached balance that looks too small is read again, so the cache never refuses a payable row.
+            if (st.available < amount) st.available = _tokenBalance(token);
+            available = st.available;
+        }
+        if (available < amount) {
+            return abi.encodeWithSelector(InsufficientBalance.selector, token, available, amount);
+        }
+        if (st.capped && amount > st.remaining) {
+            return abi.encodeWithSelector(
+                ExecutorAllowanceExceeded.selector, token, st.remaining, amount, st.refillsAt
+            );
+        }
+        if (!_transfer(token, recipient, amount)) {
+            st.available = 0; // a token that refused may have moved anything: read its balance again
+            return abi.encodeWithSelector(TransferFailed.selector, bytes32(row));
+        }
+        unchecked {
+            if (token != address(0)) st.available -= amount; // available >= amount was checked above
+            if (st.capped) {
+                st.remaining -= amount;
+                st.used += amount;
+            }
+        }
+    }
+
+    /// @dev Reads each token's allowance window once (rolled forward as `_spendAllowance` does) and its balance.
+    function _loadTokenStates(address[] calldata tokens) private view returns (TokenState[] memory states) {
+        uint256 k = tokens.length;
+        states = new TokenState[](k);
+        for (uint256 t; t < k; ++t) {
+            address token = tokens[t];
+            for (uint256 u; u < t; ++u) {
+                if (tokens[u] == token) revert BadBatch(); // two states would each grant the whole allowance
+            }
+            TokenState memory st = states[t];
+            if (token != address(0)) st.available = _tokenBalance(token);
+            Allowance storage a = _allowances[token];
+            uint256 period = a.period;
+            if (period == 0) continue;
+            uint256 start = a.windowStart;
+            uint256 spent = a.spent;
+            if (block.timestamp >= start + period) {
+                start += ((block.timestamp - start) / period) * period;
+                spent = 0;
+                st.rolled = true;
+            }
+            uint256 cap = a.amount;
+            st.capped = true;
+            st.windowStart = start;
+            st.spent = spent;
+            st.remaining = spent >= cap ? 0 : cap - spent;
+            st.refillsAt = start + period;
+        }
+    }
+
+    /// @dev Writes back what the batch counted against each capped token's allowance (nothing if nothing).
+    function _storeTokenStates(address[] calldata tokens, TokenState[] memory states) private {
+        uint256 k = tokens.length;
+        for (uint256 t; t < k; ++t) {
+            TokenState memory st = states[t];
+            if (st.used == 0) continue;
+            Allowance storage a = _allowances[tokens[t]];
+            if (st.rolled) a.windowStart = uint64(st.windowStart);
+            a.spent = st.spent + st.used;
+        }
+    }
+
+    function _flushRows(uint256 word, uint256 bits, uint256 fresh) private {
+        paidRows[word] = bits;
+        emit RowsPaid(word, fresh);
     }
 
     /// @dev Our balance of `token`, or 0 if the call fails or returns garbage.
@@ -492,7 +596,7 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
             assembly ("memory-safe") {
                 let fmp := mload(0x40)
                 mstore(0x00, 0xa9059cbb) // transfer(address,uint256)
-                mstore(0x20, to)
+                mstore(0x20, and(to, 0xffffffffffffffffffffffffffffffffffffffff)) // a packed row's bits stay out
                 mstore(0x40, amount)
                 ok := call(gas(), token, 0, 0x1c, 0x44, 0x00, 0x20)
                 switch returndatasize()

@@ -78,6 +78,16 @@ class Bulk(Command):
 
 
 @dataclass(frozen=True)
+class BulkUpload(Bulk):
+    """A payout file: attachment bytes from a platform adapter, a file the console or `snowrail bulk run` read,
+    or a list pasted after /bulk (as "pasted.txt"). `max_rows` is set only by the shell, which has no chat limit."""
+
+    filename: str = "payouts.csv"
+    data: bytes = b""
+    max_rows: int | None = None
+
+
+@dataclass(frozen=True)
 class Status(Command):
     ref: str
 
@@ -158,6 +168,22 @@ class Reject(Command):
 @dataclass(frozen=True)
 class Pending(Command):
     """`/pending`: the payments waiting for approval (an approver's to decide, an operator's own)."""
+
+
+@dataclass(frozen=True)
+class Ledger(Command):
+    """`/ledger [n] [token]`: the treasury's last n outflows; `/ledger export [token]`: all of them as a CSV file."""
+
+    limit: int = 20
+    token: str | None = None  # a symbol of this chain's registry
+    export: bool = False
+
+
+@dataclass(frozen=True)
+class Understand(Command):
+    """A chat message that is not a slash command: previewed as the command it maps to, never run by itself."""
+
+    text: str
 
 
 # Commands that change state: they are recorded under their idempotency key and never act twice.

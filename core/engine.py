@@ -23,6 +23,7 @@ from core.commands import (
     Deposit,
     Help,
     History,
+    Ledger,
     Link,
     Mix,
     Pay,
@@ -32,14 +33,15 @@ from core.commands import (
     SetRole,
     Start,
     Status,
+    Understand,
     Wallet,
     Withdraw,
 )
 from core.errors import NotAllowed, TransientError, UsageError, UserError
-from core.handlers import account, bulk, mixer, roles
+from core.handlers import account, bulk, ledger, mixer, roles
 from core.guard import Removal
 from core.handlers.bulk import BulkUpload
-from core.payments import approvals
+from core.payments import approvals, waiting
 from core.model import AuditEntry, IntentStatus, ProcessedKey
 from core.notifications import DELIVERY_LEASE, deliver
 from core.parsing import parse
@@ -48,6 +50,7 @@ from core.ratelimit import CommandLimits, RateLimits
 from core.replies import Press, Reply, dumps, loads
 from core.roles import role_of
 from core.services import Policy, Services, log
+from core.understand.chat import preview as understand_preview
 from core.views import intent_detail, payment_choice
 
 Handler = Callable[[Services, Any], Awaitable[Reply]]
@@ -70,9 +73,11 @@ HANDLERS: dict[type[Command], Handler] = {
     SetRole: roles.set_role,
     Roles: roles.list_roles,
     Audit: roles.audit,
+    Ledger: ledger.ledger,
     Approve: approvals.approve,
     Reject: approvals.reject,
-    Pending: approvals.pending,
+    Pending: waiting.pending,
+    Understand: understand_preview,
 }
 
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
@@ -105,6 +110,8 @@ class Engine:
 
     async def handle_text(self, text: str, *, actor: Actor, key: str) -> Reply:
         """Parse and run one chat message. Never raises: every outcome is a Reply."""
+        if text.strip() and not text.strip().startswith("/"):  # plain language: a preview, never an action
+            return await self.handle(Understand(actor, key, text.strip()))
         try:
             command = parse(text, actor=actor, key=key, tokens=self.chain.tokens)
         except UsageError as e:
@@ -220,7 +227,7 @@ class Engine:
     async def reconcile(self) -> int:
         """Settle open payments, then look at the balances (LOW_BALANCE_ALERT): this runs periodically."""
         settled = await payments.reconcile(self.services)
-        settled += await approvals.sweep(self.services)  # expire approval requests; sign orphaned approved ones
+        settled += await waiting.sweep(self.services)  # expire approval requests; sign orphaned approved ones
         await alerts.check_balances(self.services)
         return settled
 

@@ -204,6 +204,8 @@ class Receipt:
     reason: str | None = None  # a plain sentence when not ok
     paid: frozenset[str] = field(default_factory=frozenset)  # intent hashes the contract paid
     failed: tuple[tuple[str, str], ...] = ()  # (intent hash, reason) the contract refused within a batch
+    paid_rows: frozenset[int] = field(default_factory=frozenset)  # bulk row ids an executeBatch paid
+    failed_rows: tuple[tuple[int, str], ...] = ()  # (row id, reason) an executeBatch refused or found paid
 
 
 class ApprovalStatus(str, enum.Enum):
@@ -227,6 +229,16 @@ class ApprovalRequest:
     decided_at: datetime | None = None
     decided_by: str | None = None  # who approved last, rejected it, or "expiry"
     reason: str | None = None  # a rejection's reason
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What one request took (or will take) from the treasury: a payment, a mixer deposit, or a batch's rows of
+    one token, at the time it counts from for the daily limit."""
+
+    token: str
+    amount: int
+    at: datetime
 
 
 @dataclass(frozen=True)

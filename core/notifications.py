@@ -1,13 +1,18 @@
-"""Delivering the outbox: claiming pending notifications, sending each through a Notifier, and progress slots."""
+"""Delivering the outbox (claiming pending notifications, sending each through a Notifier, progress slots), and
+the payment_received DMs a finished batch leaves in it for its linked recipients."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from core.model import DeliveryStatus, Notification, NotificationType
-from core.ports import Delivery, Notifier
-from core.replies import loads
-from core.services import Services
+from core.addresses import short
+from core.bulk.model import Batch, BatchRow, RowStatus
+from core.model import DeliveryStatus, Notification, NotificationType, User
+from core.money import format_units
+from core.ports import Delivery, Notifier, UnitOfWork
+from core.replies import Reply, Span, code, dumps, loads
+from core.services import Services, log
+from core.views import tx_spans
 
 # A deliverer claims this many notifications at a time, and holds them for DELIVERY_LEASE: far longer than
 # sending a page takes (even through Telegram's 1 message/s per chat), short enough that a dead worker's page
@@ -43,13 +48,19 @@ async def deliver(
                                           platform=platform)
             await uow.commit()
         if not page:
-            break
+            return sent
         handled += len(page)
         for n in page:
             slot = progress_slot(n)
             body = loads(n.body)
             result = await (notifier.send_in_place(n.user_ref, body, slot) if slot else notifier.send(n.user_ref, body))
             sent += await _record(s, n, result, held_until=now + lease)
+    # The limit was reached with more maybe waiting (a large batch's DMs): hand the rest to the next delivery run
+    # rather than leave it for whatever event comes next. One run at a time keeps each platform's pacing.
+    try:
+        s.notify_soon()
+    except Exception:  # the queue's own connection errors: the rows stay pending for the next run
+        log.warning("could not enqueue the next notification delivery", exc_info=True)
     return sent
 
 
@@ -70,3 +81,61 @@ async def _record(s: Services, n: Notification, result: Delivery, *, held_until:
         await uow.outbox.save(n, retry_at=retry_at)
         await uow.commit()
     return 1 if result.ok else 0
+
+
+# ---------------------------------------------------------------- payment_received, for bulk payouts
+RECEIVED_ROWS_SHOWN = 10  # rows listed in one DM; the rest are counted (a DM stays one message on every platform)
+
+
+def _linked(users: list[User], skip: str) -> dict[str, User]:
+    """lowercase wallet -> the one account told about it: the first by ref (as /pay picks), not DM-blocked, not
+    `skip` (the uploader, who has the summary). A person with several platform accounts gets one DM, not one each."""
+    out: dict[str, User] = {}
+    for u in sorted(users, key=lambda u: u.ref):
+        if u.wallet and u.ref != skip and not u.dm_blocked:
+            out.setdefault(u.wallet.lower(), u)
+    return out
+
+
+async def queue_received(s: Services, uow: UnitOfWork, batch: Batch, rows: list[BatchRow]) -> int:
+    """In the transaction that finishes a batch (or a /bulk retry round of it): one payment_received DM per linked
+    recipient, listing their rows paid in this round. The dedup key (batch, round, person) makes it exactly once
+    however many workers see the batch complete. Returns how many were queued."""
+    this_round = {c.index for c in await uow.batches.chunks(batch.id) if c.round == batch.round}
+    paid = [r for r in rows if r.status is RowStatus.PAID and r.chunk in this_round]
+    if not paid:
+        return 0
+    people = _linked(await uow.users.by_wallets(sorted({r.recipient for r in paid})), batch.actor_ref)
+    mine: dict[str, list[BatchRow]] = {}
+    for r in paid:
+        if (person := people.get(r.recipient.lower())) is not None:
+            mine.setdefault(person.ref, []).append(r)
+    now = s.clock.now()
+    for ref, theirs in mine.items():
+        body = received_reply(s, batch, theirs)
+        await uow.outbox.add(Notification(f"{batch.id}:received:{batch.round}:{ref}", ref,
+                                          NotificationType.PAYMENT_RECEIVED, dumps(body), now))
+    return len(mine)
+
+
+def received_reply(s: Services, batch: Batch, rows: list[BatchRow]) -> Reply:
+    """What a recipient is told: the total per token, who paid (BOT_NAME), then each payout with its memo and tx."""
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r.token] = totals.get(r.token, 0) + r.amount
+    total = " and ".join(_amount(s, units, sym) for sym, units in totals.items())
+    payouts = f" in {len(rows):,} payouts" if len(rows) > 1 else ""
+    lines: list[tuple[str | Span, ...]] = [(f"💸 You received {total}{payouts} from {s.policy.bot_name} (payout ",
+                                            code(batch.id), ").")]
+    for r in rows[:RECEIVED_ROWS_SHOWN]:
+        memo = f" — {r.memo if len(r.memo) <= 80 else r.memo[:80] + '…'}" if r.memo else ""
+        tx: tuple[str | Span, ...] = (" · tx ", *tx_spans(s.chain, r.tx_hash)) if r.tx_hash else ()
+        lines.append((f"• {_amount(s, r.amount, r.token)}{memo}", *tx))
+    if len(rows) > RECEIVED_ROWS_SHOWN:
+        lines.append((f"… and {len(rows) - RECEIVED_ROWS_SHOWN:,} more; /history lists them.",))
+    lines.append(("To your wallet ", code(short(rows[0].recipient)), "."))
+    return Reply.of(*lines, kind="ok", private=True)
+
+
+def _amount(s: Services, units: int, symbol: str) -> str:
+    return f"{format_units(units, s.token(symbol).decimals)} {symbol}"

@@ -13,12 +13,14 @@ from core.commands import (
     Audit,
     Bulk,
     BulkAction,
+    BulkUpload,
     Cancel,
     Command,
     Confirm,
     Deposit,
     Help,
     History,
+    Ledger,
     Link,
     Mix,
     Pay,
@@ -44,7 +46,7 @@ USAGE: dict[str, str] = {
     "link": "/link <address>, then /link <signature of the challenge>",
     "cancel": "/cancel <payment id>",
     "confirm": "/confirm <payment id>",
-    "bulk": "/bulk upload <file> | preview <id> | execute <id> | status <id> | cancel <id> | retry <id>",
+    "bulk": "/bulk upload <file> | preview <id> | execute <id> | status <id> | cancel <id> | retry <id>, or /bulk and then one address amount per line",
     "mix": "/mix <amount>   e.g. /mix 0.1",
     "withdraw": "/withdraw <note> <address>",
     "deposit": "/deposit <payment id> [amount]",
@@ -56,6 +58,7 @@ USAGE: dict[str, str] = {
     "approve": "/approve <payment id>",
     "reject": "/reject <payment id> [reason]   e.g. /reject pay-abc234de wrong address",
     "pending": "/pending",
+    "ledger": "/ledger [n] [token] | /ledger export [token]   the last n treasury outflows, 1 to 50 (default 20)",
 }
 
 SUMMARY: dict[str, str] = {
@@ -66,7 +69,7 @@ SUMMARY: dict[str, str] = {
     "link": "prove you own a wallet so people can pay you by @handle",
     "cancel": "cancel a payment that has not been sent",
     "confirm": "confirm (or retry) a pending payment",
-    "bulk": "pay many people from a CSV or JSON file",
+    "bulk": "pay many people from a file (CSV, Safe Airdrop CSV, JSON, .xlsx, .txt) or a pasted list",
     "mix": "deposit into the privacy pool",
     "withdraw": "withdraw from the privacy pool with your note",
     "deposit": "fund a payment intent",
@@ -78,6 +81,7 @@ SUMMARY: dict[str, str] = {
     "approve": "approve a payment waiting for approval (approvers)",
     "reject": "reject a payment waiting for approval, saying why (approvers)",
     "pending": "payments waiting for approval",
+    "ledger": "treasury outflows: payments, bulk rows, mixer deposits; or a CSV (admins, approvers, operators)",
 }
 
 _HEAD = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]{1,64})?$")
@@ -88,6 +92,7 @@ _USER_REF = re.compile(r"^[a-z]{2,16}:[0-9]{1,25}$")
 _SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _BULK_ACTIONS: dict[str, BulkAction] = {action: action for action in get_args(BulkAction)}
+PASTED_NAME = "pasted.txt"  # a list pasted after /bulk is checked and stored as a file of this name
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -111,6 +116,8 @@ def parse(text: str, *, actor: Actor, key: str, tokens: TokenRegistry | None = N
             raise UsageError(f"unknown command {_shown(words[0], 24)}; send /help to see the commands.")
         raise UsageError("Commands start with / (for example /pay or /help). Send /help to see them all.")
     name = m.group(1).lower()
+    if name == "bulk" and (pasted := _pasted_list(stripped[len(words[0]):])) is not None:
+        return BulkUpload(actor, key, "upload", filename=PASTED_NAME, data=pasted.encode("utf-8"))
     parser = _PARSERS.get(name)
     if parser is None:
         raise UsageError(f"unknown command /{_shown(name, 24)}; send /help to see the commands.")
@@ -283,6 +290,20 @@ def _bulk(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Bul
     return Bulk(actor, key, action, batch_id=batch_id)
 
 
+def _pasted_list(rest: str) -> str | None:
+    """The lines after `/bulk` when they are a pasted payout list (Disperse style, `address amount` a line), not
+    an action: either they start on the next line, or the first word is an address, a @handle or a mention."""
+    body = rest.strip()
+    if not body:
+        return None
+    first = body.split(None, 1)[0]
+    if first.lower() in _BULK_ACTIONS:
+        return None
+    if rest.lstrip(" \t").startswith(("\n", "\r")) or first[:2].lower() == "0x" or first[:1] == "@" or first[:2] == "<@":
+        return body + "\n"
+    return None
+
+
 def _role(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> SetRole:
     if len(args) != 2:
         problem = "say who and which role." if not args else ("the role is missing." if len(args) == 1 else
@@ -332,6 +353,23 @@ def _pending(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> 
     return Pending(actor, key)
 
 
+def _ledger(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Ledger:
+    export = bool(args) and args[0].lower() == "export"
+    rest = args[1:] if export else args
+    limit = 20
+    if rest and not export and rest[0].isascii() and rest[0].isdigit():
+        if not 1 <= int(rest[0]) <= 50:
+            raise _usage("ledger", f"n: {_shown(rest[0])} is not a whole number from 1 to 50.", "n")
+        limit, rest = int(rest[0]), rest[1:]
+    if len(rest) > 1:
+        raise _usage("ledger", f"too many words: “{_shown(' '.join(rest))}”; give at most n and one token.")
+    try:
+        token = tokens.get(rest[0]).symbol if rest else None
+    except UsageError as e:
+        raise _usage("ledger", e.message, e.field) from None
+    return Ledger(actor, key, limit, token, export)
+
+
 _STANDARD = TokenRegistry.standard()
 
 _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] = {
@@ -355,4 +393,5 @@ _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] =
     "approve": _approve,
     "reject": _reject,
     "pending": _pending,
+    "ledger": _ledger,
 }

@@ -12,6 +12,7 @@ from core.commands import Actor
 from core.errors import ChainRejected
 from core.guard import Removal
 from core.jobs import Job
+from core.ledger import LedgerRepository
 from core.model import (
     ApprovalRequest,
     ApprovalStatus,
@@ -23,6 +24,7 @@ from core.model import (
     Notification,
     ProcessedKey,
     Receipt,
+    Spend,
     User,
     Vote,
 )
@@ -41,6 +43,7 @@ class PaymentOrder:
     token: Token
     amount: int
     mixer_commitment: str | None = None  # set: deposit this commitment into the pool `recipient` instead
+    row_id: int | None = None  # a bulk row: sign_batch pays it under this id (at most once), not the intent hash
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class Chain(Protocol):
     async def paid_by(self, intent_hash: str) -> str | None:
         """The hash of the transaction in which the contract paid this intent, or None if it has not."""
 
+    async def is_row_paid(self, row_id: int) -> bool: ...  # the contract paid this bulk row id (sign_batch's key)
+    async def stuck(self, tx_hash: str) -> bool: ...  # held unmined, offering less than the next block's base fee
+
     def recover_signer(self, message: str, signature: str) -> str:
         """EIP-191 personal_sign: the checksummed address that signed `message`. Raises UserError if the
         signature is malformed."""
@@ -125,14 +131,14 @@ class Chain(Protocol):
         """The most orders one signed batch may hold (the transaction gas cap decides)."""
 
     async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx:
-        """Sign one transaction paying every order (each intent hash at most once, as sign_payment); simulates
-        first and raises ChainRejected with a plain sentence if the contract would revert."""
+        """Sign one transaction paying every order, each a bulk row whose `row_id` the contract pays at most once
+        ever (receipts: `paid_rows`, `failed_rows`); simulates first and raises ChainRejected if it would revert."""
 
+    async def prepare_batch(self, orders: list[PaymentOrder]) -> None: ...  # sign_batch's checks now, its signing cheap
     async def broadcast_many(self, raws: list[bytes]) -> list[str | ChainRejected]:
         """Send several signed transactions in one round trip: each one's hash, or why the node refused it."""
 
-    async def fee_per_gas(self) -> int:
-        """What a transaction sent now pays per gas, at most (for fee estimates)."""
+    async def fee_per_gas(self) -> int: ...  # what a transaction sent now pays per gas, at most (fee estimates)
 
     async def executor_allowance(self, token: Token) -> ExecutorAllowance | None:
         """The executor's allowance of `token` as the contract counts it now, or None when the owner set none:
@@ -151,6 +157,7 @@ class UserRepository(Protocol):
         stored user. Any other account on the same platform that held this handle loses it."""
     async def by_handle(self, handle: str, platform: str | None = None) -> list[User]: ...
     async def by_wallet(self, address: str) -> list[User]: ...
+    async def by_wallets(self, addresses: list[str]) -> list[User]: ...  # linked to any of them (any case)
     async def save(self, user: User) -> None: ...
 
 
@@ -163,6 +170,8 @@ class IntentRepository(Protocol):
     async def with_status(self, status: IntentStatus, limit: int = 1000) -> list[Intent]: ...
     async def in_flight(self, token: str) -> int:
         """Sum of amounts of this token that are signed but not yet settled."""
+    async def spent_since(self, actor_ref: str, since: datetime) -> list[Spend]:
+        """Their payments and deposits since then, pending, sent or confirmed, oldest first (the daily limit)."""
     async def add_attempt(self, attempt: Attempt) -> None:
         """Keep one signed transaction of an intent (stored before it is broadcast, never overwritten)."""
     async def attempts(self, intent_id: str) -> list[Attempt]:
@@ -250,6 +259,7 @@ class UnitOfWork(Protocol):
     uploads: UploadCounts  # bulk payout files and rows each person uploaded, for the upload limits
     roles: RoleRepository  # roles given in chat (core.roles)
     approvals: ApprovalRepository  # payments waiting for approvers, and their decisions
+    ledger: LedgerRepository  # what left the treasury: payments, bulk rows, mixer deposits (core.ledger)
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

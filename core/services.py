@@ -52,6 +52,9 @@ class Policy:
     approval_threshold: dict[str, int] = field(default_factory=dict)
     approvals_required: int = 2
     approval_ttl: timedelta = timedelta(hours=24)
+    # OPERATOR_DAILY_LIMIT (token symbol -> base units): what one person may request from the treasury over a
+    # rolling 24 h before further requests wait for approvals (core.payments.limits). A token not listed: no limit.
+    daily_limit: dict[str, int] = field(default_factory=dict)
 
     def is_operator(self, actor: Actor) -> bool:
         """May spend: an operator or an admin (approvers alone may not). The role the engine looked up for

@@ -13,7 +13,8 @@ from core.bulk.model import Batch, BatchRow, Chunk, ChunkStatus, RowStatus
 from core.bulk.ports import BatchRepository, UploadCounts
 from core.errors import ChainRejected, ChainUnavailable, UserError
 from core.jobs import Job
-from core.model import ApprovalRequest, ApprovalStatus, Attempt, AuditEntry, Intent, IntentStatus, LinkChallenge, Notification, ProcessedKey, Receipt, User, Vote
+from core.ledger import LedgerRepository, Outflow, OutflowKind, OutflowStatus
+from core.model import ApprovalRequest, ApprovalStatus, Attempt, AuditEntry, Intent, IntentStatus, LinkChallenge, Notification, ProcessedKey, Receipt, Spend, User, Vote
 from core.money import Token, TokenRegistry
 from core.ports import (
     ApprovalRepository,
@@ -64,6 +65,7 @@ class _Store:
     attempts: list[Attempt] = field(default_factory=list)
     batches: dict[str, Batch] = field(default_factory=dict)
     batch_rows: dict[str, list[BatchRow]] = field(default_factory=dict)
+    next_row_id: int = 0  # bulk row ids are handed out in whole 256-row words, as the SQL repository does
     chunks: dict[tuple[str, int], Chunk] = field(default_factory=dict)
     uploads: dict[tuple[str, str, datetime], tuple[int, int]] = field(default_factory=dict)
     roles: dict[str, RoleGrant] = field(default_factory=dict)
@@ -117,6 +119,11 @@ class _Users(_Repo):
     async def by_wallet(self, address: str) -> list[User]:
         return [copy.deepcopy(u) for u in self.s.users.values() if u.wallet and u.wallet.lower() == address.lower()]
 
+    async def by_wallets(self, addresses: list[str]) -> list[User]:
+        wanted = {a.lower() for a in addresses}
+        found = [u for u in self.s.users.values() if u.wallet and u.wallet.lower() in wanted]
+        return [copy.deepcopy(u) for u in sorted(found, key=lambda u: u.ref)]
+
     async def save(self, user: User) -> None:
         self.s.users[user.ref] = copy.deepcopy(user)
 
@@ -142,6 +149,11 @@ class _Intents(_Repo):
 
     async def in_flight(self, token: str) -> int:
         return sum(i.amount for i in self.s.intents.values() if i.status is IntentStatus.SUBMITTED and i.token == token)
+
+    async def spent_since(self, actor_ref: str, since: datetime) -> list[Spend]:
+        counted = (IntentStatus.PENDING, IntentStatus.SUBMITTED, IntentStatus.CONFIRMED)
+        mine = [i for i in self.s.intents.values() if i.actor_ref == actor_ref and i.created_at >= since and i.status in counted]
+        return [Spend(i.token, i.amount, i.created_at) for i in sorted(mine, key=lambda i: i.created_at)]
 
     async def add_attempt(self, attempt: Attempt) -> None:
         if any(a.tx_hash == attempt.tx_hash for a in self.s.attempts):
@@ -265,6 +277,9 @@ class _Batches(_Repo):
         if batch.id in self.s.batches:
             raise DuplicateKey(batch.id)
         self.s.batches[batch.id] = copy.deepcopy(batch)
+        for i, r in enumerate(rows):
+            r.row_id = self.s.next_row_id + i
+        self.s.next_row_id += -(-max(len(rows), 1) // 256) * 256
         self.s.batch_rows[batch.id] = [copy.deepcopy(r) for r in rows]
 
     async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
@@ -288,6 +303,20 @@ class _Batches(_Repo):
     async def committed(self, token: str) -> int:
         running = {b for b, x in self.s.batches.items() if x.status.value == "running"}
         return sum(r.amount for b in running for r in self.s.batch_rows[b] if r.token == token and r.status.value == "pending")
+
+    async def spent_since(self, actor_ref: str, since: datetime) -> list[Spend]:
+        out: list[Spend] = []
+        for b in self.s.batches.values():
+            if b.actor_ref != actor_ref or b.status.value not in ("awaiting", "running", "done"):
+                continue
+            if b.started_at is None or b.started_at < since:
+                continue
+            totals: dict[str, int] = {}
+            for r in self.s.batch_rows[b.id]:
+                if r.status.value in ("pending", "paid"):
+                    totals[r.token] = totals.get(r.token, 0) + r.amount
+            out += [Spend(token, amount, b.started_at) for token, amount in totals.items()]
+        return sorted(out, key=lambda sp: sp.at)
 
     async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
         return [copy.deepcopy(r) for r in self.s.batch_rows.get(batch_id, [])
@@ -320,6 +349,32 @@ class _Batches(_Repo):
         self.s.chunks[(chunk.batch_id, chunk.index)] = copy.deepcopy(chunk)
 
 
+_OUTFLOW_OF_INTENT = {"submitted": OutflowStatus.SENDING, "confirmed": OutflowStatus.PAID, "failed": OutflowStatus.FAILED}
+_OUTFLOW_OF_ROW = {"pending": OutflowStatus.SENDING, "paid": OutflowStatus.PAID, "failed": OutflowStatus.FAILED}
+
+
+class _Ledger(_Repo):
+    def _all(self) -> list[Outflow]:
+        out = [Outflow(i.created_at, OutflowKind.MIXER if i.mixer_commitment else OutflowKind.PAYMENT, i.id, i.token,
+                       i.amount, i.recipient, i.actor_ref, _OUTFLOW_OF_INTENT[i.status.value], i.tx_hash, i.memo)
+               for i in self.s.intents.values() if i.status.value in _OUTFLOW_OF_INTENT]
+        for b in self.s.batches.values():
+            if b.started_at is None:
+                continue
+            out += [Outflow(b.started_at, OutflowKind.BULK, f"{b.id}:{r.line}", r.token, r.amount, r.recipient,
+                            b.actor_ref, _OUTFLOW_OF_ROW[r.status.value], r.tx_hash, r.memo, b.id, r.line)
+                    for r in self.s.batch_rows.get(b.id, []) if r.status.value in _OUTFLOW_OF_ROW]
+        return sorted(out, key=lambda o: o.order, reverse=True)
+
+    async def outflows(self, limit: int | None, token: str | None = None) -> list[Outflow]:
+        found = [o for o in self._all() if token is None or o.token == token]
+        return found[:limit] if limit is not None else found
+
+    async def received(self, wallet: str, limit: int) -> list[Outflow]:
+        return [o for o in self._all() if o.kind is OutflowKind.BULK and o.recipient.lower() == wallet.lower()
+                and o.status is not OutflowStatus.FAILED][:limit]
+
+
 class _Uploads(_Repo):
     async def add(self, actor_ref: str, window: str, start: datetime, *, files: int = 0, rows: int = 0) -> tuple[int, int]:
         got = self.s.uploads.get((actor_ref, window, start), (0, 0))
@@ -346,6 +401,7 @@ class FakeUnitOfWork:
         self.uploads: UploadCounts = _Uploads(self)
         self.roles: RoleRepository = _Roles(self)
         self.approvals: ApprovalRepository = _Approvals(self)
+        self.ledger: LedgerRepository = _Ledger(self)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         if self.db.down:
@@ -403,6 +459,7 @@ class FakeChain:
         self.mined: dict[str, Receipt] = {}
         self.paid: dict[str, int] = {}
         self.paid_tx: dict[str, str] = {}  # intent hash -> the transaction that paid it
+        self.paid_rows: set[int] = set()  # bulk row ids executeBatch paid (the contract's bitmap)
         self.refuse_broadcast: str | None = None  # the node refuses every broadcast with this reason
         self.front_run = False  # a copy of each authorisation is mined (and pays) just before ours
         self.nonces_used: set[int] = set()  # executor nonces mined by transactions we did not sign
@@ -414,6 +471,11 @@ class FakeChain:
         self.batches_signed: list[tuple[list[PaymentOrder], int]] = []
         self._batch_orders: dict[str, list[PaymentOrder]] = {}
         self.drop_broadcasts = 0  # the next n batch broadcasts are lost (as if the process died before sending)
+        self.hold_batches = False  # batches broadcast now wait unmined in the pool (a fee too low for the chain)
+        self.held: set[str] = set()
+        self.underpriced = 0  # the next n batch broadcasts are refused as underpriced replacements
+        self.out_of_gas = 0  # the next n batches broadcast are mined reverted, out of gas, paying nobody
+        self.batch_bumps: list[int] = []  # the fee step each batch was signed at
         self.received: dict[tuple[str, str], int] = {}
         self.unsignable: dict[str, str] = {}  # recipient -> why the simulation refuses any batch paying them
         self.allowances: dict[str, ExecutorAllowance] = {}  # token symbol -> the contract's executor allowance
@@ -491,6 +553,10 @@ class FakeChain:
         self._check()
         return self.paid_tx.get(intent_hash)
 
+    async def is_row_paid(self, row_id: int) -> bool:
+        self._check()
+        return row_id in self.paid_rows
+
     def recover_signer(self, message: str, signature: str) -> str:
         # Test convention: the "signature" is 0x + 130 hex whose last 40 digits are the signer's address.
         if not signature.startswith("0x") or len(signature) != 132:
@@ -517,15 +583,36 @@ class FakeChain:
             raise ChainRejected(self.reject)
         await asyncio.sleep(0)  # let the chunks signed alongside start too, as the real client does
         for o in orders:
+            assert o.row_id is not None, "executeBatch pays bulk rows by row id"
             if o.recipient in self.unsignable:
                 raise ChainRejected(self.unsignable[o.recipient])
         self.batches_signed.append((list(orders), nonce))
+        self.batch_bumps.append(bump)
         tx_hash = "0x" + f"b{len(self.batches_signed):063x}"
         self._batch_orders[tx_hash] = list(orders)
         return SignedTx(raw=tx_hash.encode(), tx_hash=tx_hash, nonce=nonce)
 
     async def broadcast_many(self, raws: list[bytes]) -> list[str | ChainRejected]:
-        return [await self.broadcast(raw) for raw in raws]
+        out: list[str | ChainRejected] = []
+        for raw in raws:
+            try:
+                out.append(await self.broadcast(raw))
+            except ChainRejected as e:  # as the real client: each slot says why its transaction was refused
+                out.append(e)
+        return out
+
+    async def stuck(self, tx_hash: str) -> bool:
+        self._check()
+        return tx_hash in self.held and tx_hash not in self.mined
+
+    async def prepare_batch(self, orders: list[PaymentOrder]) -> None:
+        """The checks sign_batch makes (outages, refusals), without counting a signing."""
+        self._check()
+        if self.reject:
+            raise ChainRejected(self.reject)
+        for o in orders:
+            if o.recipient in self.unsignable:
+                raise ChainRejected(self.unsignable[o.recipient])
 
     def _broadcast_batch(self, tx_hash: str) -> str:
         """Settles executeBatch at once: each payout paid, or failed with its reason, inside one receipt."""
@@ -535,24 +622,37 @@ class FakeChain:
         self.sent.append(tx_hash.encode())
         if tx_hash in self.mined:
             return tx_hash
-        paid: set[str] = set()
-        failed: list[tuple[str, str]] = []
+        if self.hold_batches:
+            self.held.add(tx_hash)
+            return tx_hash
+        if self.underpriced:
+            self.underpriced -= 1
+            raise ChainRejected("a transaction with the same nonce is pending with a higher fee; sign it again with a bump")
+        if self.out_of_gas:
+            self.out_of_gas -= 1
+            self.mined[tx_hash] = Receipt(tx_hash, False, len(self.mined) + 1, 1_000_000, 10**15,
+                                          "the transaction ran out of gas")
+            return tx_hash
+        paid: set[int] = set()
+        failed: list[tuple[int, str]] = []
         for o in self._batch_orders[tx_hash]:
             key = (TREASURY.lower(), o.token.symbol)
-            if o.intent_hash in self.paid:
-                failed.append((o.intent_hash, "this payment was already executed"))
+            assert o.row_id is not None
+            if o.row_id in self.paid_rows:
+                failed.append((o.row_id, "this payment was already executed"))
             elif o.recipient in self.refuse:
-                failed.append((o.intent_hash, "the recipient refused the transfer"))
+                failed.append((o.row_id, "the recipient refused the transfer"))
             elif self.balances.get(key, 0) < o.amount:
-                failed.append((o.intent_hash, "the treasury is short"))
+                failed.append((o.row_id, "the treasury is short"))
             else:
                 self.balances[key] -= o.amount
                 self.paid[o.intent_hash] = o.amount
+                self.paid_rows.add(o.row_id)
                 self.received[(o.recipient, o.token.symbol)] = self.received.get((o.recipient, o.token.symbol), 0) + o.amount
-                paid.add(o.intent_hash)
+                paid.add(o.row_id)
         n = len(self._batch_orders[tx_hash])
         self.mined[tx_hash] = Receipt(tx_hash, True, len(self.mined) + 1, 60_000 * n, 10**14 * n,
-                                      paid=frozenset(paid), failed=tuple(failed))
+                                      paid_rows=frozenset(paid), failed_rows=tuple(failed))
         return tx_hash
 
 

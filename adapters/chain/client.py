@@ -1,8 +1,8 @@
 """Web3Chain: the core's `Chain` port over the Settlement contract, on an HTTP node or in-process eth-tester.
 
 Round trips are kept few because a /pay has a 150 ms p95 budget: the chain id is read once, fee data is
-cached for `fee_ttl` seconds, gas limits are fixed per payment kind (no estimateGas), and fee lookup and
-the eth_call simulation run concurrently. Every payment is simulated before anything is signed, so a
+cached for `fee_ttl` seconds, gas limits are fixed per payment kind (batches: estimated, to fill blocks), fee
+lookup and the eth_call simulation run concurrently. Every payment is simulated before anything is signed, so a
 revert becomes a `ChainRejected` sentence instead of a signed transaction that would fail.
 """
 
@@ -22,10 +22,11 @@ from core.model import Receipt
 from core.money import Token, TokenRegistry
 from core.ports import ExecutorAllowance, PaymentOrder, SignedTx
 
-from . import history, wallets
+from . import batches, history, wallets
 from . import settlement as st
 from .fees import FeeBook, fee_paid, offered_fees
-from .gas import GAS_EXECUTE, GAS_MIXER_DEPOSIT, batch_capacity, batch_gas_limit
+from .gas import (GAS_EXECUTE, GAS_MIXER_DEPOSIT, KeptBatches, batch_capacity, batch_gas_limit, chunk_capacity_of,
+                  estimate_gas)
 from .refusals import SignatureRefused, already_known, nonce_spent, refusal
 from .rpc import Node, Reverted, RpcError
 from .tokens import token_registry
@@ -79,6 +80,8 @@ class Web3Chain:
         self.max_poll_interval = max_poll_interval
         self._epoch: int | None = None
         self._deployed_block = deployed_block
+        self.batch_capacity = batch_capacity()  # orders per bulk chunk; ready() sizes it to a share of a block
+        self._kept = KeptBatches()
 
     def __repr__(self) -> str:
         return f"Web3Chain(chain_id={self._chain_id}, settlement={self._settlement}, node={self._node.label})"
@@ -93,6 +96,7 @@ class Web3Chain:
             )
         self._chain_id = actual
         _ = self.tokens
+        self.batch_capacity = await chunk_capacity_of(self._node)
         return self
 
     async def _cid(self) -> int:
@@ -146,6 +150,10 @@ class Web3Chain:
         out = await self._node.call({"to": self._settlement, "data": st.executed_calldata(intent_hash)})
         return len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
 
+    async def is_row_paid(self, row_id: int) -> bool:
+        out = await self._node.call({"to": self._settlement, "data": batches.is_row_paid_calldata(row_id)})
+        return len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
+
     async def executor_allowance(self, token: Token) -> ExecutorAllowance | None:
         """The contract's cap on the executor for `token` (None: the owner set none, so there is no cap)."""
         address = st.ZERO if token.native else token.address
@@ -190,11 +198,6 @@ class Web3Chain:
         max_fee, _ = await offered_fees(self._node)
         return max_fee
 
-    @property
-    def batch_capacity(self) -> int:
-        """The most orders one sign_batch may hold under the transaction gas cap."""
-        return batch_capacity()
-
     # ------------------------------------------------------------ signing
     def _deadline(self) -> int:
         return int(time.time()) + self.deadline_window
@@ -208,38 +211,34 @@ class Web3Chain:
                 raise SignatureRefused(sentence) from None
             raise ChainRejected(sentence) from None
 
-    async def _sign_authorised(self, build: Callable[[int], bytes], gas: int, nonce: int, bump: int) -> SignedTx:
+    async def _sign_authorised(self, build: Callable[[int], bytes], gas: int, nonce: int, bump: int,
+                               estimate: bool = False) -> SignedTx:
         """Sign `build(epoch)` (calldata holding an authorisation for that executor epoch) into a transaction.
         If the contract refuses the signature and its epoch has moved on, sign once more for the new epoch;
         an old epoch's signature is never sent."""
         epoch = self._epoch if self._epoch is not None else await self.onchain_epoch()
         try:
-            return await self._sign_tx(build(epoch), gas, nonce, bump)
+            return await self._sign_tx(build(epoch), gas, nonce, bump, estimate=estimate)
         except SignatureRefused as refused:
             fresh = await self.onchain_epoch()
             if fresh == epoch:
                 raise ChainRejected(refused.message) from None
             log.warning("the Settlement's executor epoch moved from %s to %s; signing again", epoch, fresh)
         try:
-            return await self._sign_tx(build(fresh), gas, nonce, bump)
+            return await self._sign_tx(build(fresh), gas, nonce, bump, estimate=estimate)
         except SignatureRefused as refused:
             raise ChainRejected(refused.message) from None
 
-    async def _sign_tx(self, data: bytes, gas: int, nonce: int, bump: int) -> SignedTx:
-        chain_id = await self._cid()
-        fees, _ = await asyncio.gather(self._fees.current(self._node), self._simulate(data, gas))
+    async def _sign_tx(self, data: bytes, gas: int, nonce: int, bump: int, *, estimate: bool | None = False
+                       ) -> SignedTx:
+        # estimate: False simulates at `gas`, True signs the node's estimate, None (a kept batch) neither.
+        check = self._simulate(data, gas) if estimate is False else None if estimate is None else \
+            estimate_gas(self._node, self.executor, self._settlement, data, gas, lambda: self._simulate(data, gas))
+        fees, estimated = await asyncio.gather(self._fees.current(self._node), check or asyncio.sleep(0))
+        gas = estimated or gas
         max_fee, tip = self._fees.for_nonce(nonce, bump, fees)
-        tx = {
-            "type": 2,
-            "chainId": chain_id,
-            "nonce": nonce,
-            "to": self._settlement,
-            "value": 0,
-            "data": data,
-            "gas": gas,
-            "maxFeePerGas": max_fee,
-            "maxPriorityFeePerGas": tip,
-        }
+        tx = {"type": 2, "chainId": await self._cid(), "nonce": nonce, "to": self._settlement, "value": 0, "data": data,
+              "gas": gas, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
         signed = self._account.sign_transaction(tx)
         return SignedTx(raw=bytes(signed.raw_transaction), tx_hash="0x" + bytes(signed.hash).hex(), nonce=nonce,
                         max_fee=max_fee, tip=tip)
@@ -268,22 +267,32 @@ class Web3Chain:
         return await self._sign_authorised(execute, GAS_EXECUTE, nonce, bump)
 
     async def sign_batch(self, orders: list[PaymentOrder], nonce: int, *, bump: int = 0) -> SignedTx:
-        """One executeBatch under one executor signature. Items the contract refuses come back in the
-        receipt's `failed`; only batch-wide problems (expired, bad signature) raise ChainRejected here.
-        Size the list with `chunk_orders`; the gas limit is `batch_gas_limit(len(orders))`."""
+        """One executeBatch under one executor signature, paying each order under its `row_id` (at most once
+        ever: the contract's bitmap). Rows it refuses come back in the receipt's `failed_rows`; only
+        batch-wide problems (expired, bad signature) raise ChainRejected here.
+        Size the list with `chunk_orders`; the gas limit is the node's estimate with a margin (gas.estimate_gas)."""
         if not orders:
             raise ValueError("sign_batch needs at least one order")
         if len(orders) > batch_capacity():
             raise ValueError(f"{len(orders)} orders do not fit one transaction; split them with chunk_orders()")
+        if (kept := self._kept.pop(tuple(orders))) is not None:  # prepared moments ago: sign the transaction only
+            return await self._sign_tx(*kept, nonce, bump, estimate=None)
         chain_id = await self._cid()
-        payments = [self._payment(o) for o in orders]
+        try:
+            rows = batches.batch_rows(orders)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
         deadline = self._deadline()
 
         def batch(epoch: int) -> bytes:
-            typed = st.execute_batch_typed_data(chain_id, self._settlement, payments, deadline, epoch=epoch)
-            return st.execute_batch_calldata(payments, deadline, self._signature(typed))
+            typed = batches.execute_batch_typed_data(chain_id, self._settlement, rows, deadline, epoch=epoch)
+            return batches.execute_batch_calldata(rows, deadline, self._signature(typed))
 
-        return await self._sign_authorised(batch, batch_gas_limit(len(orders)), nonce, bump)
+        return await self._sign_authorised(batch, batch_gas_limit(len(orders)), nonce, bump, estimate=True)
+
+    async def prepare_batch(self, orders: list[PaymentOrder]) -> None:
+        self._kept.pop(tuple(orders))  # always afresh: simulated and estimated now (see gas.KeptBatches)
+        self._kept.keep(tuple(orders), await self.sign_batch(orders, 0))
 
     def _payment(self, order: PaymentOrder) -> tuple:
         try:
@@ -319,6 +328,10 @@ class Web3Chain:
                 results.append("0x" + keccak(raw).hex())
         return results
 
+    async def stuck(self, tx_hash: str) -> bool:  # asked once its receipt is missing; a bulk chunk then gets a bump
+        tx, base = await asyncio.gather(self._node.transaction(tx_hash), self._node.base_fee())
+        return tx is not None and tx["fees"].get("max_fee_per_gas", tx["fees"].get("gas_price", 0)) < base * 9 // 8
+
     # ------------------------------------------------------------ receipts
     async def receipt(self, tx_hash: str) -> Receipt | None:
         r = await self._node.receipt(tx_hash)
@@ -335,7 +348,8 @@ class Web3Chain:
             fee=fee_paid(r),
             reason=reason,
             paid=outcome.paid,
-            failed=outcome.failed,
+            paid_rows=outcome.paid_rows,
+            failed_rows=outcome.failed_rows,
         )
 
     async def _failure_reason(self, tx_hash: str, r: dict) -> str:

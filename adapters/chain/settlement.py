@@ -50,7 +50,6 @@ def topic(signature: str) -> bytes:
 
 
 EXECUTE = selector(f"execute({PAYMENT_TUPLE},uint256,bytes)")
-EXECUTE_BATCH = selector(f"executeBatch({PAYMENT_TUPLE}[],uint256,bytes)")
 EXECUTE_MIXER_DEPOSIT = selector(f"executeMixerDeposit({PAYMENT_TUPLE},uint256,uint256,bytes)")
 SET_MIXER_POOL = selector("setMixerPool(address,bool)")
 EXECUTED = selector("executed(bytes32)")
@@ -63,8 +62,9 @@ SET_EXECUTOR_ALLOWANCE = selector("setExecutorAllowance(address,uint256,uint256)
 EXECUTOR_ALLOWANCE = selector("executorAllowance(address)")
 
 PAYMENT_EXECUTED = topic("PaymentExecuted(bytes32,address,address,uint256)")
-PAYMENT_FAILED = topic("PaymentFailed(bytes32,address,address,uint256,bytes)")
-PAYMENT_SKIPPED = topic("PaymentSkipped(bytes32)")
+ROWS_PAID = topic("RowsPaid(uint256,uint256)")
+ROW_FAILED = topic("RowFailed(uint256,address,address,uint256,bytes)")
+ROW_SKIPPED = topic("RowSkipped(uint256)")
 INTENT_FUNDED = topic("IntentFunded(bytes32,address,address,uint256)")
 
 ALREADY_EXECUTED = "this payment was already executed on chain"
@@ -108,21 +108,6 @@ def execute_typed_data(chain_id: int, contract: str, payment: tuple, deadline: i
     }
 
 
-def execute_batch_typed_data(chain_id: int, contract: str, payments: list[tuple], deadline: int, *,
-                             epoch: int) -> dict:
-    """EIP-712 `ExecuteBatch(Payment[] payments,uint256 epoch,uint256 deadline)` as eth_account's full_message."""
-    return {
-        "types": {
-            "EIP712Domain": _DOMAIN_FIELDS,
-            "ExecuteBatch": [{"name": "payments", "type": "Payment[]"}, _EPOCH, _DEADLINE],
-            "Payment": _PAYMENT_FIELDS,
-        },
-        "primaryType": "ExecuteBatch",
-        "domain": _domain(chain_id, contract),
-        "message": {"payments": [_typed_payment(p) for p in payments], "epoch": epoch, "deadline": deadline},
-    }
-
-
 def mixer_deposit_typed_data(chain_id: int, contract: str, payment: tuple, commitment: int, deadline: int, *,
                              epoch: int) -> dict:
     """EIP-712 `MixerDeposit(Payment payment,uint256 commitment,uint256 epoch,uint256 deadline)`: the treasury
@@ -156,10 +141,6 @@ def set_mixer_pool_calldata(pool: str, allowed: bool = True) -> bytes:
 
 def execute_calldata(payment: tuple, deadline: int, signature: bytes) -> bytes:
     return EXECUTE + abi_encode([PAYMENT_TUPLE, "uint256", "bytes"], [payment, deadline, signature])
-
-
-def execute_batch_calldata(payments: list[tuple], deadline: int, signature: bytes) -> bytes:
-    return EXECUTE_BATCH + abi_encode([PAYMENT_TUPLE + "[]", "uint256", "bytes"], [payments, deadline, signature])
 
 
 def set_executor_allowance_calldata(token: str, amount: int, period: int) -> bytes:
@@ -204,15 +185,18 @@ class Log:
 
 @dataclass(frozen=True)
 class PayoutOutcome:
-    """What a receipt's Settlement logs say: intents paid, and (intent, reason sentence) refused."""
+    """What a receipt's Settlement logs say: intents paid (execute, mixer deposits), and bulk rows paid and
+    (row id, reason sentence) refused or skipped by executeBatch."""
 
     paid: frozenset[str]
-    failed: tuple[tuple[str, str], ...]
+    paid_rows: frozenset[int] = frozenset()
+    failed_rows: tuple[tuple[int, str], ...] = ()
 
 
 def payout_outcome(logs: list[Log], contract: str, tokens: TokenRegistry) -> PayoutOutcome:
     paid: list[str] = []
-    failed: list[tuple[str, str]] = []
+    paid_rows: list[int] = []
+    failed_rows: list[tuple[int, str]] = []
     contract = contract.lower()
     for log in logs:
         if log.address.lower() != contract or not log.topics:
@@ -220,12 +204,15 @@ def payout_outcome(logs: list[Log], contract: str, tokens: TokenRegistry) -> Pay
         kind = log.topics[0]
         if kind == PAYMENT_EXECUTED:
             paid.append("0x" + log.topics[1].hex())
-        elif kind == PAYMENT_FAILED:
-            (reason_data,) = abi_decode(["uint256", "bytes"], log.data)[1:]
-            failed.append(("0x" + log.topics[1].hex(), revert_sentence(reason_data, tokens)))
-        elif kind == PAYMENT_SKIPPED:
-            failed.append(("0x" + log.topics[1].hex(), ALREADY_EXECUTED))
-    return PayoutOutcome(frozenset(paid), tuple(failed))
+        elif kind == ROWS_PAID:
+            word, bits = int.from_bytes(log.topics[1], "big"), int.from_bytes(log.data[:32], "big")
+            paid_rows.extend(word << 8 | bit for bit in range(256) if bits >> bit & 1)
+        elif kind == ROW_FAILED:
+            reason_data = abi_decode(["address", "address", "uint256", "bytes"], log.data)[3]
+            failed_rows.append((int.from_bytes(log.topics[1], "big"), revert_sentence(reason_data, tokens)))
+        elif kind == ROW_SKIPPED:
+            failed_rows.append((int.from_bytes(log.topics[1], "big"), ALREADY_EXECUTED))
+    return PayoutOutcome(frozenset(paid), frozenset(paid_rows), tuple(failed_rows))
 
 
 # ---------------------------------------------------------------- revert reasons
@@ -294,6 +281,8 @@ _ERRORS: dict[bytes, tuple[list[str], Callable[[tuple[Any, ...], TokenRegistry],
         "or a token that refused to move)",
     ),
     selector("ZeroAmount()"): ([], lambda a, t: "the amount must be greater than zero"),
+    selector("BadBatch()"): (
+        [], lambda a, t: "the batch transaction was malformed (its lists differ in length, or a token is listed twice)"),
     selector("ZeroRecipient()"): ([], lambda a, t: "the recipient is the zero address, which would burn the funds"),
     selector("ZeroExecutor()"): ([], lambda a, t: "the executor cannot be the zero address"),
     selector("NotAMixerPool(address,address)"): (
@@ -350,7 +339,7 @@ def error_name(data: bytes) -> str | None:
         "ZeroRecipient()", "ZeroExecutor()", "NotAMixerPool(address,address)", "OwnableUnauthorizedAccount(address)",
         "NotExecutor()", "ExecutorIsOwner()", "NothingReceived(address)", "OwnableInvalidOwner(address)",
         "ExecutorAllowanceExceeded(address,uint256,uint256,uint256)", "InvalidAllowance(uint256,uint256)",
-        "Error(string)",
+        "BadBatch()", "Error(string)",
         "Panic(uint256)", "SafeERC20FailedOperation(address)", "ERC20InsufficientAllowance(address,uint256,uint256)",
     ):
         if bytes(data[:4]) == selector(sig):

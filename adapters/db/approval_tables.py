@@ -11,11 +11,12 @@ from adapters.db.tables import Table, _utc
 
 
 class ApprovalRequestRow(Table, table=True):
-    """A payment above APPROVAL_THRESHOLD waiting for (or done with) its approvers; one per intent."""
+    """A payment (or a bulk batch) above APPROVAL_THRESHOLD or its requester's daily limit, waiting for (or done
+    with) its approvers; one per payment or batch. `intent_id` is the payment's or the batch's id."""
 
     __tablename__ = "approval_requests"
 
-    intent_id: str = Field(sa_type=String(64), sa_column_args=[ForeignKey("intents.id")], primary_key=True)
+    intent_id: str = Field(sa_type=String(64), primary_key=True)
     requester_ref: str = Field(sa_type=String(128))
     required: int = Field(sa_type=Integer)
     status: str = Field(sa_type=String(16), index=True)

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, desc, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.db.bulk_tables import BulkBatchRow, BulkChunkRow, BulkRowRow, BulkUploadCountRow
+from adapters.db.bulk_tables import BulkBatchRow, BulkChunkRow, BulkRowIdRow, BulkRowRow, BulkUploadCountRow
 from adapters.db.repositories import insert_for
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
+from core.model import Spend
 
 _B, _R, _C = BulkBatchRow.__table__, BulkRowRow.__table__, BulkChunkRow.__table__
 _U = BulkUploadCountRow.__table__
@@ -73,7 +74,21 @@ class SqlBatchRepository:
     async def add(self, batch: Batch, rows: list[BatchRow]) -> None:
         await self.session.execute(insert(_B).values(**_batch_values(batch)))
         if rows:
+            first = await self._row_ids(len(rows))
+            for i, r in enumerate(sorted(rows, key=lambda r: r.seq)):
+                r.row_id = first + i  # in file order, so a chunk's rows fill its bitmap words in order
             await self.session.execute(insert(_R), [_row_values(r) for r in rows])
+
+    async def _row_ids(self, count: int) -> int:
+        """Reserve row ids for a batch: whole 256-row words of the contract's bitmap (a word's first write is
+        the costly one, so batches never share one). One upsert under the counter's row lock (SQLite: the
+        write lock): two batches never get the same range, and a rollback gives the range back unused."""
+        span = -(-max(count, 1) // 256) * 256
+        statement = insert_for(self.session, BulkRowIdRow).values(name="rows", next_id=span)
+        statement = statement.on_conflict_do_update(
+            index_elements=["name"], set_={"next_id": BulkRowIdRow.__table__.c.next_id + span},
+        ).returning(BulkRowIdRow.__table__.c.next_id)
+        return int((await self.session.execute(statement)).scalar_one()) - span
 
     async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
         query = select(_B).where(_B.c.id == batch_id)
@@ -112,6 +127,23 @@ class SqlBatchRepository:
             .where(_B.c.status == BatchStatus.RUNNING.value, _R.c.token == token, _R.c.status == RowStatus.PENDING.value)
         )
         return sum(int(amount) for (amount,) in await self._all(query))
+
+    async def spent_since(self, actor_ref: str, since: datetime) -> list[Spend]:
+        # Summed here per batch and token (SQLite keeps uint256 amounts as text); one person's day of batches.
+        started = (BatchStatus.AWAITING.value, BatchStatus.RUNNING.value, BatchStatus.DONE.value)
+        query = (
+            select(_B.c.id, _B.c.started_at, _R.c.token, _R.c.amount)
+            .join(_R, _R.c.batch_id == _B.c.id)
+            .where(_B.c.actor_ref == actor_ref, _B.c.status.in_(started), _B.c.started_at >= since,
+                   _R.c.status.in_((RowStatus.PENDING.value, RowStatus.PAID.value)))
+        )
+        totals: dict[tuple[str, str], int] = {}
+        when: dict[str, datetime] = {}
+        for batch_id, at, token, amount in await self._all(query):
+            totals[batch_id, token] = totals.get((batch_id, token), 0) + int(amount)
+            when[batch_id] = at
+        spends = [Spend(token, amount, when[batch_id]) for (batch_id, token), amount in totals.items()]
+        return sorted(spends, key=lambda sp: sp.at)
 
     async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
         query = select(_R).where(_R.c.batch_id == batch_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, func
 from sqlmodel import Field
 
 from adapters.db.tables import Table, _utc
@@ -15,7 +15,10 @@ class BulkBatchRow(Table, table=True):
     """One uploaded payout file waiting for Execute, running, done or cancelled."""
 
     __tablename__ = "bulk_batches"
-    __table_args__ = (Index("ix_bulk_batches_actor_ref_created_at", "actor_ref", "created_at"),)
+    __table_args__ = (
+        Index("ix_bulk_batches_actor_ref_created_at", "actor_ref", "created_at"),
+        Index("ix_bulk_batches_started_at", "started_at"),  # the ledger: executed batches, newest first
+    )
 
     id: str = Field(sa_type=String(64), primary_key=True)
     key: str = Field(sa_type=String(200), unique=True)
@@ -56,11 +59,26 @@ class BulkRowRow(Table, table=True):
     token: str = Field(sa_type=String(32))
     amount: int = Field(sa_type=Uint256)
     intent_hash: str = Field(sa_type=String(66), unique=True)
+    # The row's bit in Settlement.paidRows (from bulk_row_ids, never reused): what executeBatch pays at most once.
+    row_id: int | None = Field(default=None, sa_type=BigInteger, index=True, unique=True)
     memo: str | None = Field(default=None, sa_type=Text)
     status: str = Field(sa_type=String(16))
     chunk: int | None = Field(default=None, sa_type=Integer)
     tx_hash: str | None = Field(default=None, sa_type=String(66))
     error: str | None = Field(default=None, sa_type=Text)
+
+
+class BulkRowIdRow(Table, table=True):
+    """The next free bulk row id (one counter row, moved under its row lock): ranges are handed out once."""
+
+    __tablename__ = "bulk_row_ids"
+
+    name: str = Field(sa_type=String(32), primary_key=True)
+    next_id: int = Field(sa_type=BigInteger)
+
+
+# /history: the rows paid to a member's wallet, whatever the case the file wrote the address in.
+Index("ix_bulk_rows_recipient_lower", func.lower(BulkRowRow.__table__.c.recipient))
 
 
 class BulkChunkRow(Table, table=True):

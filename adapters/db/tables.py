@@ -69,7 +69,10 @@ Index("ix_identities_handle_lower", func.lower(IdentityRow.__table__.c.handle))
 
 class IntentRow(Table, table=True):
     __tablename__ = "intents"
-    __table_args__ = (Index("ix_intents_actor_ref_created_at", "actor_ref", "created_at"),)
+    __table_args__ = (
+        Index("ix_intents_actor_ref_created_at", "actor_ref", "created_at"),
+        Index("ix_intents_created_at", "created_at"),  # the ledger: every outflow, newest first
+    )
 
     id: str = Field(sa_type=String(64), primary_key=True)
     key: str = Field(sa_type=String(200), unique=True)

@@ -83,6 +83,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.challenges = _translated(repositories.SqlChallengeRepository(session))
         self.roles = _translated(repositories.SqlRoleRepository(session))
         self.approvals = _translated(repositories.SqlApprovalRepository(session))
+        self.ledger = _translated(repositories.SqlLedgerRepository(session))
         # On the same session: a chunk's signed bytes and its nonce commit together, and so do a stored batch
         # and the rows it counts against its uploader's limit.
         self.batches = _translated(bulk_repositories.SqlBatchRepository(session))

@@ -16,7 +16,10 @@ from core.replies import Button, Press
 log = logging.getLogger("snowrail.discord")
 
 BUTTON_TTL = 600.0  # seconds; below the 15 minutes an interaction token may edit its messages
-CUSTOM_ID = r"sr:(?P<owner>[0-9]{1,20}):(?P<exp>[0-9]{1,12}):(?P<cmd>/[a-z]{1,16}( [A-Za-z0-9_-]{1,64}){0,2})"
+# A command of up to three words (a plain-language preview's Confirm is a whole `/pay <to> <amount> <token>`), or
+# the word `cancel` of that preview's Cancel; Discord keeps at most 100 characters of a custom_id.
+CUSTOM_ID = (r"sr:(?P<owner>[0-9]{1,20}):(?P<exp>[0-9]{1,12}):"
+             r"(?P<cmd>/[a-z]{1,16}( [A-Za-z0-9_.@-]{1,64}){0,3}|cancel)")
 _FITS = re.compile(CUSTOM_ID)
 _STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
 
@@ -88,7 +91,7 @@ def view(buttons: tuple[Button, ...], owner_id: int | str, ttl: float = BUTTON_T
     for b in buttons[:25]:
         if b.url:
             out.add_item(discord.ui.Button(label=b.label[:80], url=b.url))
-        elif _FITS.fullmatch(custom_id(owner_id, expires, b.command)):
+        elif len(cid := custom_id(owner_id, expires, b.command)) <= 100 and _FITS.fullmatch(cid):
             out.add_item(CommandButton(Press(str(owner_id), b.command, expires), label=b.label, style=b.style))
         else:
             log.warning("button %r left out: its command does not fit a custom_id", b.label)

@@ -70,6 +70,7 @@ class SnowRailClient(discord.Client):
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = intents.message_content = guard
+        intents.dm_messages = True  # plain-language requests in DMs (and, with `guard`, mentions in servers)
         options.setdefault("max_messages", None)  # no message cache: a pasted note must not linger in memory
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
         self.frontend = frontend
@@ -103,7 +104,8 @@ class SnowRailClient(discord.Client):
         await self.frontend.press(interaction, press_of(match))
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.frontend.pasted_secret(message)
+        if not await self.frontend.pasted_secret(message) and self.user is not None:
+            await self.frontend.plain_text(message, self.user)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """A secret can be edited into a message as well (raw: there is no message cache to compare with)."""

@@ -14,7 +14,7 @@ from adapters.discord.identity import mentioned
 from core.parsing import SUMMARY, USAGE
 
 # Commands whose answers are only for the asker whatever they turn out to be: a slow one defers privately.
-PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet", "roles", "audit", "pending"})
+PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet", "roles", "audit", "pending", "ledger"})
 ROLES = ("member", "operator", "approver", "admin")
 BULK_ACTIONS = ("preview", "execute", "status", "cancel", "retry")
 
@@ -76,7 +76,7 @@ def build(frontend: DiscordFrontend, token_symbols: list[str]) -> list[app_comma
         await run(interaction, "link", address, signature)
 
     @app_commands.describe(
-        file="a CSV or JSON file of payouts: recipient, amount[, token[, memo]]",
+        file="payouts: CSV (also Safe Airdrop), JSON, .xlsx or a .txt list: recipient, amount[, token[, memo]]",
         action="what to do with an uploaded batch",
         batch="the batch id, e.g. batch-abcdefgh",
     )
@@ -132,10 +132,18 @@ def build(frontend: DiscordFrontend, token_symbols: list[str]) -> list[app_comma
     async def pending(interaction: discord.Interaction) -> None:
         await run(interaction, "pending")
 
+    @app_commands.describe(n="how many of the latest outflows (1 to 50)", token="only this token",
+                           export="send every outflow as a CSV file instead")
+    @app_commands.choices(token=token_choices)
+    async def ledger(interaction: discord.Interaction, n: Optional[app_commands.Range[int, 1, 50]] = None,
+                     token: Optional[str] = None, export: bool = False) -> None:
+        await run(interaction, "ledger", "export" if export else (str(n) if n is not None else None), token)
+
     callbacks: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
         "pay": pay, "status": status, "confirm": confirm, "cancel": cancel, "history": history, "wallet": wallet,
         "link": link, "bulk": bulk, "mix": mix, "withdraw": withdraw, "start": start, "help": help,
         "role": role, "roles": roles, "audit": audit, "approve": approve, "reject": reject, "pending": pending,
+        "ledger": ledger,
     }  # fmt: skip
     # /deposit is not offered until it works (core.handlers.account.NOT_YET keeps it out of /help too).
     out = []

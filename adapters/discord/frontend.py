@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -15,7 +16,7 @@ import discord
 
 from adapters.discord import buttons
 from adapters.discord.buttons import BUTTON_TTL, ReplyView, links_only
-from adapters.discord.identity import actor_of, holds_role, interaction_key, press_key
+from adapters.discord.identity import actor_of, holds_role, interaction_key, mentioned, press_key
 from adapters.discord.notifier import patient
 from adapters.discord.render import NO_MENTIONS, parts
 from core.bulk.file import MAX_BYTES
@@ -185,6 +186,24 @@ class DiscordFrontend:
             await self.engine.secret_removed(actor, f"dc-msg-{message.id}", public.place, what, removal)
 
         return await guard(public, report)
+
+    async def plain_text(self, message: Any, me: Any) -> bool:
+        """A DM, or a server message mentioning the bot, in plain words: answered with the engine's preview (the
+        slash command it maps to; its Confirm button is that command). True if it was answered."""
+        if message.author.bot or message.webhook_id is not None or message.author.id == me.id:
+            return False
+        if message.guild is not None and (not any(u.id == me.id for u in message.mentions)
+                                          or (self.guild_ids and message.guild.id not in self.guild_ids)):
+            return False
+        words = re.sub(rf"<@!?{me.id}>", " ", message.content or "").split()
+        text = " ".join(mentioned(w) for w in words)
+        if not text or text.startswith("/"):
+            return False
+        reply = await self._call(text, actor_of(message.author, operator=False), f"dc-msg-{message.id}")
+        view = buttons.view(reply.buttons, message.author.id, self.button_ttl)
+        for part in parts(reply, view):
+            await patient(lambda: message.channel.send(part.text, **part.extras()))  # noqa: B023
+        return True
 
     # ------------------------------------------------------------ answering
     async def answer(

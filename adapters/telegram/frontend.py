@@ -61,6 +61,7 @@ class TelegramFrontend:
                 CommandHandler(self.commands, self.on_command, filters=new),
                 MessageHandler(new & filters.COMMAND & private, self.on_command),  # unknown commands
                 MessageHandler(new & filters.TEXT & ~filters.COMMAND & private, self.on_command),
+                MessageHandler(new & filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS, self.on_mention),
                 CallbackQueryHandler(self.on_press),
             ],
         }
@@ -77,6 +78,19 @@ class TelegramFrontend:
         await self.respond(context.bot, chat, user, reply, reply_to=msg.message_id)
         if is_private(chat) and command_name(msg.text) == "start":
             await self._release_held(context.bot, user, msg.text)
+
+    async def on_mention(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Plain words in a group that mention the bot: the engine's preview, as in a DM (it never acts by itself)."""
+        msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        name = context.bot.username
+        if msg is None or user is None or chat is None or not msg.text or not name:
+            return
+        text = re.sub(rf"(?i)(?<![\w@])@{re.escape(name)}\b[,:]?", " ", msg.text).strip()
+        if text == msg.text.strip() or not text or text.startswith("/"):
+            return
+        key = message_key(context.bot.id, chat.id, msg.message_id)
+        reply = await self.engine.handle_text(text, actor=actor_of(user), key=key)
+        await self.respond(context.bot, chat, user, reply, reply_to=msg.message_id)
 
     async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg, user, chat = update.effective_message, update.effective_user, update.effective_chat

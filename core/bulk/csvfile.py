@@ -50,7 +50,7 @@ def _count_outside_quotes(line: str, d: str) -> int:
     return n
 
 
-def csv_records(text: str) -> tuple[list[Record], str, bool]:
+def csv_records(text: str, max_rows: int = MAX_ROWS) -> tuple[list[Record], str, bool]:
     """The payments of a delimited text file, each with its physical line; and the delimiter found, and
     whether the first row was a header naming the columns."""
     delimiter = _sniff(text)
@@ -66,19 +66,20 @@ def csv_records(text: str) -> tuple[list[Record], str, bool]:
             if not any(cells):
                 continue  # blank line, or a row of empty cells as spreadsheets export
             if columns is None:
-                columns, header = _columns(cells, start)
+                columns, header = header_of(cells, start)
                 if header:
                     continue
-            if len(records) > MAX_ROWS:
+            if len(records) > max_rows:
                 records.append(Record(start, {}))  # counted, not checked: the file is refused anyway
                 continue
-            records.append(_row(cells, columns, start, header, delimiter))
+            records.append(record_of(cells, columns, start, header, delimiter))
     except csv.Error as e:
         raise FileProblem(f"not CSV: line {reader.line_num}: {e}") from None
     return records, delimiter, header
 
 
-def _columns(cells: list[str], line: int) -> tuple[list[str | None], bool]:
+def header_of(cells: list[str], line: int) -> tuple[list[str | None], bool]:
+    """The column names if `cells` (the first non-empty row, on `line`) is a header; else the plain order."""
     names = [COLUMNS.get(c.lower()) for c in cells]
     if any(c.lower().startswith("0x") for c in cells) or not any(names):
         return list(_ORDER), False
@@ -89,21 +90,23 @@ def _columns(cells: list[str], line: int) -> tuple[list[str | None], bool]:
         if name in seen:
             raise FileProblem(f"header (line {line}): columns “{seen[name]}” and “{cell}” both name the {name}; keep one")
         seen[name] = cell
-    for needed, synonyms in (("recipient", "recipient, address or to"), ("amount", "amount or value")):
+    for needed, synonyms in (("recipient", "recipient, receiver, address or to"), ("amount", "amount or value")):
         if needed not in seen:
             raise FileProblem(f"header (line {line}): no {needed} column; name one {synonyms}")
     return names, True
 
 
-def _row(cells: list[str], columns: list[str | None], line: int, header: bool, delimiter: str) -> Record:
+def record_of(cells: list[str], columns: list[str | None], line: int, header: bool, delimiter: str) -> Record:
+    """One data row as a record; `delimiter` is "" for a spreadsheet's cells."""
     if not header and len(cells) > len(_ORDER):
+        if not delimiter:
+            return Record(line, {}, f"row: {len(cells)} cells, but without a header row the columns are recipient, "
+                                    "amount, token, memo; add a header row naming the columns")
         shown = {"\t": "tab", ";": "semicolon", ",": "comma"}[delimiter]
         return Record(line, {}, (
             f"row: {len(cells)} fields, but without a header the columns are recipient, amount, token, memo; "
             f"put a memo that contains a {shown} in double quotes"
         ))
-    out: dict[str, Any] = {}
-    for name, cell in zip(columns, cells):
-        if name is not None:
-            out[name] = cell
+    out: dict[Any, Any] = dict(zip(columns, cells))
+    out.pop(None, None)  # cells under columns we do not read
     return Record(line, out)

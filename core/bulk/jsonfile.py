@@ -27,7 +27,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _EXAMPLE = '[{"recipient": "0x…", "amount": "25"}]'
 
 
-def json_records(text: str) -> Iterator[Record]:
+def json_records(text: str, max_rows: int = MAX_ROWS) -> Iterator[Record]:
     """The payments of `[...]` or `{"payments": [...], ...}`, each with the line it starts on."""
     _check_nesting(text)
     pos = _skip(text, 0)
@@ -44,7 +44,7 @@ def json_records(text: str) -> Iterator[Record]:
             line = lines.at(pos)
             value, pos = _decode(text, pos)
             count += 1
-            yield _record(value, line) if count <= MAX_ROWS + 1 else Record(line, {})
+            yield _record(value, line) if count <= max_rows + 1 else Record(line, {})
             pos = _skip(text, pos)
             ch = text[pos:pos + 1]
             if ch == "]":

@@ -11,6 +11,7 @@ from core.model import IllegalTransition
 
 class BatchStatus(str, enum.Enum):
     PREVIEW = "preview"  # uploaded and checked; waiting for Execute or Cancel
+    AWAITING = "awaiting"  # (approval) Execute was pressed; it starts when enough approvers approve (or is cancelled)
     RUNNING = "running"  # confirmed: workers are settling its chunks
     DONE = "done"  # every row is paid, failed or cancelled
     CANCELLED = "cancelled"  # cancelled before anything was sent
@@ -31,7 +32,8 @@ class ChunkStatus(str, enum.Enum):
 
 
 _BATCH_MOVES: dict[BatchStatus, set[BatchStatus]] = {
-    BatchStatus.PREVIEW: {BatchStatus.RUNNING, BatchStatus.CANCELLED},
+    BatchStatus.PREVIEW: {BatchStatus.RUNNING, BatchStatus.AWAITING, BatchStatus.CANCELLED},
+    BatchStatus.AWAITING: {BatchStatus.RUNNING, BatchStatus.CANCELLED},
     BatchStatus.RUNNING: {BatchStatus.DONE},
     BatchStatus.DONE: {BatchStatus.RUNNING},  # /bulk retry re-runs the failed rows
     BatchStatus.CANCELLED: set(),
@@ -98,6 +100,9 @@ class BatchRow:
     chunk: int | None = None
     tx_hash: str | None = None
     error: str | None = None
+    # Its bit in the contract's paid-rows bitmap, given when the batch is stored (a range per batch, never
+    # reused); executeBatch pays each row id at most once, so re-signing or retrying a row cannot pay it twice.
+    row_id: int | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.bulk.model import Batch, BatchRow, Chunk, RowStatus
+from core.model import Spend
 
 
 class BatchRepository(Protocol):
@@ -19,6 +20,9 @@ class BatchRepository(Protocol):
     async def running(self) -> list[Batch]: ...
     async def committed(self, token: str) -> int:
         """Base units of `token` in rows of running batches that are not settled yet."""
+    async def spent_since(self, actor_ref: str, since: datetime) -> list[Spend]:
+        """Per batch and token, the rows (pending or paid) of this person's batches that were sent for approval
+        or started at or after `since`, oldest first: what counts against their daily limit."""
     async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
         """Rows in file order, optionally only those with this status or in this chunk."""
     async def save_rows(self, rows: list[BatchRow]) -> None:

@@ -7,11 +7,13 @@ import time
 
 from core.alerts import check_balances
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
+from core.bulk.stuck import bump, order_of, out_of_gas, reopen, take_stale, underpriced
 from core.bulk.views import progress, summary
 from core.errors import ChainRejected, TransientError
 from core.jobs import Job
 from core.model import Notification, NotificationType, Receipt
-from core.ports import PaymentOrder, SignedTx, UnitOfWork
+from core.notifications import queue_received
+from core.ports import SignedTx, UnitOfWork
 from core.replies import dumps
 from core.services import Services, log
 
@@ -67,30 +69,45 @@ async def resume(s: Services) -> list[str]:
 # ---------------------------------------------------------------- the job
 async def work(s: Services, batch_id: str, index: int = 0) -> int:
     """Settle chunks of the batch until none is left; returns how many this call settled.
-    Safe to run in any number of processes at once, and to kill at any instant. Runs `lanes` loops side by
-    side, so one worker process keeps several groups of chunks in flight while others are being recorded."""
-    lanes = max(1, s.bulk.lanes)
-    return sum(await asyncio.gather(*(_lane(s, batch_id) for _ in range(lanes))))
+    Safe to run in any number of processes at once, and to kill at any instant. `lanes` loops claim, sign
+    and send chunks; each sent group is then waited for and recorded by a task of its own, so sending never
+    waits for a receipt. Up to `depth` chunks of this job are sent and not yet recorded at any time."""
+    room = asyncio.Semaphore(max(1, s.bulk.depth))
+    recording: set[asyncio.Task[int]] = set()
+    try:
+        sent = await asyncio.gather(*(_lane(s, batch_id, room, recording) for _ in range(max(1, s.bulk.lanes))))
+    finally:
+        recorded = await asyncio.gather(*recording, return_exceptions=True)
+    for r in recorded:
+        if isinstance(r, BaseException):
+            raise r
+    return sum(sent) + sum(r for r in recorded if isinstance(r, int))
 
 
-async def _lane(s: Services, batch_id: str) -> int:
+async def _lane(s: Services, batch_id: str, room: asyncio.Semaphore, recording: set[asyncio.Task[int]]) -> int:
     policy = s.bulk
-    settled = 0
     idle_since = time.monotonic()
     outage_since: float | None = None
     while True:
+        held = 0
         try:
-            group = await _claim_and_sign(s, batch_id, policy.in_flight)
+            for _ in range(max(1, policy.in_flight)):
+                await room.acquire()
+                held += 1
+            group = await _claim_and_sign(s, batch_id, held)
             if not group:
-                group = await _take_stale(s, batch_id, policy.in_flight)
+                group = await take_stale(s, batch_id, held)
             if not group:
                 if await _finish_if_complete(s, batch_id):
-                    return settled
+                    return 0
                 if time.monotonic() - idle_since > policy.idle_limit:
                     raise TransientError(f"batch {batch_id} has chunks nobody settled for a while", service="chain")
                 await asyncio.sleep(0.2)
                 continue
-            settled += await _send_and_record(s, batch_id, group)
+            waiting = await _send(s, group)
+            task = asyncio.create_task(_record_sent(s, batch_id, waiting, room, held))
+            held = 0  # the task gives the room back once its chunks are recorded
+            recording.add(task)  # kept to the end of the job, which raises what any of them raised
             idle_since, outage_since = time.monotonic(), None
         except TransientError as e:
             # The node or the database is away: everything done so far is committed, so wait and carry on.
@@ -101,11 +118,14 @@ async def _lane(s: Services, batch_id: str) -> int:
                 raise
             log.warning("bulk %s: %s unavailable (%s); waiting", batch_id, e.service, e.message)
             await asyncio.sleep(min(0.2 * 2 ** min(int(waited), 5), 5.0))
+        finally:
+            for _ in range(held):
+                room.release()
 
 
 async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
-    """Claim up to `most` open chunks, reserve consecutive nonces, sign them, and store the signed bytes:
-    all in one transaction, committed before anything is broadcast."""
+    """Claim up to `most` open chunks, prepare them (refusals show here), reserve consecutive nonces, sign them,
+    and store the signed bytes: all in one transaction, committed before anything is broadcast."""
     chain = s.chain
     floor = await chain.pending_nonce()
     async with s.uow() as uow:
@@ -118,9 +138,14 @@ async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
         orders = []
         for chunk in claimed:
             rows = await uow.batches.rows(batch_id, chunk=chunk.index)
-            orders.append([_order(s, r) for r in rows if r.status is RowStatus.PENDING])
-        nonces = [await uow.nonces.reserve(chain.chain_id, chain.executor, floor) for _ in claimed]
-        results = await asyncio.gather(*(chain.sign_batch(o, n) for o, n in zip(orders, nonces)), return_exceptions=True)
+            orders.append([order_of(s, r) for r in rows if r.status is RowStatus.PENDING])
+        # The slow part of signing (simulation, gas estimate, the EIP-712 authorisation) happens before the nonce
+        # lock: one signer at a time holds it, across every worker, so its length bounds the whole pipeline.
+        results: list[object] = await asyncio.gather(*(chain.prepare_batch(o) for o in orders), return_exceptions=True)
+        if not any(isinstance(r, BaseException) for r in results):
+            nonces = [await uow.nonces.reserve(chain.chain_id, chain.executor, floor) for _ in claimed]
+            results = await asyncio.gather(*(chain.sign_batch(o, n) for o, n in zip(orders, nonces)),
+                                           return_exceptions=True)
         refused = [(chunk, r) for chunk, r in zip(claimed, results) if isinstance(r, ChainRejected)]
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, ChainRejected):
@@ -142,16 +167,12 @@ async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
     return claimed
 
 
-def _order(s: Services, row: BatchRow) -> PaymentOrder:
-    return PaymentOrder(row.intent_hash, row.recipient, s.token(row.token), row.amount)
-
-
 async def _refuse(s: Services, batch_id: str, index: int, reason: str) -> None:
     """The chain refused to even simulate a chunk (a batch-wide problem): its rows fail with the reason."""
     log.warning("bulk %s chunk %s refused: %s", batch_id, index, reason)
-    async with s.uow() as uow:
-        batch = await uow.batches.get(batch_id, for_update=True)
+    async with s.uow() as uow:  # the chunk's lock before the batch's, as everywhere (one order: no deadlock)
         chunk = await uow.batches.chunk(batch_id, index, for_update=True)
+        batch = await uow.batches.get(batch_id, for_update=True)
         if batch is None or chunk is None or chunk.status is not ChunkStatus.OPEN:
             return
         rows = [r for r in await uow.batches.rows(batch_id, chunk=index) if r.status is RowStatus.PENDING]
@@ -165,43 +186,71 @@ async def _refuse(s: Services, batch_id: str, index: int, reason: str) -> None:
         await uow.commit()
 
 
-async def _take_stale(s: Services, batch_id: str, most: int) -> list[Chunk]:
-    """Signed chunks nobody has touched for a lease (their worker may be dead): take them over."""
-    now = s.clock.now()
-    async with s.uow() as uow:
-        stale = (await uow.batches.stale_chunks(batch_id, now - s.bulk.lease))[:most]
-        for chunk in stale:
-            chunk.signed_at = now  # renew the lease, so other workers leave it alone meanwhile
-            await uow.batches.save_chunk(chunk)
-        await uow.commit()
-    if stale:
-        log.info("bulk %s: taking over chunks %s", batch_id, [c.index for c in stale])
-    return stale
-
-
 async def _send_and_record(s: Services, batch_id: str, group: list[Chunk]) -> int:
+    return await _record_sent(s, batch_id, await _send(s, group))
+
+
+async def _send(s: Services, group: list[Chunk]) -> list[Chunk]:
+    """Broadcast the group (one round trip); returns the chunks to wait for. A replacement the node finds
+    underpriced is raised again at once, with a short backoff; a nonce spent elsewhere is signed under a new
+    one (and sent after its lease); any other refusal leaves the chunk to be sent again after its lease."""
     chain = s.chain
-    results = await chain.broadcast_many([c.raw_tx or b"" for c in group])
     waiting: list[Chunk] = []
-    for chunk, result in zip(group, results):
-        if isinstance(result, ChainRejected):
-            if await chain.receipt(chunk.tx_hash or "") is None:
+    sending = group
+    for attempt in range(3):
+        results = await chain.broadcast_many([c.raw_tx or b"" for c in sending])
+        again: list[Chunk] = []
+        for chunk, result in zip(sending, results):
+            if not isinstance(result, ChainRejected) or await chain.receipt(chunk.tx_hash or "") is not None:
+                waiting.append(chunk)
+            elif underpriced(result):
+                if (bumped := await bump(s, chunk)) is not None:
+                    again.append(bumped)
+            else:
                 await _resign(s, chunk, result)
+        if not again:
+            break
+        sending = again
+        await asyncio.sleep(0.05 * 2**attempt)
+    return waiting
+
+
+async def _record_sent(s: Services, batch_id: str, waiting: list[Chunk], room: asyncio.Semaphore | None = None,
+                       held: int = 0) -> int:
+    """Wait for the chunks' receipts, give their `held` places in the `room` back (they left the node's pool:
+    the lanes may send more while these are recorded), and record them; returns how many were recorded. A
+    chunk that ran out of gas (its batch grew dearer after the estimate) paid nobody: it is opened again, to
+    be signed with a fresh estimate, up to `max_attempts` signings. One not mined yet stays signed, looked at
+    again after its lease."""
+    try:
+        receipts = await asyncio.gather(*(s.chain.wait_for_receipt(c.tx_hash or "", s.bulk.receipt_wait)
+                                          for c in waiting))
+        for _ in range(held):
+            if room is not None:
+                room.release()
+        held = 0
+        done = 0
+        for chunk, receipt in zip(waiting, receipts):
+            if receipt is None:
                 continue
-        waiting.append(chunk)
-    wait = s.bulk.receipt_wait
-    receipts = await asyncio.gather(*(chain.wait_for_receipt(c.tx_hash or "", wait) for c in waiting))
-    done = 0
-    for chunk, receipt in zip(waiting, receipts):
-        if receipt is not None:
+            if out_of_gas(receipt) and chunk.attempts < s.bulk.max_attempts:
+                await reopen(s, chunk, receipt.reason or "out of gas", receipt)
+                continue
             await _record(s, chunk, receipt)
             done += 1
-    return done
+        return done
+    except TransientError as e:  # they stay signed: whoever finds them after their lease records them
+        log.warning("bulk %s: could not record chunks (%s unavailable: %s)", batch_id, e.service, e.message)
+        return 0
+    finally:
+        for _ in range(held):
+            if room is not None:
+                room.release()
 
 
 async def _resign(s: Services, chunk: Chunk, why: ChainRejected) -> None:
     """The node refused the stored bytes. If their nonce went to another transaction, sign the same rows
-    again under a new nonce (the contract pays each intent hash at most once, so this cannot pay twice);
+    again under a new nonce (the contract pays each row id at most once, so this cannot pay twice);
     otherwise leave the chunk signed, to be sent again after its lease."""
     if "nonce" not in why.message.lower():
         log.warning("bulk %s chunk %s: node refused the transaction (%s); will resend", chunk.batch_id, chunk.index, why.message)
@@ -214,7 +263,7 @@ async def _resign(s: Services, chunk: Chunk, why: ChainRejected) -> None:
             return
         rows = [r for r in await uow.batches.rows(chunk.batch_id, chunk=chunk.index) if r.status is RowStatus.PENDING]
         nonce = await uow.nonces.reserve(chain.chain_id, chain.executor, floor)
-        tx = await chain.sign_batch([_order(s, r) for r in rows], nonce)
+        tx = await chain.sign_batch([order_of(s, r) for r in rows], nonce)
         current.nonce, current.raw_tx, current.tx_hash = tx.nonce, tx.raw, tx.tx_hash
         current.signed_at, current.attempts = s.clock.now() - s.bulk.lease, current.attempts + 1
         await uow.batches.save_chunk(current)
@@ -225,32 +274,38 @@ async def _resign(s: Services, chunk: Chunk, why: ChainRejected) -> None:
 async def _record(s: Services, chunk: Chunk, receipt: Receipt) -> None:
     """Record a mined chunk: each row paid or failed with its reason, the batch's counters, progress."""
     chain = s.chain
-    failed = dict(receipt.failed)
+    failed = dict(receipt.failed_rows)
+    paid_now = receipt.paid_rows if receipt.ok else frozenset()
     async with s.uow() as uow:
         rows = [r for r in await uow.batches.rows(chunk.batch_id, chunk=chunk.index) if r.status is RowStatus.PENDING]
-    unclear = [r.intent_hash for r in rows if not (receipt.ok and r.intent_hash in receipt.paid)]
-    # A refused item may have been paid by an earlier transaction of the same rows: ask the contract.
-    paid_before = {h for h in unclear if await chain.is_paid(h)}
+    unclear = [r.row_id for r in rows if r.row_id is not None and r.row_id not in paid_now]
+    # A refused row may have been paid by an earlier transaction of the same rows (a re-signed chunk, a
+    # replaced one): the contract's bitmap says.
+    paid_before = {i for i in unclear if await chain.is_row_paid(i)}
     async with s.uow() as uow:
-        batch = await uow.batches.get(chunk.batch_id, for_update=True)
         current = await uow.batches.chunk(chunk.batch_id, chunk.index, for_update=True)
-        if batch is None or current is None or current.status is not ChunkStatus.SIGNED:
+        if current is None or current.status is not ChunkStatus.SIGNED:
             return  # another worker recorded it first
         rows = [r for r in await uow.batches.rows(chunk.batch_id, chunk=chunk.index) if r.status is RowStatus.PENDING]
         for r in rows:
-            if (receipt.ok and r.intent_hash in receipt.paid) or r.intent_hash in paid_before:
+            if r.row_id in paid_now or r.row_id in paid_before:
                 r.status, r.tx_hash, r.error = RowStatus.PAID, receipt.tx_hash, None
-                batch.paid += 1
             else:
                 r.status, r.tx_hash = RowStatus.FAILED, receipt.tx_hash
-                r.error = failed.get(r.intent_hash) or receipt.reason or "the transaction reverted"
-                batch.failed += 1
+                r.error = (failed.get(r.row_id) if r.row_id is not None else None) or receipt.reason or \
+                    "the transaction reverted"
         current.status, current.tx_hash = ChunkStatus.DONE, receipt.tx_hash
         current.fee, current.gas_used, current.block_number = receipt.fee, receipt.gas_used, receipt.block_number
-        batch.fees += receipt.fee
-        batch.gas_used += receipt.gas_used
         await uow.batches.save_rows(rows)
         await uow.batches.save_chunk(current)
+        # The batch's row last, and only for its counters: every worker's records queue on its lock.
+        batch = await uow.batches.get(chunk.batch_id, for_update=True)
+        if batch is None:
+            return
+        batch.paid += sum(r.status is RowStatus.PAID for r in rows)
+        batch.failed += sum(r.status is RowStatus.FAILED for r in rows)
+        batch.fees += receipt.fee
+        batch.gas_used += receipt.gas_used
         wrote = await _progress(s, uow, batch)
         await uow.commit()
     if wrote:
@@ -296,6 +351,7 @@ async def _finish_if_complete(s: Services, batch_id: str) -> bool:
         body = summary(batch, rows, s.chain.tokens)
         await uow.outbox.add(Notification(f"{batch.id}:done:{batch.round}", batch.actor_ref,
                                           NotificationType.BATCH_COMPLETE, dumps(body), now))
+        await queue_received(s, uow, batch, rows)  # each linked recipient: one DM for this batch (round)
         await uow.commit()
     _notify_soon(s)
     log.info("bulk %s done: %s paid, %s failed", batch_id, batch.paid, batch.failed)

@@ -159,7 +159,7 @@ def state(batch: Batch) -> str:
     "cancelled", so nobody reads it as complete."""
     if batch.cancelled and batch.status in (BatchStatus.RUNNING, BatchStatus.DONE):
         return "cancelling" if batch.status is BatchStatus.RUNNING else "cancelled"
-    return batch.status.value
+    return "awaiting approval" if batch.status is BatchStatus.AWAITING else batch.status.value
 
 
 def cancelled_line(batch: Batch, total: int) -> str:
@@ -211,7 +211,7 @@ def status(batch: Batch, total: int, tokens: TokenRegistry) -> Reply:
         (bold(f"Bulk payout {batch.id}"), f"  {state(batch)}  ({batch.filename})"),
         ("Total: ", totals_text(batch.totals, tokens)),
     ]
-    if batch.status is not BatchStatus.PREVIEW:
+    if batch.status not in (BatchStatus.PREVIEW, BatchStatus.AWAITING):
         fees = f"fees {network_fee(tokens, batch.fees)}"
         if batch.cancelled:
             lines.append((f"{cancelled_line(batch, total)} · {fees}",))
@@ -221,6 +221,8 @@ def status(batch: Batch, total: int, tokens: TokenRegistry) -> Reply:
     buttons: tuple[Button, ...] = ()
     if batch.status is BatchStatus.PREVIEW:
         buttons = (Button("Execute", f"/bulk execute {batch.id}", "primary"), Button("Cancel", f"/bulk cancel {batch.id}", "danger"))
+    elif batch.status is BatchStatus.AWAITING:
+        buttons = (Button("Cancel", f"/bulk cancel {batch.id}", "danger"),)
     elif batch.status is BatchStatus.RUNNING and not batch.cancelled:
         buttons = (Button("Cancel the rest", f"/bulk cancel {batch.id}", "danger"),)
     elif batch.status is BatchStatus.DONE and batch.failed:

@@ -4,33 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.bulk.file import check_file
+from core.bulk.file import MAX_SHELL_BYTES, check_file
+from core.bulk.people import resolve_people
 from core.bulk.model import Batch, BatchRow, BatchStatus, ChunkStatus, RowStatus
 from core.bulk.settle import enqueue, plan_chunks
 from core.bulk import views
-from core.commands import Actor, Bulk
+from core.commands import Actor, Bulk, BulkUpload
 from core.errors import ChainUnavailable, NotAllowed, UserError
 from core.jobs import Job
 from core.money import format_units
-from core.payments import allowance
+from core.bulk import gate
+from core.payments import allowance, approvals, limits, subjects
+from core.roles import role_of
 from core.ports import UnitOfWork
 from core.replies import Button, Reply, Span, code
 from core.services import Services, new_id
 from core.views import counted, estimated_fee
 
 EXECUTE_REFUSAL = "Only operators may execute a bulk payout. Ask an operator of this bot to execute it."
-
-
-@dataclass(frozen=True)
-class BulkUpload(Bulk):
-    """A payout file handed over by a platform adapter (attachment bytes) or read by the console."""
-
-    filename: str = "payouts.csv"
-    data: bytes = b""
 
 
 async def handle(s: Services, cmd: Bulk) -> Reply:
@@ -62,7 +56,8 @@ async def upload(s: Services, cmd: BulkUpload) -> Reply:
     tokens = s.chain.tokens
     operator = s.policy.is_operator(cmd.actor)
     await _count_file(s, cmd.actor)
-    checked = await asyncio.to_thread(check_file, cmd.data, tokens, filename=cmd.filename)
+    checked = await asyncio.to_thread(check_file, cmd.data, tokens, filename=cmd.filename, **_limits(s, cmd))
+    checked = await resolve_people(s, cmd.actor, checked)  # @handles and mentions -> linked wallets, or errors
     name = _safe_name(cmd.filename)
     if not (operator and checked.executable):
         async with s.uow() as uow:
@@ -93,6 +88,13 @@ async def upload(s: Services, cmd: BulkUpload) -> Reply:
     recipients = len({(r.recipient, r.token) for r in rows})
     return views.preview(batch, checked, tokens, recipients=recipients, fee_text=fee_text, shortfalls=shortfalls,
                          allowance=capped)
+
+
+def _limits(s: Services, cmd: BulkUpload) -> dict[str, int]:
+    """BULK_MAX_ROWS in chat; `snowrail bulk run` (the shell, no platform limits) sets its own."""
+    if cmd.max_rows is not None:
+        return {"max_rows": cmd.max_rows, "max_bytes": MAX_SHELL_BYTES}
+    return {"max_rows": s.bulk.max_rows}
 
 
 def _windows(s: Services) -> tuple[datetime, datetime]:
@@ -167,11 +169,14 @@ async def _get(s: Services, batch_id: str | None) -> Batch:
 
 async def preview(s: Services, cmd: Bulk) -> Reply:
     batch = await _get(s, cmd.batch_id)
-    if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor):
+    may_approve = (await role_of(s, cmd.actor)).may_approve
+    if batch.actor_ref != cmd.actor.ref and not s.policy.is_operator(cmd.actor) and not may_approve:
         # Someone else's payroll: answer exactly as for an unknown id.
         raise UserError(f"id: no bulk payout {cmd.batch_id} was found; upload a file with /bulk to start one.", field="id")
     async with s.uow() as uow:
         rows = await uow.batches.rows(batch.id)
+    if batch.status is BatchStatus.AWAITING and may_approve and batch.actor_ref != cmd.actor.ref:
+        return gate.rows_for_approvers(s, batch, rows)  # what an approver decides on: every row
     return views.status(batch, len(rows), s.chain.tokens)
 
 
@@ -183,6 +188,8 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
     if not s.policy.is_operator(cmd.actor):
         raise NotAllowed(EXECUTE_REFUSAL)
     batch = await _get(s, cmd.batch_id)
+    if batch.status is BatchStatus.AWAITING:
+        raise UserError(f"{batch.id} is awaiting approval; it starts by itself when approved (/pending shows it).")
     if batch.status is not BatchStatus.PREVIEW:
         raise UserError(f"{batch.id} is {batch.status.value}; only a previewed batch can be executed (/bulk status {batch.id}).")
     if batch.needs_warning and batch.warned_at is None:
@@ -200,14 +207,18 @@ async def execute(s: Services, cmd: Bulk) -> Reply:
     async with s.uow() as uow:
         batch = await uow.batches.get(batch.id, for_update=True) or batch
         if batch.status is not BatchStatus.PREVIEW:
-            raise UserError(f"{batch.id} is already {batch.status.value}.")
-        rows = await uow.batches.rows(batch.id)
-        chunks = plan_chunks(batch, rows, s.bulk.chunk_size, 0)
-        batch.move(BatchStatus.RUNNING, now)
-        batch.started_at = now
-        await uow.batches.save_rows(rows)
-        await uow.batches.add_chunks(chunks)
-        await uow.batches.save(batch)
+            raise UserError(f"{batch.id} is already {views.state(batch)}.")
+        over = await limits.over_daily(s, uow, cmd.actor, batch.totals)  # holds the operator's spend lock
+        if over is not None or any(approvals.needs_approval(s, t, u) for t, u in batch.totals.items()):
+            rows = await uow.batches.rows(batch.id)
+            waiting = await approvals.request(s, uow, cmd.actor, subjects.of_batch(s, batch), gate.ask(s, batch, rows), over)
+            batch.move(BatchStatus.AWAITING, now)
+            batch.started_at = now  # when it was asked for: its rows count against the daily limit from now
+            await uow.batches.save(batch)
+            await uow.commit()
+            s.notify_soon()
+            return waiting
+        chunks = await gate.start(s, uow, batch, now)
         await uow.commit()
     queued = enqueue(s, batch.id, chunks)
     return Reply.of(
@@ -243,14 +254,11 @@ async def cancel(s: Services, cmd: Bulk) -> Reply:
     now = s.clock.now()
     async with s.uow() as uow:
         batch = await uow.batches.get(batch.id, for_update=True) or batch
-        if batch.status is BatchStatus.PREVIEW:
-            rows = await uow.batches.rows(batch.id)
-            for r in rows:
-                r.status = RowStatus.CANCELLED
-            batch.cancelled = len(rows)
-            batch.move(BatchStatus.CANCELLED, now)
-            await uow.batches.save_rows(rows)
-            await uow.batches.save(batch)
+        if batch.status in (BatchStatus.PREVIEW, BatchStatus.AWAITING):
+            held = await approvals.hold_on(uow, batch.id, cancelling=True)  # withdraws a waiting approval request
+            if held is not None:
+                raise UserError(f"{batch.id} cannot be cancelled: {held}.")
+            await gate.call_off(uow, batch, now)
             await uow.commit()
             return Reply.of(("Cancelled ", code(batch.id), ". Nothing was paid."))
         if batch.status is not BatchStatus.RUNNING:

@@ -12,7 +12,7 @@ from core.errors import ChainUnavailable, UserError
 from core.model import Intent, IntentStatus, Notification, NotificationType, ProcessedKey
 from core.ports import MixNote, Mixer
 from core.replies import Attachment, Button, Reply, Span, bold, code, dumps, link
-from core.payments import approvals
+from core.payments import approvals, limits, subjects
 from core.services import Payee, Services, log, new_id, new_intent_hash
 from core.views import counted
 
@@ -48,14 +48,8 @@ async def mix(s: Services, cmd: Mix) -> Reply:
     mixer = _mixer(s)
     note = mixer.new_note(cmd.amount)
     now = s.clock.now()
-    if s.policy.is_operator(cmd.actor) and approvals.needs_approval(s, cmd.amount.token.symbol, cmd.amount.units):
-        return await _deposit_for_approval(s, cmd, note, now)
-    limit = s.policy.confirm_above.get(cmd.amount.token.symbol)
-    if s.policy.is_operator(cmd.actor) and limit is not None and cmd.amount.units > limit:
-        # /pay would wait for /confirm; a deposit cannot, because the note is not kept in the meantime.
-        raise UserError(f"mix: {cmd.amount} is above this chat's confirmation limit, and a treasury deposit "
-                        "cannot wait for /confirm (I do not keep notes). Use a smaller pool.", field="amount")
-    intent = _deposit_intent(s, cmd, note) if s.policy.is_operator(cmd.actor) else None
+    operator = s.policy.is_operator(cmd.actor)
+    intent = _deposit_intent(s, cmd, note) if operator else None
     record = ProcessedKey(cmd.key, "mix", cmd.actor.ref, now, intent_id=intent.id if intent else None,
                           reply=dumps(_REPEAT))
     if intent is not None:
@@ -63,11 +57,30 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             await payments.check_treasury(s, intent)
         except ChainUnavailable:
             return Reply.error("The chain node is not answering, so nothing was deposited. Try /mix again later.")
+    waiting = None
     async with s.uow() as uow:
-        await uow.keys.add(record)
         if intent is not None:
+            symbol, units = cmd.amount.token.symbol, cmd.amount.units
+            over = await limits.over_daily(s, uow, cmd.actor, {symbol: units})  # holds the spend lock
+            if over is not None or approvals.needs_approval(s, symbol, units):
+                # The note is handed over now (worth nothing until the deposit is approved and confirmed), and the
+                # deposit waits for the approvers like a /pay.
+                intent.needs_confirmation = True
+                waiting = await approvals.request(s, uow, cmd.actor, subjects.of_intent(s, intent),
+                                                  approvals.ask_payment(s, intent, Payee(note.pool, None)), over)
+            limit = s.policy.confirm_above.get(symbol)
+            if waiting is None and limit is not None and units > limit:
+                # /pay would wait for /confirm; a deposit cannot, because the note is not kept in the meantime.
+                raise UserError(f"mix: {cmd.amount} is above this chat's confirmation limit, and a treasury deposit "
+                                "cannot wait for /confirm (I do not keep notes). Use a smaller pool.", field="amount")
             await uow.intents.add(intent)
+        await uow.keys.add(record)
         await uow.commit()
+    if waiting is not None:
+        s.notify_soon()
+        lines_: list[_Line] = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING,
+                               "It is worth nothing until the deposit below is approved and confirmed; you will be told."]
+        return Reply((*Reply.of(*lines_).lines, *waiting.lines), waiting.buttons, private=True)
 
     lines: list[_Line] = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING]
     buttons: tuple[Button, ...] = ()
@@ -150,21 +163,6 @@ async def withdraw(s: Services, cmd: Withdraw) -> Reply:
         private=True,
         kind="ok",
     )
-
-
-async def _deposit_for_approval(s: Services, cmd: Mix, note: MixNote, now: datetime) -> Reply:
-    """A treasury deposit above APPROVAL_THRESHOLD: the note is handed over now (it is worth nothing until the
-    deposit is approved and confirmed), and the deposit waits for the approvers like a /pay."""
-    intent = _deposit_intent(s, cmd, note)
-    try:
-        await payments.check_treasury(s, intent)
-    except ChainUnavailable:
-        return Reply.error("The chain node is not answering, so nothing was deposited. Try /mix again later.")
-    record = ProcessedKey(cmd.key, "mix", cmd.actor.ref, now, intent_id=intent.id, reply=dumps(_REPEAT))
-    waiting = await approvals.request(s, cmd.actor, intent, Payee(note.pool, None), record)
-    lines: list[_Line] = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING,
-                          "It is worth nothing until the deposit below is approved and confirmed; you will be told."]
-    return Reply((*Reply.of(*lines).lines, *waiting.lines), waiting.buttons, private=True)
 
 
 def _deposit_intent(s: Services, cmd: Mix, note: MixNote) -> Intent:

@@ -1,11 +1,13 @@
-"""M-of-N approvals of payments above APPROVAL_THRESHOLD: the request, /approve, /reject, /pending and expiry.
+"""M-of-N approvals: the request, /approve, /reject, and expiry (listing and sweeping: core.payments.waiting).
 
-A payment above the threshold is stored pending (nothing signed) with an ApprovalRequest, and every approver is
-asked by DM (outbox, with Approve / Reject buttons). Decisions are taken under the intent's row lock, so:
-- each approver counts once (a UNIQUE (intent, approver) in the database makes that true across processes);
-- the k-th approval marks the request approved in the same transaction, and only that approver signs (through
-  the ordinary exactly-once settle); a /cancel racing it is serialised by the same lock and then refused;
-- a request past its TTL is expired when acted on, and by sweep() (reconcile) so the requester hears of it.
+A payment, treasury mixer deposit or bulk batch above APPROVAL_THRESHOLD (or above its requester's daily limit,
+core.payments.limits) is stored without anything signed (a pending intent, a batch awaiting approval) with an
+ApprovalRequest, and every approver is asked by DM (outbox, with Approve / Reject buttons). Decisions are taken
+under the subject's row lock (core.payments.subjects), so:
+- each approver counts once (a UNIQUE (request, approver) in the database makes that true across processes);
+- the k-th approval marks the request approved in the same transaction, and only that approver sends it (the
+  ordinary exactly-once settle, or the batch's workers); a cancel racing it is serialised by the same lock;
+- a request past its TTL is expired when acted on, and by the sweep (reconcile) so the requester hears of it.
 """
 
 from __future__ import annotations
@@ -13,21 +15,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from core.alerts import alert_admins, security_alert
-from core.commands import Actor, Approve, Pending, Reject
+from core.commands import Actor, Approve, Reject
 from core.errors import NotAllowed, UserError
-from core.model import ApprovalRequest, ApprovalStatus, Intent, IntentStatus, Notification, NotificationType, ProcessedKey, Vote
+from core.model import ApprovalRequest, ApprovalStatus, Intent, IntentStatus, Notification, NotificationType, Vote
 from core.money import format_units
-from core.payments.allowance import check_allowance
-from core.payments.settle import settle
+from core.payments.limits import Over
+from core.payments.subjects import Subject, call_off, check_covered, load, of_intent, outcome, payee_line, proceed
 from core.ports import UnitOfWork
 from core.replies import Button, Reply, Span, bold, code, dumps
 from core.roles import Role, role_of, seeded_role
-from core.services import Payee, Services, log
-from core.views import amount_text, counted
-
-# An approved payment still pending this long after its k-th approval was not signed by its approver (the process
-# died in between): the sweep signs it, through the same exactly-once path.
-_ORPHANED_AFTER = timedelta(seconds=30)
+from core.services import Payee, Services
+from core.views import counted
 
 
 def needs_approval(s: Services, token: str, units: int) -> bool:
@@ -36,11 +34,11 @@ def needs_approval(s: Services, token: str, units: int) -> bool:
     return threshold is not None and units > threshold
 
 
-def _a(role: Role) -> str:
+def a_role(role: Role) -> str:
     return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
 
 
-def _who(actor: Actor) -> str:
+def who(actor: Actor) -> str:
     return f"@{actor.handle} ({actor.ref})" if actor.handle else actor.ref
 
 
@@ -62,295 +60,241 @@ async def approvers_for(s: Services, uow: UnitOfWork, requester_ref: str) -> lis
 
 
 # ------------------------------------------------------------------ the request
-async def request(s: Services, actor: Actor, intent: Intent, payee: Payee, record: ProcessedKey) -> Reply:
-    """Store the payment (a /pay, or a /mix deposit from the treasury) pending, under the command's key `record`,
-    with its approval request, and ask every approver: all in one transaction."""
+async def request(s: Services, uow: UnitOfWork, actor: Actor, subject: Subject, ask: Reply,
+                  over: Over | None = None) -> Reply:
+    """In the caller's unit of work (which stored the payment or moved the batch to awaiting, and commits after):
+    the approval request, and a DM with `ask`'s details and Approve / Reject buttons to every approver. Refuses
+    (NotAllowed; the caller's transaction rolls back, so nothing is stored) when fewer people may approve than
+    are required. `over`: the requester's daily limit is why it waits (else the threshold is)."""
     required = s.policy.approvals_required
-    token = s.token(intent.token)
-    limit = format_units(s.policy.approval_threshold[intent.token], token.decimals)
     now = s.clock.now()
-    intent.needs_confirmation = True  # never settled by a retry path: only the k-th approval signs it
-    req = ApprovalRequest(intent.id, actor.ref, required, now, now + s.policy.approval_ttl)
-    what = "Deposit" if intent.mixer_commitment else "Payment"
-    async with s.uow() as uow:
-        approvers = await approvers_for(s, uow, actor.ref)
-        if len(approvers) < required:
-            raise NotAllowed(
-                f"This {what.lower()} is above the approval threshold ({limit} {token.symbol}) and needs {required} approvers "
-                f"besides you, but {counted(len(approvers), 'person', 'people')} may approve. Nothing was stored. An admin "
-                "gives the role with /role @user approver."
-            )
-        await uow.intents.add(intent)
-        await uow.keys.add(record)
-        await uow.approvals.add(req)
-        ask = _ask(s, intent, payee, actor, req)
-        for ref in approvers:
-            await uow.outbox.add(Notification(f"approval:{intent.id}:{ref}", ref, NotificationType.APPROVAL_REQUEST,
-                                              dumps(ask), now))
-        await uow.commit()
-    s.notify_soon()
-    to = payee.who if payee.named else intent.recipient
+    req = ApprovalRequest(subject.id, actor.ref, required, now, now + s.policy.approval_ttl)
+    approvers = await approvers_for(s, uow, actor.ref)
+    why = f"It is above your daily limit: {over.text}." if over is not None else \
+        f"It is above the approval threshold ({_thresholds(s, subject)})."
+    if len(approvers) < required:
+        if over is not None:
+            await alert_admins(uow, s, f"alert:daily-limit:{subject.id}", security_alert(
+                "daily limit hit", f"{who(actor)} asked for {subject.amount} ({subject.id}), refused: {over.text}."))
+            await uow.commit()  # the alert stands; nothing else was stored before this point
+            s.notify_soon()
+        raise NotAllowed(
+            f"{why[:-1]}, so it needs {required} approvers besides you, but {counted(len(approvers), 'person', 'people')} "
+            "may approve. Nothing was stored. An admin gives the role with /role @user approver."
+        )
+    await uow.approvals.add(req)
+    body = dumps(Reply(ask.lines + Reply.of(
+        f"Requested by: {who(actor)}" + (f" — over their daily limit: {over.text}" if over else ""),
+        f"Needs {req.required} approvals; expires {req.expires_at:%Y-%m-%d %H:%M} UTC.").lines,
+        (Button("Approve", f"/approve {subject.id}", "primary"), Button("Reject", f"/reject {subject.id}", "danger"),
+         *ask.buttons), private=True))
+    for ref in approvers:
+        await uow.outbox.add(Notification(f"approval:{subject.id}:{ref}", ref, NotificationType.APPROVAL_REQUEST, body, now))
+    if over is not None:
+        await alert_admins(uow, s, f"alert:daily-limit:{subject.id}", security_alert(
+            "daily limit hit", f"{who(actor)} asked for {subject.amount} ({subject.id}); it waits for "
+            f"{counted(required, 'approval')}: {over.text}."))
     return Reply.of(
-        (bold(f"{what} {intent.id} awaiting approval (0 of {required})"),),
-        ("Amount: ", bold(amount_text(s.chain, intent)), f" (above the approval threshold of {limit} {token.symbol})"),
-        ("To: ", code(to)) if not payee.named else ("To: ", bold(to), " at ", code(intent.recipient)),
+        (bold(f"{subject.title} awaiting approval (0 of {required})"),),
+        *ask.lines[1:],  # what the approvers are shown, less their headline: amount, recipient or file
+        (why,),
         f"Nothing is signed until {counted(required, 'approver')} approve; {counted(len(approvers), 'approver')} "
         f"asked. It expires in {_ttl_text(s.policy.approval_ttl)} ({req.expires_at:%Y-%m-%d %H:%M} UTC).",
-        buttons=(Button("Cancel", f"/cancel {intent.id}", "danger"),),
+        buttons=(Button("Cancel", f"/{'bulk cancel' if subject.batch else 'cancel'} {subject.id}", "danger"),),
     )
 
 
-def _ask(s: Services, intent: Intent, payee: Payee, requester: Actor, req: ApprovalRequest) -> Reply:
-    identity = f" ({payee.who})" if payee.named else f" ({payee.ref})" if payee.ref else " (no SnowRail account)"
-    if intent.mixer_commitment:
-        identity = " (the privacy pool: a deposit from the treasury; the note stays with the requester)"
+def _thresholds(s: Services, subject: Subject) -> str:
+    tokens = [subject.intent.token] if subject.intent else list(subject.batch.totals) if subject.batch else []
+    return ", ".join(f"{format_units(s.policy.approval_threshold[t], s.token(t).decimals)} {t}"
+                     for t in tokens if t in s.policy.approval_threshold) or "none"
+
+
+def ask_payment(s: Services, intent: Intent, payee: Payee) -> Reply:
+    """What an approver is shown of a payment or a treasury deposit."""
+    subject = of_intent(s, intent)
     return Reply.of(
-        (bold("Approval needed"), f": {'deposit' if intent.mixer_commitment else 'payment'} ", code(intent.id)),
-        ("Amount: ", bold(amount_text(s.chain, intent))),
-        ("To: ", code(intent.recipient), identity),
-        f"Requested by: {_who(requester)}",
-        f"Needs {req.required} approvals; expires {req.expires_at:%Y-%m-%d %H:%M} UTC.",
-        buttons=(Button("Approve", f"/approve {intent.id}", "primary"), Button("Reject", f"/reject {intent.id}", "danger")),
-        private=True,
+        (bold("Approval needed"), f": {subject.noun} ", code(intent.id)),
+        ("Amount: ", bold(subject.amount)),
+        ("To: ", code(intent.recipient), payee_line(payee, intent)),
     )
 
 
 # ------------------------------------------------------------------ decisions
-async def _approver_role(s: Services, actor: Actor) -> Role:
+async def approver_role(s: Services, actor: Actor) -> Role:
     return actor.role if actor.role is not None else await role_of(s, actor)
 
 
-async def _load(s: Services, ref: str) -> tuple[Intent, ApprovalRequest]:
+async def _load(s: Services, ref: str) -> tuple[Subject, ApprovalRequest]:
     async with s.uow() as uow:
-        intent = await uow.intents.get(ref)
+        subject = await load(s, uow, ref)
         req = await uow.approvals.get(ref)
-    if intent is None or req is None:
-        raise UserError(f"id: no payment {ref} waits for approval; /pending lists those that do.", field="id")
-    return intent, req
+    if subject is None or req is None:
+        raise UserError(f"id: nothing called {ref} waits for approval; /pending lists what does.", field="id")
+    return subject, req
 
 
-def _closed(req: ApprovalRequest, intent: Intent, approvals: int) -> str | None:
+def _closed(req: ApprovalRequest, subject: Subject, approvals: int) -> str | None:
     """Why nobody can decide on this request any more, or None while it waits."""
-    if req.status is ApprovalStatus.WAITING and intent.status is IntentStatus.PENDING:
+    if req.status is ApprovalStatus.WAITING and subject.waiting:
         return None
     if req.status is ApprovalStatus.APPROVED:
-        return f"{intent.id} is already approved ({approvals} of {req.required}) and {intent.status.value}; nothing changed."
+        return f"{subject.id} is already approved ({approvals} of {req.required}) and {subject.state}; nothing changed."
     if req.status is ApprovalStatus.REJECTED:
-        return f"{intent.id} was rejected by {req.decided_by}; nothing was paid and nothing changed."
+        return f"{subject.id} was rejected by {req.decided_by}; nothing was paid and nothing changed."
     if req.status is ApprovalStatus.EXPIRED:
-        return f"{intent.id} expired at {req.expires_at:%Y-%m-%d %H:%M} UTC without enough approvals; nothing was paid."
-    return f"{intent.id} was cancelled by its requester; nothing was paid and nothing changed."
+        return f"{subject.id} expired at {req.expires_at:%Y-%m-%d %H:%M} UTC without enough approvals; nothing was paid."
+    return f"{subject.id} was cancelled by its requester; nothing was paid and nothing changed."
 
 
-async def _check_may_decide(s: Services, actor: Actor, req: ApprovalRequest, verb: str) -> None:
-    role = await _approver_role(s, actor)
+async def _check_may_decide(s: Services, actor: Actor, req: ApprovalRequest, subject: Subject, verb: str) -> None:
+    role = await approver_role(s, actor)
     if actor.ref == req.requester_ref:
-        own = "approve your own payment: another approver has to" if verb == "approve" else \
-            f"reject your own payment; /cancel {req.intent_id} withdraws it"
+        withdraw = f"/bulk cancel {req.intent_id}" if subject.batch else f"/cancel {req.intent_id}"
+        own = f"approve your own {subject.noun}: another approver has to" if verb == "approve" else \
+            f"reject your own {subject.noun}; {withdraw} withdraws it"
         raise NotAllowed(f"You cannot {own}. Nothing changed.")
     if not role.may_approve:
-        raise NotAllowed(f"Only approvers and admins can {verb} payments; you are {_a(role)}. Nothing changed.")
+        raise NotAllowed(f"Only approvers and admins can {verb} payments; you are {a_role(role)}. Nothing changed.")
 
 
-async def _expire(s: Services, uow: UnitOfWork, intent: Intent, req: ApprovalRequest, now: datetime) -> None:
-    approvals = sum(v.approve for v in await uow.approvals.votes(intent.id))
+async def expire(s: Services, uow: UnitOfWork, subject: Subject, req: ApprovalRequest, now: datetime) -> None:
+    approvals = sum(v.approve for v in await uow.approvals.votes(subject.id))
     req.status, req.decided_at, req.decided_by = ApprovalStatus.EXPIRED, now, "expiry"
-    intent.move(IntentStatus.CANCELLED, now)
+    await call_off(s, uow, subject)
     await uow.approvals.save(req)
-    await uow.intents.save(intent)
-    body = Reply.of(f"Payment {intent.id} of {amount_text(s.chain, intent)} expired with {approvals} of "
-                    f"{req.required} approvals; nothing was paid. Send /pay again if it is still due.", kind="error")
-    await uow.outbox.add(Notification(f"approval:{intent.id}:expired", req.requester_ref,
+    again = "upload the file again" if subject.batch else "send /pay again"
+    body = Reply.of(f"{subject.title} of {subject.amount} expired with {approvals} of {req.required} approvals; "
+                    f"nothing was paid. If it is still due, {again}.", kind="error")
+    await uow.outbox.add(Notification(f"approval:{subject.id}:expired", req.requester_ref,
                                       NotificationType.APPROVAL_OUTCOME, dumps(body), now))
-    await alert_admins(uow, s, f"alert:approval-expired:{intent.id}", security_alert(
-        "approval request expired", f"Payment {intent.id} of {amount_text(s.chain, intent)} requested by "
-        f"{req.requester_ref} got {approvals} of {req.required} approvals in time; nothing was paid."))
+    await alert_admins(uow, s, f"alert:approval-expired:{subject.id}", security_alert(
+        "approval request expired", f"{subject.title} of {subject.amount} requested by {req.requester_ref} got "
+        f"{approvals} of {req.required} approvals in time; nothing was paid."))
 
 
 async def approve(s: Services, cmd: Approve) -> Reply:
-    intent, req = await _load(s, cmd.ref)
-    await _check_may_decide(s, cmd.actor, req, "approve")
+    subject, req = await _load(s, cmd.ref)
+    await _check_may_decide(s, cmd.actor, req, subject, "approve")
     now = s.clock.now()
     async with s.uow() as uow:
-        votes = await uow.approvals.votes(intent.id)
+        votes = await uow.approvals.votes(subject.id)
     if req.status is ApprovalStatus.WAITING and now < req.expires_at and sum(v.approve for v in votes) + 1 >= req.required:
-        # The last approval signs: refuse it before storing anything if the on-chain allowance would not cover it.
-        await check_allowance(s, s.token(intent.token), intent.amount)
+        # The last approval sends it: refuse before storing anything if the on-chain allowance would not cover it.
+        await check_covered(s, subject)
     async with s.uow() as uow:
-        intent, req, votes = await _still_open(s, uow, intent, req, now, "approve")
-        if not await uow.approvals.vote(Vote(intent.id, cmd.actor.ref, True, now)):
+        subject, req, votes = await _still_open(s, uow, subject, req, now, "approve")
+        if not await uow.approvals.vote(Vote(subject.id, cmd.actor.ref, True, now)):
             mine = next(v for v in votes if v.approver_ref == cmd.actor.ref)
             did = "approved" if mine.approve else "rejected"
-            raise NotAllowed(f"You already {did} {intent.id} ({mine.at:%Y-%m-%d %H:%M} UTC); nothing changed.")
+            raise NotAllowed(f"You already {did} {subject.id} ({mine.at:%Y-%m-%d %H:%M} UTC); nothing changed.")
         approvers = [v.approver_ref for v in votes if v.approve] + [cmd.actor.ref]
         count = len(approvers)
         if count >= req.required:
             req.status, req.decided_at, req.decided_by = ApprovalStatus.APPROVED, now, cmd.actor.ref
             await uow.approvals.save(req)
         else:
-            body = Reply.of(f"{_who(cmd.actor)} approved payment {intent.id} ({count} of {req.required}).")
-            await uow.outbox.add(Notification(f"approval:{intent.id}:vote:{cmd.actor.ref}", req.requester_ref,
+            body = Reply.of(f"{who(cmd.actor)} approved {subject.noun} {subject.id} ({count} of {req.required}).")
+            await uow.outbox.add(Notification(f"approval:{subject.id}:vote:{cmd.actor.ref}", req.requester_ref,
                                               NotificationType.APPROVAL_OUTCOME, dumps(body), now))
         await uow.commit()
     if count < req.required:
         s.notify_soon()
-        return Reply.of(f"Approved: payment {intent.id} has {count} of {req.required} approvals. Nothing is signed "
-                        "until the last one.", kind="ok")
-    paid = await settle(s, intent.id)
-    await _tell_outcome(s, intent.id, req, approvers, cmd.actor.ref)
-    head = (bold(f"Approved ({count} of {req.required}): payment {intent.id} went to signing."),)
-    return Reply((tuple(_span(p) for p in head),) + paid.lines, paid.buttons, paid.files, paid.private, paid.kind)
+        return Reply.of(f"Approved: {subject.noun} {subject.id} has {count} of {req.required} approvals. Nothing is "
+                        "sent until the last one.", kind="ok")
+    done = await proceed(s, subject.id)
+    await tell_outcome(s, subject.id, req, approvers, cmd.actor.ref)
+    head = (bold(f"Approved ({count} of {req.required}): {subject.noun} {subject.id} "
+                 f"{'started' if subject.batch else 'went to signing'}."),)
+    return Reply((tuple(_span(p) for p in head),) + done.lines, done.buttons, done.files, done.private, done.kind)
 
 
 def _span(p: str | Span) -> Span:
     return p if isinstance(p, Span) else Span(p)
 
 
-async def _tell_outcome(s: Services, intent_id: str, req: ApprovalRequest, approvers: list[str], actor_ref: str) -> None:
-    """The requester and the other approvers hear what became of the approved payment (the actor has the reply)."""
+async def tell_outcome(s: Services, ref: str, req: ApprovalRequest, approvers: list[str], actor_ref: str) -> None:
+    """The requester and the other approvers hear what became of the approved subject (the actor has the reply);
+    the admins are alerted when money above the threshold is on its way."""
     async with s.uow() as uow:
-        intent = await uow.intents.get(intent_id)
-        assert intent is not None
-        what = {
-            IntentStatus.CONFIRMED: "paid, confirmed on chain",
-            IntentStatus.SUBMITTED: "signed and sent; not confirmed yet",
-            IntentStatus.FAILED: f"failed: {intent.error}",
-        }.get(intent.status, f"not signed yet ({intent.error or 'the chain node did not answer'}); it is retried")
-        body = Reply.of(f"Payment {intent.id} of {amount_text(s.chain, intent)} was approved by "
-                        f"{', '.join(approvers)}: {what}.", kind="error" if intent.status is IntentStatus.FAILED else "ok")
+        subject = await load(s, uow, ref)
+        assert subject is not None
+        what, sent = await outcome(s, uow, ref)
+        failed = subject.intent is not None and subject.intent.status is IntentStatus.FAILED
+        body = Reply.of(f"{subject.title} of {subject.amount} was approved by {', '.join(approvers)}: {what}.",
+                        kind="error" if failed else "ok")
         now = s.clock.now()
-        if intent.status in (IntentStatus.SUBMITTED, IntentStatus.CONFIRMED):
-            await alert_admins(uow, s, f"alert:approved-sent:{intent.id}", security_alert(
-                "payment above the approval threshold sent", f"Payment {intent.id} of {amount_text(s.chain, intent)} "
-                f"to {intent.recipient}, requested by {req.requester_ref}, approved by {', '.join(approvers)}."))
-        for ref in dict.fromkeys([req.requester_ref, *approvers]):
-            if ref != actor_ref:
-                await uow.outbox.add(Notification(f"approval:{intent.id}:outcome:{ref}", ref,
+        if sent:
+            to = f" to {subject.intent.recipient}" if subject.intent else ""
+            await alert_admins(uow, s, f"alert:approved-sent:{ref}", security_alert(
+                f"{subject.noun} above the approval threshold sent", f"{subject.title} of {subject.amount}{to}, "
+                f"requested by {req.requester_ref}, approved by {', '.join(approvers)}."))
+        for who in dict.fromkeys([req.requester_ref, *approvers]):
+            if who != actor_ref:
+                await uow.outbox.add(Notification(f"approval:{ref}:outcome:{who}", who,
                                                   NotificationType.APPROVAL_OUTCOME, dumps(body), now))
         await uow.commit()
     s.notify_soon()
 
 
 async def reject(s: Services, cmd: Reject) -> Reply:
-    intent, req = await _load(s, cmd.ref)
-    await _check_may_decide(s, cmd.actor, req, "reject")
+    subject, req = await _load(s, cmd.ref)
+    await _check_may_decide(s, cmd.actor, req, subject, "reject")
     now = s.clock.now()
     why = cmd.reason or "no reason given"
     async with s.uow() as uow:
-        intent, req, votes = await _still_open(s, uow, intent, req, now, "reject")
-        if not await uow.approvals.vote(Vote(intent.id, cmd.actor.ref, False, now, cmd.reason)):
-            raise NotAllowed(f"You already approved {intent.id}; an approval cannot be taken back. Nothing changed.")
+        subject, req, votes = await _still_open(s, uow, subject, req, now, "reject")
+        if not await uow.approvals.vote(Vote(subject.id, cmd.actor.ref, False, now, cmd.reason)):
+            raise NotAllowed(f"You already approved {subject.id}; an approval cannot be taken back. Nothing changed.")
         req.status, req.decided_at, req.decided_by, req.reason = ApprovalStatus.REJECTED, now, cmd.actor.ref, cmd.reason
-        intent.move(IntentStatus.CANCELLED, now)
+        await call_off(s, uow, subject)
         await uow.approvals.save(req)
-        await uow.intents.save(intent)
-        body = Reply.of(f"Payment {intent.id} of {amount_text(s.chain, intent)} was rejected by {_who(cmd.actor)}: "
-                        f"{why}. Nothing was paid.", kind="error")
+        body = Reply.of(f"{subject.title} of {subject.amount} was rejected by {who(cmd.actor)}: {why}. "
+                        "Nothing was paid.", kind="error")
         for ref in dict.fromkeys([req.requester_ref, *(v.approver_ref for v in votes)]):
-            await uow.outbox.add(Notification(f"approval:{intent.id}:rejected:{ref}", ref,
+            await uow.outbox.add(Notification(f"approval:{subject.id}:rejected:{ref}", ref,
                                               NotificationType.APPROVAL_OUTCOME, dumps(body), now))
-        await alert_admins(uow, s, f"alert:approval-rejected:{intent.id}", security_alert(
-            "payment rejected", f"{_who(cmd.actor)} rejected payment {intent.id} of {amount_text(s.chain, intent)} "
+        await alert_admins(uow, s, f"alert:approval-rejected:{subject.id}", security_alert(
+            f"{subject.noun} rejected", f"{who(cmd.actor)} rejected {subject.noun} {subject.id} of {subject.amount} "
             f"requested by {req.requester_ref}: {why}."))
         await uow.commit()
     s.notify_soon()
-    return Reply.of(f"Rejected: payment {intent.id} is cancelled and nothing was paid. The requester has been told.",
-                    kind="ok")
+    return Reply.of(f"Rejected: {subject.noun} {subject.id} is cancelled and nothing was paid. The requester has been "
+                    "told.", kind="ok")
 
 
-# ------------------------------------------------------------------ listing and sweeping
-async def pending(s: Services, cmd: Pending) -> Reply:
-    role = await _approver_role(s, cmd.actor)
-    now = s.clock.now()
-    lines: list[tuple[str | Span, ...]] = []
-    async with s.uow() as uow:
-        for req in await uow.approvals.with_status(ApprovalStatus.WAITING):
-            mine = req.requester_ref == cmd.actor.ref
-            if req.expires_at <= now or not (mine or role.may_approve):
-                continue
-            intent = await uow.intents.get(req.intent_id)
-            if intent is None:
-                continue
-            votes = await uow.approvals.votes(req.intent_id)
-            approvals = sum(v.approve for v in votes)
-            note = " — yours" if mine else " — you approved" if any(v.approver_ref == cmd.actor.ref for v in votes) else ""
-            lines.append((code(intent.id), f" {amount_text(s.chain, intent)} to ", code(intent.recipient),
-                          f" by {req.requester_ref}: {approvals} of {req.required}, expires "
-                          f"{req.expires_at:%Y-%m-%d %H:%M} UTC{note}"))
-    if not lines:
-        return Reply.of("Nothing is waiting for approval.", private=True)
-    head = f"{counted(len(lines), 'payment')} waiting for approval" + (" (/approve <id> or /reject <id> [reason]):"
-                                                                       if role.may_approve else ":")
-    return Reply.of((bold(head),), *lines, private=True)
-
-
-async def sweep(s: Services) -> int:
-    """Expire requests past their TTL (the requester is told) and sign approved payments whose approver's process
-    died before signing. Returns how many requests it moved."""
-    now = s.clock.now()
-    moved = 0
-    async with s.uow() as uow:
-        waiting = await uow.approvals.with_status(ApprovalStatus.WAITING)
-        approved = await uow.approvals.with_status(ApprovalStatus.APPROVED)
-    for req in waiting:
-        if req.expires_at > now:
-            continue
-        async with s.uow() as uow:
-            intent = await uow.intents.get(req.intent_id, for_update=True)
-            fresh = await uow.approvals.get(req.intent_id)
-            if intent is None or fresh is None or fresh.status is not ApprovalStatus.WAITING:
-                continue
-            if intent.status is IntentStatus.PENDING:
-                await _expire(s, uow, intent, fresh, now)
-                await uow.commit()
-                moved += 1
-    for req in approved:
-        if req.decided_at is None or now - req.decided_at < _ORPHANED_AFTER:
-            continue
-        async with s.uow() as uow:
-            intent = await uow.intents.get(req.intent_id)
-            voters = [v.approver_ref for v in await uow.approvals.votes(req.intent_id) if v.approve]
-        if intent is not None and intent.status is IntentStatus.PENDING:
-            log.warning("approved payment %s was not signed by its approver; signing it now", req.intent_id)
-            await settle(s, req.intent_id)
-            await _tell_outcome(s, req.intent_id, req, voters, "")
-            moved += 1
-    if moved:
-        s.notify_soon()
-    return moved
-
-
-async def hold_on(uow: UnitOfWork, intent: Intent, *, cancelling: bool) -> str | None:
-    """Why /confirm or /cancel may not touch this intent because of its approval request (call with the intent's
-    row lock held); None when they may. A /cancel withdraws a waiting request (and the caller commits)."""
-    req = await uow.approvals.get(intent.id)
-    if req is None or intent.status is not IntentStatus.PENDING:
+async def hold_on(uow: UnitOfWork, ref: str, *, cancelling: bool) -> str | None:
+    """Why /confirm or a cancel may not touch this payment or batch because of its approval request (call with
+    its row lock held, while it has not started); None when they may. A cancel withdraws a waiting request (and
+    the caller commits)."""
+    req = await uow.approvals.get(ref)
+    if req is None:
         return None
     if req.status is ApprovalStatus.APPROVED:
-        return None if not cancelling else "it is approved and being signed; it cannot be called back"
+        return None if not cancelling else "it is approved and being sent; it cannot be called back"
     if req.status is ApprovalStatus.WAITING:
         if cancelling:
             req.status = ApprovalStatus.CANCELLED
             await uow.approvals.save(req)
             return None
-        approvals = sum(v.approve for v in await uow.approvals.votes(intent.id))
-        return f"it is awaiting approval ({approvals} of {req.required}); it is signed when approved"
+        approvals = sum(v.approve for v in await uow.approvals.votes(ref))
+        return f"it is awaiting approval ({approvals} of {req.required}); it is sent when approved"
     return None
 
 
-async def _still_open(s: Services, uow: UnitOfWork, intent: Intent, req: ApprovalRequest, now: datetime,
-                      verb: str) -> tuple[Intent, ApprovalRequest, list[Vote]]:
-    """Re-read the request under the intent's row lock (which serialises deciders and /cancel); expire it if
-    its time is up; refuse (NotAllowed, after committing an expiry) when it can no longer be decided."""
-    intent = await uow.intents.get(intent.id, for_update=True) or intent
-    req = await uow.approvals.get(intent.id) or req
-    votes = await uow.approvals.votes(intent.id)
-    closed = _closed(req, intent, sum(v.approve for v in votes))
+async def _still_open(s: Services, uow: UnitOfWork, subject: Subject, req: ApprovalRequest, now: datetime,
+                      verb: str) -> tuple[Subject, ApprovalRequest, list[Vote]]:
+    """Re-read the request under the subject's row lock (which serialises deciders and the requester's cancel);
+    expire it if its time is up; refuse (NotAllowed, after committing an expiry) when it can no longer be decided."""
+    subject = await load(s, uow, subject.id, for_update=True) or subject
+    req = await uow.approvals.get(subject.id) or req
+    votes = await uow.approvals.votes(subject.id)
+    closed = _closed(req, subject, sum(v.approve for v in votes))
     if closed is None and now >= req.expires_at:
-        await _expire(s, uow, intent, req, now)
+        await expire(s, uow, subject, req, now)
         await uow.commit()
         s.notify_soon()
-        closed = _closed(req, intent, 0)
+        closed = _closed(req, subject, 0)
     if closed is not None:
         raise NotAllowed(f"Too late to {verb}: {closed}")
-    return intent, req, votes
+    return subject, req, votes

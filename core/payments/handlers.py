@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
+from core.bulk.model import Batch
+from core.bulk.views import totals_text
 from core.commands import Cancel, Confirm, History, Pay, Status
 from core.errors import ChainUnavailable, NotAllowed, UserError
+from core.ledger import Outflow, OutflowStatus
 from core.model import Intent, IntentStatus, ProcessedKey
-from core.money import format_units
-from core.payments import approvals
+from core.money import TokenRegistry, format_units
+from core.payments import approvals, limits, subjects
 from core.payments.allowance import check_allowance
 from core.payments.settle import node_down_reply, settle
-from core.replies import Reply
+from core.replies import Reply, Span, code
 from core.services import Payee, Services, handle_is_stale, new_id, new_intent_hash, resolve_recipient
 from core.views import amount_text, counted, history_line, intent_detail
 
@@ -48,13 +52,20 @@ async def pay(s: Services, cmd: Pay) -> Reply:
         await check_treasury(s, intent)
     except ChainUnavailable:
         node_down = True  # keep the payment so it can be retried with /confirm or dropped with /cancel
-    if approvals.needs_approval(s, token.symbol, units):
-        record = ProcessedKey(cmd.key, "pay", cmd.actor.ref, now, intent_id=intent.id)
-        return await approvals.request(s, cmd.actor, intent, payee, record)  # stored pending; nothing signed yet
+    record = ProcessedKey(cmd.key, "pay", cmd.actor.ref, now, intent_id=intent.id)
     async with s.uow() as uow:
+        over = await limits.over_daily(s, uow, cmd.actor, {token.symbol: units})  # holds the payer's spend lock
+        waiting = None
+        if over is not None or approvals.needs_approval(s, token.symbol, units):
+            intent.needs_confirmation = True  # never settled by a retry path: only the k-th approval signs it
+            waiting = await approvals.request(s, uow, cmd.actor, subjects.of_intent(s, intent),
+                                              approvals.ask_payment(s, intent, payee), over)
         await uow.intents.add(intent)
-        await uow.keys.add(ProcessedKey(cmd.key, "pay", cmd.actor.ref, now, intent_id=intent.id))
+        await uow.keys.add(record)
         await uow.commit()
+    if waiting is not None:  # stored pending; nothing is signed until the approvers approve
+        s.notify_soon()
+        return waiting
     if node_down and payee.named is None:
         return node_down_reply(intent)
     if intent.needs_confirmation:
@@ -108,7 +119,7 @@ async def confirm(s: Services, cmd: Confirm) -> Reply:
     if intent.status is not IntentStatus.PENDING:
         return intent_detail(s.chain, intent, headline=f"Nothing to confirm: this payment is {intent.status.value}.")
     async with s.uow() as uow:
-        held = await approvals.hold_on(uow, intent, cancelling=False)
+        held = await approvals.hold_on(uow, intent.id, cancelling=False)
     if held is not None:
         raise NotAllowed(f"{intent.id} cannot be confirmed: {held}.")
     try:
@@ -128,7 +139,7 @@ async def cancel(s: Services, cmd: Cancel) -> Reply:
                 IntentStatus.CONFIRMED: "it is already paid",
             }.get(intent.status, f"it is already {intent.status.value}")
             raise UserError(f"{intent.id} cannot be cancelled: {why}.")
-        held = await approvals.hold_on(uow, intent, cancelling=True)  # under the lock the k-th approval takes
+        held = await approvals.hold_on(uow, intent.id, cancelling=True)  # under the lock the k-th approval takes
         if held is not None:
             raise UserError(f"{intent.id} cannot be cancelled: {held}.")
         intent.move(IntentStatus.CANCELLED, s.clock.now())
@@ -139,16 +150,52 @@ async def cancel(s: Services, cmd: Cancel) -> Reply:
 
 async def status(s: Services, cmd: Status) -> Reply:
     intent = await _own_intent(s, cmd.ref, cmd.actor.ref, allow_recipient=True)
-    return replace(intent_detail(s.chain, intent), private=True)  # who paid whom, and how much: not for a group
+    detail = intent_detail(s.chain, intent)
+    if intent.status is IntentStatus.PENDING:
+        async with s.uow() as uow:
+            held = await approvals.hold_on(uow, intent.id, cancelling=False)
+        if held is not None:  # no Confirm button: only the approvers send it
+            cancel = tuple(b for b in detail.buttons if b.command.startswith("/cancel")) \
+                if intent.actor_ref == cmd.actor.ref else ()
+            detail = Reply(((Span(f"Awaiting approval: {held}."),), *detail.lines), cancel, kind=detail.kind)
+    return replace(detail, private=True)  # who paid whom, and how much: not for a group
 
 
 async def history(s: Services, cmd: History) -> Reply:
+    """The actor's payments (sent and received), the bulk rows paid to their linked wallet and the batches they
+    uploaded: newest first, `limit` in all."""
     async with s.uow() as uow:
         intents = await uow.intents.for_actor(cmd.actor.ref, cmd.limit)
-    if not intents:
+        batches = await uow.batches.for_actor(cmd.actor.ref, cmd.limit)
+        me = await uow.users.get(cmd.actor.ref)
+        received = await uow.ledger.received(me.wallet, cmd.limit) if me is not None and me.wallet else []
+    items: list[tuple[datetime, str, tuple[str | Span, ...]]] = [
+        (i.created_at, i.id, history_line(s.chain, i, cmd.actor.ref)) for i in intents]
+    items += [(b.started_at or b.created_at, b.id, batch_history_line(b, s.chain.tokens)) for b in batches]
+    items += [(o.at, o.id, received_line(s, o)) for o in received]
+    items = sorted(items, key=lambda item: (item[0], item[1]), reverse=True)[: cmd.limit]
+    if not items:
         return Reply.of("No payments yet. Send one with /pay <address> <amount> [token].", private=True)
-    head = f"Your last {counted(len(intents), 'payment')}:"
-    return Reply.of(head, *(history_line(s.chain, i, cmd.actor.ref) for i in intents), private=True)
+    head = f"Your last {counted(len(items), 'payment')}:"  # a batch counts as one: it links to its own report
+    return Reply.of(head, *(line for _, _, line in items), private=True)
+
+
+def batch_history_line(b: Batch, tokens: TokenRegistry) -> tuple[str | Span, ...]:
+    when = (b.started_at or b.created_at).strftime("%Y-%m-%d %H:%M")
+    outcome = f" ({b.paid:,} paid, {b.failed:,} failed)" if b.started_at else ""
+    return (code(b.id), f"  {when}  bulk {b.status.value}{outcome}  {counted(b.rows, 'row')} · {totals_text(b.totals, tokens)} → ",
+            b.filename)
+
+
+def received_line(s: Services, o: Outflow) -> tuple[str | Span, ...]:
+    token = s.token(o.token)
+    memo = f"  {o.memo[:40]}" if o.memo else ""
+    mark = "✅ paid" if o.status is OutflowStatus.PAID else "📤 sending"
+    parts: list[str | Span] = [code(o.id), f"  {o.at:%Y-%m-%d %H:%M}  {mark}  {format_units(o.amount, token.decimals)} "
+                                           f"{token.symbol} ← bulk payout{memo}"]
+    if o.tx_hash:
+        parts += ["  tx ", code(o.tx_hash)]
+    return tuple(parts)
 
 
 async def _own_intent(s: Services, ref: str, actor_ref: str, *, allow_recipient: bool = False) -> Intent:

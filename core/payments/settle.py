@@ -235,7 +235,9 @@ def _notifications(s: Services, intent: Intent) -> list[Notification]:
     sent = Reply.of((f"Payment {intent.id} confirmed: {what} to ", code(short(intent.recipient)), "."), tx, kind="ok")
     out = [Notification(f"{intent.id}:sent", intent.actor_ref, NotificationType.PAYMENT_SENT, dumps(sent), now)]
     if intent.recipient_ref and intent.recipient_ref != intent.actor_ref:
-        body = Reply.of(f"You received {what}.", tx, kind="ok")
+        memo = (f"Memo: {intent.memo}",) if intent.memo else ()  # the same payment_received DM a bulk payout sends
+        body = Reply.of((f"💸 You received {what} from {s.policy.bot_name} (payment ", code(intent.id), ")."), *memo, tx,
+                        kind="ok", private=True)
         out.append(Notification(f"{intent.id}:received", intent.recipient_ref, NotificationType.PAYMENT_RECEIVED, dumps(body), now))
     return out
 

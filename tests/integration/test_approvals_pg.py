@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -132,3 +133,53 @@ async def test_an_approval_racing_a_cancel_pays_at_most_once_and_replies_match(a
         await second.close()
         await first.close()
     assert outcomes  # which side wins each race is up to the scheduler; both are checked when they happen
+
+
+async def test_a_batch_above_the_threshold_starts_once_after_two_approvals_in_two_processes(anvil_stack, new_postgres_database, tmp_path):
+    database = new_postgres_database()
+    first = await build(settings_for(anvil_stack.url, anvil_stack, database, tmp_path / "a", **APPROVAL))
+    second = await build(settings_for(anvil_stack.url, anvil_stack, database, tmp_path / "b", **APPROVAL), migrate=False)
+    try:
+        people = [fresh_address() for _ in range(3)]
+        data = ("recipient,amount,token\n" + "".join(f"{a},0.01,CRO\n" for a in people)).encode()  # 0.03 CRO > 0.01
+        preview = await first.engine.bulk_upload(OP, "ap-" + secrets.token_hex(6), "team.csv", data)
+        bid = next(b.command.split()[-1] for b in preview.buttons if b.command.startswith("/bulk execute"))
+        waits = await say(first, f"/bulk execute {bid}", OP)
+        assert f"Bulk payout {bid} awaiting approval (0 of 2)" in waits.plain(), waits.plain()
+        assert (await say(second, f"/approve {bid}", A1)).kind == "ok"
+        r2, r3 = await asyncio.gather(say(first, f"/approve {bid}", A2), say(second, f"/approve {bid}", A3))
+        texts = sorted([r2.plain(), r3.plain()], key=lambda t: "Approved (2 of 2)" not in t)
+        assert "Approved (2 of 2)" in texts[0] and "started" in texts[0], texts
+        assert texts[1].startswith("Too late to approve:"), texts
+        for app in (first, second):
+            await app.queue.drain()
+        async with first.uow() as uow:
+            batch = await uow.batches.get(bid)
+            chunks = await uow.batches.chunks(bid)
+        assert batch is not None and batch.status.value == "done" and batch.paid == 3 and len(chunks) == 1
+        assert [balance(anvil_stack.url, a) for a in people] == [10**16] * 3
+    finally:
+        await second.close()
+        await first.close()
+
+
+async def test_two_processes_cannot_both_squeeze_under_the_daily_limit(anvil_stack, new_postgres_database, tmp_path):
+    database = new_postgres_database()
+    limit = {**APPROVAL, "APPROVAL_THRESHOLD": "", "OPERATOR_DAILY_LIMIT": "CRO=0.03"}
+    first = await build(settings_for(anvil_stack.url, anvil_stack, database, tmp_path / "a", **limit), queue=RecordingQueue())
+    second = await build(settings_for(anvil_stack.url, anvil_stack, database, tmp_path / "b", **limit),
+                         queue=RecordingQueue(), migrate=False)
+    try:
+        for _ in range(3):
+            to = fresh_address()
+            replies = await asyncio.gather(*(say(app, f"/pay {to} 0.02", OP) for app in (first, second)))
+            paid = [r for r in replies if r.kind == "ok" and "awaiting" not in r.plain()]
+            held = [r for r in replies if "daily limit" in r.plain() or "at this very moment" in r.plain()]
+            assert len(paid) <= 1 and len(paid) + len(held) == 2, [r.plain() for r in replies]
+            assert balance(anvil_stack.url, to) == AMOUNT * len(paid)
+        async with first.uow() as uow:
+            spent = await uow.intents.spent_since(OP.ref, datetime.now(UTC) - timedelta(hours=24))
+        assert sum(s.amount for s in spent if s.token == "CRO") >= AMOUNT  # the first one that went through counts
+    finally:
+        await second.close()
+        await first.close()

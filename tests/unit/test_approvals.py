@@ -209,7 +209,7 @@ async def test_an_approved_payment_cannot_be_cancelled_and_an_orphan_is_signed_b
     req = db.store.approval_requests[pid]
     req.status, req.decided_at, req.decided_by = ApprovalStatus.APPROVED, clock.now(), AMOS.ref
     refused = await say(f"/cancel {pid}")
-    assert refused.kind == "error" and "approved and being signed" in refused.plain()
+    assert refused.kind == "error" and "approved and being sent" in refused.plain()
     assert await engine.reconcile() == 0  # within the grace period its approver may still be signing
     clock.advance(minutes=1)
     assert await engine.reconcile() == 1
@@ -247,7 +247,7 @@ async def test_usage_errors_name_the_problem(world):
     engine, _, _, _ = world
     say = Say(engine)
     assert "payment id is missing" in (await say("/approve", APRIL)).plain()
-    assert "no payment pay-zzzzzzzz waits for approval" in (await say("/approve pay-zzzzzzzz", APRIL)).plain()
+    assert "nothing called pay-zzzzzzzz waits for approval" in (await say("/approve pay-zzzzzzzz", APRIL)).plain()
     assert "keep it to 200" in (await say("/reject pay-x " + "a" * 201, APRIL)).plain()
     assert "takes no arguments" in (await say("/pending now", APRIL)).plain()
 

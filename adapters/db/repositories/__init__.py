@@ -4,6 +4,7 @@ from adapters.db.repositories.approvals import SqlApprovalRepository
 from adapters.db.repositories.commands import SqlAuditRepository, SqlKeyRepository, SqlRoleRepository
 from adapters.db.repositories.dialect import SessionRepository, insert_for, is_postgres
 from adapters.db.repositories.intents import SqlIntentRepository
+from adapters.db.repositories.ledger import SqlLedgerRepository
 from adapters.db.repositories.nonces import SqlNonceRepository
 from adapters.db.repositories.outbox import SqlOutboxRepository
 from adapters.db.repositories.users import SqlChallengeRepository, SqlUserRepository
@@ -15,6 +16,7 @@ __all__ = [
     "SqlChallengeRepository",
     "SqlIntentRepository",
     "SqlKeyRepository",
+    "SqlLedgerRepository",
     "SqlNonceRepository",
     "SqlOutboxRepository",
     "SqlRoleRepository",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import desc, func, or_, select
@@ -9,7 +10,7 @@ from sqlmodel import col
 
 from adapters.db.repositories.dialect import SessionRepository, is_postgres
 from adapters.db.tables import AttemptRow, IntentRow
-from core.model import Attempt, Intent, IntentStatus
+from core.model import Attempt, Intent, IntentStatus, Spend
 
 
 _INTENT_FIELDS = (
@@ -73,6 +74,16 @@ class SqlIntentRepository(SessionRepository):
         # SQLite would sum the decimal strings as floats; the in-flight set is small, so add them here.
         amounts = await self.session.execute(select(col(IntentRow.amount)).where(*submitted))
         return sum(amounts.scalars())
+
+    async def spent_since(self, actor_ref: str, since: datetime) -> list[Spend]:
+        counted = (IntentStatus.PENDING.value, IntentStatus.SUBMITTED.value, IntentStatus.CONFIRMED.value)
+        query = (
+            select(col(IntentRow.token), col(IntentRow.amount), col(IntentRow.created_at))
+            .where(col(IntentRow.actor_ref) == actor_ref, col(IntentRow.created_at) >= since,
+                   col(IntentRow.status).in_(counted))
+            .order_by(col(IntentRow.created_at))
+        )
+        return [Spend(token, int(amount), at) for token, amount, at in await self.session.execute(query)]
 
     async def add_attempt(self, attempt: Attempt) -> None:
         self.session.add(AttemptRow(**{name: getattr(attempt, name) for name in _ATTEMPT_FIELDS}))

@@ -106,6 +106,13 @@ class SqlUserRepository(SessionRepository):
     async def by_wallet(self, address: str) -> list[User]:
         return await self._where(func.lower(col(UserRow.wallet)) == address.lower())
 
+    async def by_wallets(self, addresses: list[str]) -> list[User]:
+        wanted = sorted({a.lower() for a in addresses})
+        found: list[User] = []
+        for start in range(0, len(wanted), 1000):  # bounded IN lists: one index probe per address
+            found += await self._where(func.lower(col(UserRow.wallet)).in_(wanted[start : start + 1000]))
+        return found
+
     async def save(self, user: User) -> None:
         updated = await self.session.execute(
             update(IdentityRow)

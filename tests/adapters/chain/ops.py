@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import time
 
 from eth_abi import decode as abi_decode
@@ -12,6 +14,7 @@ from eth_utils import keccak, to_checksum_address
 
 from adapters.chain import artifacts
 from adapters.chain import settlement as st
+from adapters.chain.batches import BatchRows, execute_batch_calldata, execute_batch_typed_data, pack_row
 from adapters.chain.deploy import create_address
 from adapters.chain.rpc import HttpNode, Reverted
 
@@ -83,9 +86,35 @@ def sign_execute(key: str, chain_id: int, contract: str, p: tuple, deadline: int
     return bytes(Account.sign_typed_data(key, full_message=typed).signature)
 
 
-def sign_batch(key: str, chain_id: int, contract: str, ps: list[tuple], deadline: int, epoch: int = 0) -> bytes:
-    typed = st.execute_batch_typed_data(chain_id, contract, ps, deadline, epoch=epoch)
+_ROW_IDS = itertools.count(random.getrandbits(48) << 8)  # fresh bitmap words for each test session
+
+
+def row_id() -> int:
+    """A bulk row id no other test used (as the database hands them out: never twice)."""
+    return next(_ROW_IDS)
+
+
+def rows_of(items: list[tuple[int, str, str, int]]) -> BatchRows:
+    """executeBatch's arguments for (row id, token, recipient, amount) items."""
+    tokens: list[str] = []
+    packed, amounts = [], []
+    for row_id, token, recipient, amount in items:
+        token = to_checksum_address(token)
+        if token not in tokens:
+            tokens.append(token)
+        packed.append(pack_row(row_id, recipient, tokens.index(token)))
+        amounts.append(amount)
+    return BatchRows(tuple(tokens), tuple(packed), tuple(amounts))
+
+
+def sign_batch(key: str, chain_id: int, contract: str, batch: BatchRows, deadline: int, epoch: int = 0) -> bytes:
+    typed = execute_batch_typed_data(chain_id, contract, batch, deadline, epoch=epoch)
     return bytes(Account.sign_typed_data(key, full_message=typed).signature)
+
+
+def batch_call(key: str, chain_id: int, contract: str, batch: BatchRows, deadline: int, epoch: int = 0) -> bytes:
+    """executeBatch calldata signed by `key` (the executor)."""
+    return execute_batch_calldata(batch, deadline, sign_batch(key, chain_id, contract, batch, deadline, epoch))
 
 
 def sign_mixer_deposit(key: str, chain_id: int, contract: str, p: tuple, commitment: int, deadline: int,
@@ -107,8 +136,8 @@ async def read_address(node: HttpNode, contract: str, signature: str) -> str:
 def events(receipt: dict, contract: str) -> list[tuple[str, tuple, bytes]]:
     """(event name, topics after the first, data) for the contract's logs."""
     names = {
-        st.PAYMENT_EXECUTED: "PaymentExecuted", st.PAYMENT_FAILED: "PaymentFailed",
-        st.PAYMENT_SKIPPED: "PaymentSkipped", st.INTENT_FUNDED: "IntentFunded",
+        st.PAYMENT_EXECUTED: "PaymentExecuted", st.ROWS_PAID: "RowsPaid", st.ROW_FAILED: "RowFailed",
+        st.ROW_SKIPPED: "RowSkipped", st.INTENT_FUNDED: "IntentFunded",
         keccak(text="ExecutorChanged(address,address)"): "ExecutorChanged",
         keccak(text="Swept(address,address,uint256)"): "Swept",
         keccak(text="OwnershipTransferStarted(address,address)"): "OwnershipTransferStarted",
@@ -126,7 +155,18 @@ def topic_address(t: bytes) -> str:
 
 
 def failed_reason(data: bytes) -> bytes:
-    return abi_decode(["uint256", "bytes"], data)[1]
+    """The ABI-encoded error in a RowFailed event's data."""
+    return abi_decode(["address", "address", "uint256", "bytes"], data)[3]
+
+
+def rows_paid(receipt: dict, contract: str) -> set[int]:
+    """The row ids a receipt's RowsPaid events announce."""
+    paid: set[int] = set()
+    for name, topics, data in events(receipt, contract):
+        if name == "RowsPaid":
+            word, bits = int.from_bytes(topics[0], "big"), int.from_bytes(data[:32], "big")
+            paid |= {word << 8 | b for b in range(256) if bits >> b & 1}
+    return paid
 
 
 async def token_balance(node: HttpNode, token: str, owner: str) -> int:

@@ -1,6 +1,6 @@
 """[CONTROLS] on anvil: the Settlement caps what the executor pays out per token and period. Only the owner sets the
-cap; an execution beyond it reverts with ExecutorAllowanceExceeded (a batch item is reported in PaymentFailed and
-stays unexecuted; a mixer deposit counts against the native coin); a new period refills it; unset means no cap.
+cap; an execution beyond it reverts with ExecutorAllowanceExceeded (a batch row is reported in RowFailed and
+stays unpaid; a mixer deposit counts against the native coin); a new period refills it; unset means no cap.
 
 Periods here are short (a minute) and time moves forward by little, because the anvil node is shared by the
 session and other tests sign deadlines an hour ahead of the wall clock."""
@@ -13,12 +13,13 @@ from eth_utils import keccak
 
 from adapters.chain import Web3Chain
 from adapters.chain import settlement as st
+from adapters.chain.batches import is_row_paid_calldata
 from adapters.chain.deploy import deploy_stack
 from adapters.chain.rpc import HttpNode
 from core.money import Token
 
 from .ops import (
-    NATIVE, address_of, call_data, events, failed_reason, intent, payment, sel,
+    NATIVE, address_of, call_data, events, failed_reason, intent, payment, row_id, rows_paid, sel,
 )
 from .test_settlement_roles import Stack
 
@@ -112,31 +113,49 @@ async def test_an_execution_beyond_the_allowance_reverts_and_a_new_period_refill
 async def test_a_batch_item_beyond_the_allowance_is_reported_and_stays_unexecuted(s):
     await s.owner.send(s.contract, set_allowance(NATIVE, 1_000, 60))
     to = address_of(s.stranger.key)
-    ps = [payment(intent(f"i{i}"), NATIVE, to, amount) for i, amount in enumerate((600, 500, 400))]
+    ps = [(row_id(), NATIVE, to, amount) for amount in (600, 500, 400)]
     receipt = await s.executor.send(s.contract, s.batch(ps, 0), gas=1_000_000)
     assert receipt["status"] == 1
     got = events(receipt, s.contract)
-    assert [name for name, _, _ in got] == ["PaymentExecuted", "PaymentFailed", "PaymentExecuted"]
-    (_, topics, data) = got[1]
-    assert topics[0] == ps[1][0]
+    assert [name for name, _, _ in got] == ["RowFailed", "RowsPaid"]
+    (_, topics, data) = got[0]
+    assert int.from_bytes(topics[0], "big") == ps[1][0]
     token, left, required, _ = exceeded(failed_reason(data))
     assert (token, left, required) == (NATIVE, 400, 500)
+    assert rows_paid(receipt, s.contract) == {ps[0][0], ps[2][0]}
     for p, paid in zip(ps, (1, 0, 1)):
-        out = await s.node.call({"to": s.contract, "data": st.executed_calldata("0x" + p[0].hex())})
+        out = await s.node.call({"to": s.contract, "data": is_row_paid_calldata(p[0])})
         assert int.from_bytes(out[:32], "big") == paid
-    assert (await allowance_of(s, NATIVE))[2] == 1_000
-    # The receipt reads as the bot reads it: the item failed with a plain sentence.
+    assert (await allowance_of(s, NATIVE))[2] == 1_000  # counted per batch, written once
+    # The receipt reads as the bot reads it: the row failed with a plain sentence.
     outcome = st.payout_outcome(receipt["logs"], s.contract, _tokens())
-    assert dict(outcome.failed)["0x" + ps[1][0].hex()].startswith("the executor's on-chain allowance has ")
+    assert dict(outcome.failed_rows)[ps[1][0]].startswith("the executor's on-chain allowance has ")
 
 
 async def test_a_batch_item_whose_transfer_fails_gives_its_allowance_back(s):
     refuser = await s.owner.deploy("RevertingRecipient")
     await s.owner.send(s.contract, set_allowance(NATIVE, 1_000, 60))
-    ps = [payment(intent("r"), NATIVE, refuser, 600), payment(intent("ok"), NATIVE, address_of(s.stranger.key), 900)]
+    ps = [(row_id(), NATIVE, refuser, 600), (row_id(), NATIVE, address_of(s.stranger.key), 900)]
     receipt = await s.executor.send(s.contract, s.batch(ps, 0), gas=1_000_000)
-    assert [name for name, _, _ in events(receipt, s.contract)] == ["PaymentFailed", "PaymentExecuted"]
+    assert [name for name, _, _ in events(receipt, s.contract)] == ["RowFailed", "RowsPaid"]
     assert (await allowance_of(s, NATIVE))[2] == 900
+
+
+async def test_a_batch_over_the_allowance_pays_rows_until_it_runs_out_across_tokens(s):
+    # Two tokens in one batch, each with its own cap; nothing refused is counted; each total is written once.
+    await s.owner.send(s.contract, set_allowance(NATIVE, 1_000, 60))
+    usdc = await s.owner.deploy("TestToken", ["string", "string", "uint8", "address"],
+                                ["USD Coin", "USDC", 6, s.owner.address])
+    await s.owner.send(usdc, call_data("mint(address,uint256)", ["address", "uint256"], [s.contract, 10**12]))
+    await s.owner.send(s.contract, set_allowance(usdc, 50, 60))
+    to = address_of(s.stranger.key)
+    ps = [(row_id(), NATIVE, to, 700), (row_id(), usdc, to, 30), (row_id(), usdc, to, 30), (row_id(), NATIVE, to, 300),
+          (row_id(), usdc, to, 20), (row_id(), NATIVE, to, 1)]
+    receipt = await s.executor.send(s.contract, s.batch(ps, 0), gas=1_000_000)
+    assert rows_paid(receipt, s.contract) == {ps[i][0] for i in (0, 1, 3, 4)}
+    assert [exceeded(failed_reason(d))[1:3] for n, _, d in events(receipt, s.contract) if n == "RowFailed"] == [
+        (20, 30), (0, 1)]
+    assert (await allowance_of(s, NATIVE))[2] == 1_000 and (await allowance_of(s, usdc))[2] == 50
 
 
 async def test_a_mixer_deposit_counts_against_the_native_allowance(s):

@@ -18,7 +18,7 @@ from adapters.chain import settlement as st
 from adapters.chain.rpc import HttpNode
 from core.ports import PaymentOrder
 
-from .ops import Actor, call_data
+from .ops import Actor, call_data, row_id
 
 pytestmark = pytest.mark.anvil
 
@@ -100,18 +100,18 @@ async def test_h1_failed_payment_calldata_cannot_be_replayed(w):
 
 async def test_h1_failed_batch_item_calldata_cannot_be_replayed(w):
     dodger = await w.dodger()
-    paid = PaymentOrder(intent_hash(), Account.create().address, w.chain.tokens.native, AMOUNT)
-    refused = PaymentOrder(intent_hash(), dodger, w.chain.tokens.native, AMOUNT)
+    paid = PaymentOrder(intent_hash(), Account.create().address, w.chain.tokens.native, AMOUNT, row_id=row_id())
+    refused = PaymentOrder(intent_hash(), dodger, w.chain.tokens.native, AMOUNT, row_id=row_id())
     tx_hash, receipt = await fails_on_chain(w, lambda nonce: w.chain.sign_batch([paid, refused], nonce))
-    assert receipt.ok and receipt.paid == {paid.intent_hash}
-    assert [intent for intent, _ in receipt.failed] == [refused.intent_hash]  # reported failed
+    assert receipt.ok and receipt.paid_rows == {paid.row_id}
+    assert [row for row, _ in receipt.failed_rows] == [refused.row_id]  # reported failed
     old = await w.calldata(tx_hash)
 
     await w.open(dodger)
     replay = await w.replay(old, gas=1_000_000)
 
     assert await w.node.balance(dodger) == 0
-    assert not await w.chain.is_paid(refused.intent_hash)
+    assert not await w.chain.is_row_paid(refused.row_id)
     assert await w.node.balance(paid.recipient) == AMOUNT
     assert replay["status"] == 0
     assert (await w.stranger.revert_of(w.chain.treasury, old))[0] == "NotExecutor"

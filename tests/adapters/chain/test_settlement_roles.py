@@ -18,14 +18,13 @@ from core.errors import ChainRejected
 from core.ports import PaymentOrder
 
 from .ops import (
-    NATIVE, ZERO, Actor, address_of, call_data, events, intent, payment, read_address, read_uint, sign_batch,
-    sign_execute, sign_mixer_deposit, topic_address,
+    NATIVE, ZERO, Actor, address_of, batch_call, call_data, events, intent, payment, read_address, read_uint,
+    row_id, rows_of, sign_execute, sign_mixer_deposit, topic_address,
 )
 
 pytestmark = pytest.mark.anvil
 
 EXECUTE = f"execute({st.PAYMENT_TUPLE},uint256,bytes)"
-BATCH = f"executeBatch({st.PAYMENT_TUPLE}[],uint256,bytes)"
 
 
 def set_executor(address: str) -> bytes:
@@ -56,10 +55,9 @@ class Stack:
         sig = sign_execute(key or self.executor.key, self.chain_id, self.contract, p, deadline, epoch)
         return call_data(EXECUTE, [st.PAYMENT_TUPLE, "uint256", "bytes"], [p, deadline, sig])
 
-    def batch(self, ps: list[tuple], epoch: int) -> bytes:
-        deadline = self.deadline()
-        sig = sign_batch(self.executor.key, self.chain_id, self.contract, ps, deadline, epoch)
-        return call_data(BATCH, [st.PAYMENT_TUPLE + "[]", "uint256", "bytes"], [ps, deadline, sig])
+    def batch(self, items: list[tuple], epoch: int) -> bytes:
+        """executeBatch calldata for (row id, token, recipient, amount) items."""
+        return batch_call(self.executor.key, self.chain_id, self.contract, rows_of(items), self.deadline(), epoch)
 
     def deposit(self, p: tuple, commitment: int, epoch: int) -> bytes:
         deadline = self.deadline()
@@ -140,7 +138,7 @@ async def test_h1_only_the_executor_may_submit(s):
     await s.stranger.send(pool, call_data("setOpen(bool)", ["bool"], [True]))
     signed = {
         "execute": s.execute(payment(intent("x"), NATIVE, recipient(), 10), 0),
-        "executeBatch": s.batch([payment(intent("b"), NATIVE, recipient(), 10)], 0),
+        "executeBatch": s.batch([(row_id(), NATIVE, recipient(), 10)], 0),
         "executeMixerDeposit": s.deposit(payment(intent("m"), NATIVE, pool, 10), 7, 0),
     }
     for what, data in signed.items():
@@ -154,7 +152,7 @@ async def test_m1_rotating_the_executor_invalidates_old_signatures(s):
     await s.owner.send(s.contract, st.set_mixer_pool_calldata(pool, True))
     await s.stranger.send(pool, call_data("setOpen(bool)", ["bool"], [True]))
     p = payment(intent("rotate"), NATIVE, recipient(), 10)
-    old = {"execute": s.execute(p, 0), "executeBatch": s.batch([p], 0),
+    old = {"execute": s.execute(p, 0), "executeBatch": s.batch([(row_id(), *p[1:])], 0),
            "executeMixerDeposit": s.deposit(payment(p[0], NATIVE, pool, 10), 7, 0)}
     for data in old.values():
         assert (await s.executor.revert_of(s.contract, data)) == (None, b"")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 import traceback
 from datetime import datetime, timedelta, timezone
 
@@ -91,16 +89,11 @@ async def test_out_of_range_amounts_are_refused(uow) -> None:
                 await u.commit()
 
 
-async def test_a_typical_command_stays_well_under_50ms(uow, db_url: str) -> None:
-    """upsert the actor, check the key, store intent + key + audit, commit: p95 over 60 rounds."""
+async def test_a_typical_command_round_trip_stores_intent_key_and_audit(uow) -> None:
+    """upsert the actor, check the key, store intent + key + audit, commit: 60 rounds (speed: bench/, not here)."""
     start = datetime(2026, 11, 26, tzinfo=timezone.utc)
-    async with uow() as u:
-        await u.users.upsert(User("telegram:1", "telegram", "1", "Alice", "alice", created_at=start))
-        await u.commit()
-    commands, inserts = [], []
     for n in range(60):
         now = start + timedelta(seconds=n)
-        began = time.perf_counter()
         async with uow() as u:
             await u.users.upsert(User("telegram:1", "telegram", "1", "Alice", "alice", created_at=now))
             key = f"tg-1-{n}"
@@ -108,17 +101,9 @@ async def test_a_typical_command_stays_well_under_50ms(uow, db_url: str) -> None
             assert await u.keys.get(key) is None
             await u.keys.add(ProcessedKey(key, "pay", "telegram:1", now, intent_id=f"pay-{n}"))
             await u.commit()
-        commands.append(time.perf_counter() - began)
-        began = time.perf_counter()
         async with uow() as u:
             await u.audit.add(AuditEntry("telegram:1", "pay", f"tg-1-{n}", "ok", "paid", now))
             await u.commit()
-        inserts.append(time.perf_counter() - began)
-    command_p95 = statistics.quantiles(commands, n=20)[-1] * 1000
-    insert_p95 = statistics.quantiles(inserts, n=20)[-1] * 1000
-    backend = db_url.split(":")[0]
-    print(
-        f"\n{backend}: command p50 {statistics.median(commands) * 1000:.2f} ms p95 {command_p95:.2f} ms; "
-        f"insert+commit p50 {statistics.median(inserts) * 1000:.2f} ms p95 {insert_p95:.2f} ms"
-    )
-    assert command_p95 < 50 and insert_p95 < 50
+    async with uow() as u:
+        assert (await u.keys.get("tg-1-59")) is not None and len(await u.audit.recent(100)) == 60
+        assert [i.id for i in await u.intents.for_actor("telegram:1", 2)] == ["pay-59", "pay-58"]
