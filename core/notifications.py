@@ -97,25 +97,39 @@ def _linked(users: list[User], skip: str) -> dict[str, User]:
     return out
 
 
+class Received:
+    """Who to tell of a finished batch (round), gathered page by page: the paid rows of this round whose recipient
+    is linked to someone (not the uploader, who has the summary), grouped per person. queue() then writes one
+    payment_received DM per person, in the transaction that finishes the batch; the dedup key (batch, round,
+    person) makes it exactly once however many workers see the batch complete."""
+
+    def __init__(self, batch: Batch, this_round: set[int]) -> None:
+        self.batch, self.this_round = batch, this_round
+        self.mine: dict[str, list[BatchRow]] = {}
+
+    async def add(self, uow: UnitOfWork, rows: list[BatchRow]) -> None:
+        paid = [r for r in rows if r.status is RowStatus.PAID and r.chunk in self.this_round]
+        if not paid:
+            return
+        people = _linked(await uow.users.by_wallets(sorted({r.recipient for r in paid})), self.batch.actor_ref)
+        for r in paid:
+            if (person := people.get(r.recipient.lower())) is not None:
+                self.mine.setdefault(person.ref, []).append(r)
+
+    async def queue(self, s: Services, uow: UnitOfWork) -> int:
+        now, batch = s.clock.now(), self.batch
+        for ref, theirs in self.mine.items():
+            body = received_reply(s, batch, theirs)
+            await uow.outbox.add(Notification(f"{batch.id}:received:{batch.round}:{ref}", ref,
+                                              NotificationType.PAYMENT_RECEIVED, dumps(body), now))
+        return len(self.mine)
+
+
 async def queue_received(s: Services, uow: UnitOfWork, batch: Batch, rows: list[BatchRow]) -> int:
-    """In the transaction that finishes a batch (or a /bulk retry round of it): one payment_received DM per linked
-    recipient, listing their rows paid in this round. The dedup key (batch, round, person) makes it exactly once
-    however many workers see the batch complete. Returns how many were queued."""
-    this_round = {c.index for c in await uow.batches.chunks(batch.id) if c.round == batch.round}
-    paid = [r for r in rows if r.status is RowStatus.PAID and r.chunk in this_round]
-    if not paid:
-        return 0
-    people = _linked(await uow.users.by_wallets(sorted({r.recipient for r in paid})), batch.actor_ref)
-    mine: dict[str, list[BatchRow]] = {}
-    for r in paid:
-        if (person := people.get(r.recipient.lower())) is not None:
-            mine.setdefault(person.ref, []).append(r)
-    now = s.clock.now()
-    for ref, theirs in mine.items():
-        body = received_reply(s, batch, theirs)
-        await uow.outbox.add(Notification(f"{batch.id}:received:{batch.round}:{ref}", ref,
-                                          NotificationType.PAYMENT_RECEIVED, dumps(body), now))
-    return len(mine)
+    """Received for rows already in memory (a small batch): one DM per linked recipient; how many were queued."""
+    received = Received(batch, {c.index for c in await uow.batches.chunks(batch.id) if c.round == batch.round})
+    await received.add(uow, rows)
+    return await received.queue(s, uow)
 
 
 def received_reply(s: Services, batch: Batch, rows: list[BatchRow]) -> Reply:

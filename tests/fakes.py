@@ -318,9 +318,11 @@ class _Batches(_Repo):
             out += [Spend(token, amount, b.started_at) for token, amount in totals.items()]
         return sorted(out, key=lambda sp: sp.at)
 
-    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
+    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None,
+                   seqs: tuple[int, int] | None = None) -> list[BatchRow]:
         return [copy.deepcopy(r) for r in self.s.batch_rows.get(batch_id, [])
-                if (status is None or r.status is status) and (chunk is None or r.chunk == chunk)]
+                if (status is None or r.status is status) and (chunk is None or r.chunk == chunk)
+                and (seqs is None or seqs[0] <= r.seq < seqs[1])]
 
     async def save_rows(self, rows: list[BatchRow]) -> None:
         for r in rows:

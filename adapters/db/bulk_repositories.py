@@ -145,8 +145,11 @@ class SqlBatchRepository:
         spends = [Spend(token, amount, when[batch_id]) for (batch_id, token), amount in totals.items()]
         return sorted(spends, key=lambda sp: sp.at)
 
-    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
+    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None,
+                   seqs: tuple[int, int] | None = None) -> list[BatchRow]:
         query = select(_R).where(_R.c.batch_id == batch_id)
+        if seqs is not None:
+            query = query.where(_R.c.seq >= seqs[0], _R.c.seq < seqs[1])
         if status is not None:
             query = query.where(_R.c.status == status.value)
         if chunk is not None:

@@ -23,8 +23,9 @@ class BatchRepository(Protocol):
     async def spent_since(self, actor_ref: str, since: datetime) -> list[Spend]:
         """Per batch and token, the rows (pending or paid) of this person's batches that were sent for approval
         or started at or after `since`, oldest first: what counts against their daily limit."""
-    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None) -> list[BatchRow]:
-        """Rows in file order, optionally only those with this status or in this chunk."""
+    async def rows(self, batch_id: str, *, status: RowStatus | None = None, chunk: int | None = None,
+                   seqs: tuple[int, int] | None = None) -> list[BatchRow]:
+        """Rows in file order, optionally only those with this status, in this chunk, or with first <= seq < end."""
     async def save_rows(self, rows: list[BatchRow]) -> None:
         """Write status, chunk, tx_hash and error of these rows (one statement for all of them)."""
     async def add_chunks(self, chunks: list[Chunk]) -> None: ...

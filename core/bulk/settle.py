@@ -8,14 +8,17 @@ import time
 from core.alerts import check_balances
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
 from core.bulk.stuck import bump, order_of, out_of_gas, reopen, take_stale, underpriced
-from core.bulk.views import progress, summary
+from core.bulk.views import Summary, progress
 from core.errors import ChainRejected, TransientError
 from core.jobs import Job
 from core.model import Notification, NotificationType, Receipt
-from core.notifications import queue_received
+from core.notifications import Received
 from core.ports import SignedTx, UnitOfWork
 from core.replies import dumps
 from core.services import Services, log
+
+_FINISH_PAGE = 5_000  # rows read at a time when a batch finishes (its report and its recipients' DMs)
+
 
 def job_id(batch_id: str, index: int) -> str:
     return f"bulk-{batch_id}-{index}"
@@ -343,15 +346,21 @@ async def _finish_if_complete(s: Services, batch_id: str) -> bool:
         batch = await uow.batches.get(batch_id, for_update=True)
         if batch is None or batch.status is not BatchStatus.RUNNING:
             return True
-        rows = await uow.batches.rows(batch_id)
         now = s.clock.now()
         batch.move(BatchStatus.DONE, now)
         batch.finished_at = now
         await _progress(s, uow, batch, force=True)
-        body = summary(batch, rows, s.chain.tokens)
+        # Page through the rows (file order), so a 100,000-row batch is never in memory at once.
+        report = Summary(batch, s.chain.tokens)
+        chunks = await uow.batches.chunks(batch_id)
+        received = Received(batch, {c.index for c in chunks if c.round == batch.round})
+        for first in range(0, batch.rows, _FINISH_PAGE):
+            rows = await uow.batches.rows(batch_id, seqs=(first, first + _FINISH_PAGE))
+            report.add(rows)
+            await received.add(uow, rows)  # each linked recipient: one DM for this batch (round)
         await uow.outbox.add(Notification(f"{batch.id}:done:{batch.round}", batch.actor_ref,
-                                          NotificationType.BATCH_COMPLETE, dumps(body), now))
-        await queue_received(s, uow, batch, rows)  # each linked recipient: one DM for this batch (round)
+                                          NotificationType.BATCH_COMPLETE, dumps(report.reply()), now))
+        await received.queue(s, uow)
         await uow.commit()
     _notify_soon(s)
     log.info("bulk %s done: %s paid, %s failed", batch_id, batch.paid, batch.failed)

@@ -38,14 +38,13 @@ def error_report(filename: str, errors: Iterable[RowError]) -> Attachment:
     return Attachment(f"{_stem(filename)}-errors.csv", csv_bytes(["line", "error"], ((e.line, e.error) for e in errors)))
 
 
+_REPORT_HEADER = ["line", "recipient", "amount", "token", "memo", "status", "tx_hash", "error"]
+
+
 def result_report(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Attachment:
-    body = (
-        (r.line, r.recipient, format_units(r.amount, tokens.get(r.token).decimals), r.token, r.memo or "",
-         r.status.value, r.tx_hash or "", r.error or "")
-        for r in rows
-    )
-    header = ["line", "recipient", "amount", "token", "memo", "status", "tx_hash", "error"]
-    return Attachment(f"{_stem(batch.filename)}-{batch.id}-report.csv", csv_bytes(header, body))
+    report = Summary(batch, tokens)
+    report.add(rows)
+    return report.attachment()
 
 
 def _stem(filename: str) -> str:
@@ -179,31 +178,58 @@ def progress(batch: Batch, total: int) -> Reply:
     return Reply.of(*lines)
 
 
-def summary(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Reply:
-    took = (batch.finished_at - batch.started_at) if batch.finished_at and batch.started_at else timedelta(0)
-    paid: dict[str, int] = {}
-    for r in rows:
-        if r.status.value == "paid":
-            paid[r.token] = paid.get(r.token, 0) + r.amount
-    lines: list[tuple[Span | str, ...]] = [
-        (bold(f"Bulk payout {batch.id} {'cancelled' if batch.cancelled else 'finished'}"), f" ({batch.filename})"),
-        (f"Paid: {batch.paid:,} of {counted(len(rows), 'row')} — {totals_text(paid, tokens)}",),
-    ]
-    if batch.failed:
-        lines.append((f"Failed: {batch.failed:,}",))
-        reasons: dict[str, int] = {}
+class Summary:
+    """A finished batch's summary and its one-line-per-row report, built page by page, so a 100,000-row batch is
+    never in memory at once: only the totals, the failure reasons and the CSV text are kept."""
+
+    def __init__(self, batch: Batch, tokens: TokenRegistry) -> None:
+        self.batch, self.tokens = batch, tokens
+        self.rows = 0
+        self.paid: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}
+        self._out = io.StringIO()
+        self._csv = csv.writer(self._out, lineterminator="\r\n")
+        self._csv.writerow(_REPORT_HEADER)
+
+    def add(self, rows: Iterable[BatchRow]) -> None:
         for r in rows:
-            if r.status.value == "failed":
-                reasons[r.error or "unknown"] = reasons.get(r.error or "unknown", 0) + 1
-        lines += [(f"  {n:,} × {why}",) for why, n in sorted(reasons.items(), key=lambda x: -x[1])[:5]]
-        lines.append(("Send ", code(f"/bulk retry {batch.id}"), " to re-run only the failed rows."))
-    if batch.cancelled:
-        lines.append((f"Cancelled: {batch.cancelled:,}",))
-    lines.append((f"Network fees: {network_fee(tokens, batch.fees)}",))
-    lines.append((f"Time: {took.total_seconds():.1f} s",))
-    lines.append(("The attached report has one line per row with its status, tx hash and error.",))
-    kind = "ok" if not batch.failed else "error" if not batch.paid else "info"
-    return Reply.of(*lines, files=(result_report(batch, rows, tokens),), private=True, kind=kind)
+            self.rows += 1
+            if r.status.value == "paid":
+                self.paid[r.token] = self.paid.get(r.token, 0) + r.amount
+            elif r.status.value == "failed":
+                self.reasons[r.error or "unknown"] = self.reasons.get(r.error or "unknown", 0) + 1
+            cells = (r.line, r.recipient, format_units(r.amount, self.tokens.get(r.token).decimals), r.token,
+                     r.memo or "", r.status.value, r.tx_hash or "", r.error or "")
+            self._csv.writerow([safe_cell(c) for c in cells])
+
+    def attachment(self) -> Attachment:
+        body = b"\xef\xbb\xbf" + self._out.getvalue().encode("utf-8")  # the BOM makes Excel read UTF-8
+        return Attachment(f"{_stem(self.batch.filename)}-{self.batch.id}-report.csv", body)
+
+    def reply(self) -> Reply:
+        batch = self.batch
+        took = (batch.finished_at - batch.started_at) if batch.finished_at and batch.started_at else timedelta(0)
+        lines: list[tuple[Span | str, ...]] = [
+            (bold(f"Bulk payout {batch.id} {'cancelled' if batch.cancelled else 'finished'}"), f" ({batch.filename})"),
+            (f"Paid: {batch.paid:,} of {counted(self.rows, 'row')} — {totals_text(self.paid, self.tokens)}",),
+        ]
+        if batch.failed:
+            lines.append((f"Failed: {batch.failed:,}",))
+            lines += [(f"  {n:,} × {why}",) for why, n in sorted(self.reasons.items(), key=lambda x: -x[1])[:5]]
+            lines.append(("Send ", code(f"/bulk retry {batch.id}"), " to re-run only the failed rows."))
+        if batch.cancelled:
+            lines.append((f"Cancelled: {batch.cancelled:,}",))
+        lines.append((f"Network fees: {network_fee(self.tokens, batch.fees)}",))
+        lines.append((f"Time: {took.total_seconds():.1f} s",))
+        lines.append(("The attached report has one line per row with its status, tx hash and error.",))
+        kind = "ok" if not batch.failed else "error" if not batch.paid else "info"
+        return Reply.of(*lines, files=(self.attachment(),), private=True, kind=kind)
+
+
+def summary(batch: Batch, rows: list[BatchRow], tokens: TokenRegistry) -> Reply:
+    report = Summary(batch, tokens)
+    report.add(rows)
+    return report.reply()
 
 
 def status(batch: Batch, total: int, tokens: TokenRegistry) -> Reply:

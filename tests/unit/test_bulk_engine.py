@@ -401,3 +401,15 @@ async def test_bug_status_of_a_cancelled_batch_shows_cancelled_and_what_was_paid
     assert "Cancelled bulk payout" in progress and "4 of 10 rows paid before the cancel" in progress and "100%" not in progress
     summary = loads(db.store.outbox[-1].body).plain()
     assert f"{bid} cancelled" in summary and "Paid: 4 of 10 rows" in summary
+
+
+async def test_the_finish_pages_through_the_rows_and_the_report_still_has_every_row_in_file_order(world, monkeypatch):
+    engine, chain, db, clock, queue = world
+    monkeypatch.setattr(settle, "_FINISH_PAGE", 3)  # our own page size: 10 rows are read in 4 pages
+    bid = batch_id_of(await engine.bulk_upload(OP, "k1", "pay.csv", payout_csv(10)))
+    await engine.handle_text(f"/bulk execute {bid}", actor=OP, key="k2")
+    await run_jobs(engine, queue)
+    done = loads(db.store.outbox[-1].body)
+    assert "Paid: 10 of 10 rows — 5 CRO" in done.plain(), done.plain()
+    report = list(csv.reader(io.StringIO(done.files[0].content.decode("utf-8-sig"))))
+    assert [r[0] for r in report[1:]] == [str(line) for line in range(2, 12)] and {r[5] for r in report[1:]} == {"paid"}
