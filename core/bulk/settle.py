@@ -358,8 +358,10 @@ async def _finish_if_complete(s: Services, batch_id: str) -> bool:
             rows = await uow.batches.rows(batch_id, seqs=(first, first + _FINISH_PAGE))
             report.add(rows)
             await received.add(uow, rows)  # each linked recipient: one DM for this batch (round)
+        body = dumps(report.reply())
+        del report  # its text and its file: only the JSON body is needed from here
         await uow.outbox.add(Notification(f"{batch.id}:done:{batch.round}", batch.actor_ref,
-                                          NotificationType.BATCH_COMPLETE, dumps(report.reply()), now))
+                                          NotificationType.BATCH_COMPLETE, body, now))
         await received.queue(s, uow)
         await uow.commit()
     _notify_soon(s)
