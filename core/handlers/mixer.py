@@ -76,13 +76,12 @@ async def mix(s: Services, cmd: Mix) -> Reply:
             await uow.intents.add(intent)
         await uow.keys.add(record)
         await uow.commit()
+    lines: list[_Line] = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING]
     if waiting is not None:
         s.notify_soon()
-        lines_: list[_Line] = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING,
-                               "It is worth nothing until the deposit below is approved and confirmed; you will be told."]
-        return Reply((*Reply.of(*lines_).lines, *waiting.lines), waiting.buttons, private=True)
+        lines.append("It is worth nothing until the deposit below is approved and confirmed; you will be told.")
+        return Reply((*Reply.of(*lines).lines, *waiting.lines), waiting.buttons, private=True)
 
-    lines: list[_Line] = [("Your note for ", bold(str(cmd.amount)), ":"), (code(note.text),), _LOSS_WARNING]
     buttons: tuple[Button, ...] = ()
     files: tuple[Attachment, ...] = ()
     if intent is not None:
