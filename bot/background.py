@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # bootstrap builds the loops below into the App
 log = logging.getLogger("snowrail.background")
 
 RECONCILE_SECONDS = 15.0  # signed payments without a receipt are looked at this often (stuck ones replaced)
+TICK_SECONDS = 0.5  # the due-time loop (Engine.tick): escrow events and conditions, due schedules
 SWEEP_SECONDS = 5.0  # how often a bot without workers looks for undelivered notifications
 
 
@@ -85,7 +86,8 @@ class ChatRunner:
 
     def __init__(self, app: App, notifier: Notifier, platform: str) -> None:
         self.app, self.notifier, self.platform = app, notifier, platform
-        self.loops = [Periodic(RECONCILE_SECONDS, app.engine.reconcile, "reconcile")]
+        self.loops = [Periodic(RECONCILE_SECONDS, app.engine.reconcile, "reconcile"),
+                      Periodic(TICK_SECONDS, app.engine.tick, "due-time loop")]
         if app.inline:
             self.loops.insert(0, Periodic(SWEEP_SECONDS, app.deliveries, "notification sweep"))
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bot.settings import ConfigError, Settings
 from core.errors import UsageError
 from core.money import parse_units
-from core.ports import Mixer
+from core.mixing import Mixer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine

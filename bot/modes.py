@@ -6,6 +6,7 @@ import time
 
 from adapters.console import ConsoleChat, ConsoleNotifier
 from adapters.console.chat import OPERATOR
+from bot.background import TICK_SECONDS, Periodic
 from bot.bootstrap import build
 from bot.chain_tools import adopt_local_dev_stack
 from bot.settings import Settings
@@ -32,13 +33,21 @@ async def run_console(settings: Settings, *, started: float) -> int:
                     await app.engine.deliver_notifications(notifier, platform=platform)
 
         where = "the in-process dev chain (gone when you exit)" if app.embedded_chain else f"chain {app.chain.chain_id}"
+        async def due() -> None:  # the due-time loop: what it moves (an intent funded, a schedule paid) is shown at once
+            if await app.engine.tick():
+                await deliver()
+
         chat = ConsoleChat(handle, after_each=deliver, files_dir=files)
         banner = (
             f"SnowRail console — you are an admin on {where}. Treasury {app.chain.treasury}.\n"
             f"Send /help for commands, /as telegram:5 to act as someone else{', /quit to leave' if chat.interactive else ''}. "
             f"(ready in {time.perf_counter() - started:.1f}s)\n"
         )
-        await chat.run(banner)
+        loop = Periodic(TICK_SECONDS, due, "due-time loop").start()
+        try:
+            await chat.run(banner)
+        finally:
+            await loop.stop()
     finally:
         await app.close()
     return 0

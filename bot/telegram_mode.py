@@ -19,7 +19,7 @@ from bot.background import ChatRunner, until_signalled
 from bot.bootstrap import App, build
 from bot.redaction import protect_logs
 from bot.settings import ConfigError, Settings
-from core.parsing import SUMMARY, USAGE
+from core.usage import SUMMARY, USAGE
 
 log = logging.getLogger("snowrail.telegram")
 

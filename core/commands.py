@@ -48,6 +48,10 @@ class Command:
 class Pay(Command):
     recipient: Recipient
     amount: Amount
+    # What follows the amount and token, as typed: a time ("at 2026-12-01 09:00", "in 3 days"), a recurrence
+    # ("every month on the 1st") or a price ("when CRO above 0.12 USD"). Read by core.payments.route, which
+    # needs the payer's time zone and the clock to make sense of it.
+    when: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,11 @@ class Confirm(Command):
 @dataclass(frozen=True)
 class Start(Command):
     payload: str | None = None
+
+
+@dataclass(frozen=True)
+class TimeZone(Command):
+    zone: str | None = None  # None: show the zone in use
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from core import alerts, payments
+from core import alerts, payments, timezones
 from core.bulk.policy import BulkPolicy
 from core.bulk.views import batch_choice
 from core.commands import (
@@ -33,19 +33,25 @@ from core.commands import (
     SetRole,
     Start,
     Status,
+    TimeZone,
     Understand,
     Wallet,
     Withdraw,
 )
 from core.errors import NotAllowed, TransientError, UsageError, UserError
+from core.escrow import watch as escrow_watch
+from core.escrow.ports import EscrowChain
 from core.handlers import account, bulk, ledger, mixer, roles
+from core.prices import PriceFeed
+from core.schedules import due as schedules_due
 from core.guard import Removal
 from core.handlers.bulk import BulkUpload
-from core.payments import approvals, waiting
+from core.payments import approvals, route, waiting
 from core.model import AuditEntry, IntentStatus, ProcessedKey
 from core.notifications import DELIVERY_LEASE, deliver
 from core.parsing import parse
-from core.ports import Chain, Clock, DuplicateKey, JobQueue, Mixer, Notifier, RateLimiter, UnitOfWorkFactory
+from core.mixing import Mixer
+from core.ports import Chain, Clock, DuplicateKey, JobQueue, Notifier, RateLimiter, UnitOfWorkFactory
 from core.ratelimit import CommandLimits, RateLimits
 from core.replies import Press, Reply, dumps, loads
 from core.roles import role_of
@@ -56,7 +62,7 @@ from core.views import intent_detail, payment_choice
 Handler = Callable[[Services, Any], Awaitable[Reply]]
 
 HANDLERS: dict[type[Command], Handler] = {
-    Pay: payments.pay,
+    Pay: route.pay,
     Confirm: payments.confirm,
     Cancel: payments.cancel,
     Status: payments.status,
@@ -78,7 +84,13 @@ HANDLERS: dict[type[Command], Handler] = {
     Reject: approvals.reject,
     Pending: waiting.pending,
     Understand: understand_preview,
+    TimeZone: timezones.tz,
 }
+
+# The due-time loop: every bot process runs Engine.tick every TICK_SECONDS (bot.background); each part takes its
+# own database lock (UnitOfWork.try_lock), so two processes never act on the same thing, and a stored due time,
+# not a sleep, decides what runs.
+TICKS: tuple[Callable[[Services], Awaitable[int]], ...] = (escrow_watch.tick, schedules_due.tick)
 
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
 _SELF_RECORDING = (Pay, Mix)
@@ -98,9 +110,11 @@ class Engine:
         bulk: BulkPolicy | None = None,
         limiter: RateLimiter | None = None,
         rates: RateLimits | None = None,
+        escrow: EscrowChain | None = None,
+        prices: PriceFeed | None = None,
     ) -> None:
         self.services = Services(chain=chain, uow=uow, clock=clock, policy=policy, queue=queue, mixer=mixer,
-                                 bulk=bulk or BulkPolicy())
+                                 bulk=bulk or BulkPolicy(), escrow=escrow, prices=prices)
         self.handlers = {**HANDLERS, **(handlers or {})}
         self.limits = CommandLimits(limiter, rates or RateLimits())  # no limiter: nothing is limited
 
@@ -230,6 +244,16 @@ class Engine:
         settled += await waiting.sweep(self.services)  # expire approval requests; sign orphaned approved ones
         await alerts.check_balances(self.services)
         return settled
+
+    async def tick(self) -> int:
+        """One pass of the due-time loop (escrowed intents, then schedules). Returns how many things it moved."""
+        moved = 0
+        for part in TICKS:
+            try:
+                moved += await part(self.services)
+            except TransientError as e:  # the node or database is away: the next pass tries again
+                log.warning("due-time pass %s skipped: %s unavailable", part.__module__, e.service)
+        return moved
 
     async def watch_mixer(self) -> int:
         """Announce wallet deposits into the privacy pool that have reached the chain. Returns how many."""

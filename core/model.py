@@ -112,6 +112,7 @@ class User:
     # When the platform last told us they hold `handle` (Telegram usernames change hands): a payment by
     # handle to someone not seen holding it recently warns the payer before they confirm.
     handle_seen_at: datetime | None = None
+    tz: str | None = None  # the IANA zone they set with /tz (times they type and see); None: UTC
 
 
 class NotificationType(str, enum.Enum):

@@ -31,58 +31,14 @@ from core.commands import (
     SetRole,
     Start,
     Status,
+    TimeZone,
     Wallet,
     Withdraw,
 )
 from core.errors import UsageError
 from core.money import TokenRegistry, parse_amount
 from core.roles import ROLE_NAMES, Role
-
-USAGE: dict[str, str] = {
-    "pay": "/pay <address | @handle> <amount> [token]   e.g. /pay 0x742d…3dF4 25 USDC",
-    "status": "/status <payment id>",
-    "history": "/history [n]   the last n of your payments, 1 to 50 (default 10)",
-    "wallet": "/wallet",
-    "link": "/link <address>, then /link <signature of the challenge>",
-    "cancel": "/cancel <payment id>",
-    "confirm": "/confirm <payment id>",
-    "bulk": "/bulk upload <file> | preview <id> | execute <id> | status <id> | cancel <id> | retry <id>, or /bulk and then one address amount per line",
-    "mix": "/mix <amount>   e.g. /mix 0.1",
-    "withdraw": "/withdraw <note> <address>",
-    "deposit": "/deposit <payment id> [amount]",
-    "start": "/start",
-    "help": "/help [command]",
-    "role": "/role <@handle | platform:id> <member | operator | approver | admin>   e.g. /role @alice operator",
-    "roles": "/roles",
-    "audit": "/audit [n]   the last n decisions, 1 to 100 (default 20)",
-    "approve": "/approve <payment id>",
-    "reject": "/reject <payment id> [reason]   e.g. /reject pay-abc234de wrong address",
-    "pending": "/pending",
-    "ledger": "/ledger [n] [token] | /ledger export [token]   the last n treasury outflows, 1 to 50 (default 20)",
-}
-
-SUMMARY: dict[str, str] = {
-    "pay": "send a payment from the treasury (operators)",
-    "status": "show one payment",
-    "history": "list your recent payments",
-    "wallet": "balances of your linked wallet (and the treasury, for operators)",
-    "link": "prove you own a wallet so people can pay you by @handle",
-    "cancel": "cancel a payment that has not been sent",
-    "confirm": "confirm (or retry) a pending payment",
-    "bulk": "pay many people from a file (CSV, Safe Airdrop CSV, JSON, .xlsx, .txt) or a pasted list",
-    "mix": "deposit into the privacy pool",
-    "withdraw": "withdraw from the privacy pool with your note",
-    "deposit": "fund a payment intent",
-    "start": "register and get started",
-    "help": "this list, or the details of one command",
-    "role": "give someone a role, or take it away with member (admins)",
-    "roles": "who holds which role (admins, operators, approvers)",
-    "audit": "the latest decisions, with who, role and amounts (admins)",
-    "approve": "approve a payment waiting for approval (approvers)",
-    "reject": "reject a payment waiting for approval, saying why (approvers)",
-    "pending": "payments waiting for approval",
-    "ledger": "treasury outflows: payments, bulk rows, mixer deposits; or a CSV (admins, approvers, operators)",
-}
+from core.usage import USAGE
 
 _HEAD = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]{1,64})?$")
 _HANDLE = re.compile(r"^@([A-Za-z0-9_]{1,32})$")
@@ -137,19 +93,27 @@ def _recipient(word: str) -> Recipient:
     )
 
 
+# Words that start the condition of a /pay ("/pay @bob 10 at 09:00"), so they are never read as a token.
+PAY_WHEN_WORDS = frozenset({"at", "in", "on", "every", "when", "tomorrow", "today", "tonight", "from", "until",
+                            "next", "each", "daily", "weekly", "monthly", "yearly"})
+
+
 def _pay(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Pay:
     if len(args) < 2:
         missing = "recipient and amount are missing" if not args else "amount is missing"
         raise _usage("pay", f"{missing}.", "amount" if args else "address")
-    if len(args) > 3:
-        raise _usage("pay", f"too many words after /pay: “{_shown(' '.join(args[3:]))}”.")
+    has_token = len(args) >= 3 and args[2].lower() not in PAY_WHEN_WORDS
+    tail = args[3:] if has_token else args[2:]
+    if tail and tail[0].lower() not in PAY_WHEN_WORDS:
+        raise _usage("pay", f"too many words after /pay: “{_shown(' '.join(tail))}”; a condition starts with "
+                     "at, in, every or when.")
     try:
         recipient = _recipient(args[0])
-        token = tokens.get(args[2]) if len(args) == 3 else tokens.native
+        token = tokens.get(args[2]) if has_token else tokens.native
         amount = parse_amount(args[1], token)
     except UsageError as e:
         raise _usage("pay", e.message, e.field) from None
-    return Pay(actor, key, recipient, amount)
+    return Pay(actor, key, recipient, amount, when=" ".join(tail) or None)
 
 
 def _ref_arg(name: str, what: str) -> Callable[[list[str]], str]:
@@ -198,6 +162,12 @@ def _help(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Hel
     if topic is not None and topic not in USAGE:
         raise _usage("help", f"there is no command /{_shown(topic, 24)}.")
     return Help(actor, key, topic)
+
+
+def _tz(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> TimeZone:
+    if len(args) > 1:
+        raise _usage("tz", f"expected one time zone name, got {len(args)} words.", "zone")
+    return TimeZone(actor, key, args[0] if args else None)
 
 
 def _start(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Start:
@@ -386,6 +356,7 @@ _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] =
     "withdraw": _withdraw,
     "deposit": _deposit,
     "start": _start,
+    "tz": _tz,
     "help": _help,
     "role": _role,
     "roles": _roles,

@@ -11,9 +11,12 @@ from core.bulk.policy import BulkPolicy
 from core.commands import Actor, Recipient
 from core.errors import UserError
 from core.jobs import Job
+from core.escrow.ports import EscrowChain
 from core.model import User
 from core.money import Token
-from core.ports import Chain, Clock, JobQueue, Mixer, UnitOfWork, UnitOfWorkFactory
+from core.mixing import Mixer
+from core.prices import PriceFeed
+from core.ports import Chain, Clock, JobQueue, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("snowrail.engine")
 
@@ -78,6 +81,8 @@ class Services:
     queue: JobQueue | None = None
     mixer: Mixer | None = None  # None: this bot serves no privacy pool
     bulk: BulkPolicy = field(default_factory=BulkPolicy)  # chunk sizes, leases and upload limits of /bulk
+    escrow: EscrowChain | None = None  # None: this chain's Settlement holds no escrowed intents (core.escrow)
+    prices: PriceFeed | None = None  # None: no price feeds (price conditions and /alert are refused)
     _known: dict[str, tuple[str, str | None, datetime]] = field(default_factory=dict)
 
     async def remember(self, actor: Actor) -> None:

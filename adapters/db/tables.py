@@ -58,6 +58,7 @@ class IdentityRow(Table, table=True):
     display_name: str = Field(default="", sa_type=String(256))
     handle: str | None = Field(default=None, sa_type=String(64))
     handle_seen_at: datetime | None = _utc(nullable=True)  # last message in which they held `handle`
+    tz: str | None = Field(default=None, sa_type=String(64))  # IANA zone set with /tz; None: UTC
     dm_blocked: bool = False
     created_at: datetime = _utc()
 

@@ -11,7 +11,7 @@ from discord import app_commands
 
 from adapters.discord.frontend import DiscordFrontend
 from adapters.discord.identity import mentioned
-from core.parsing import SUMMARY, USAGE
+from core.usage import SUMMARY, USAGE
 
 # Commands whose answers are only for the asker whatever they turn out to be: a slow one defers privately.
 PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet", "roles", "audit", "pending", "ledger"})
@@ -44,10 +44,15 @@ def build(frontend: DiscordFrontend, token_symbols: list[str]) -> list[app_comma
         recipient="an address (0x…), a @handle, or a mention of someone who linked a wallet",
         amount="in whole units, e.g. 0.5 or 25",
         token="which token (default: the chain's native coin)",
+        when="optional: at 2026-12-01 09:00, in 3 days, every month on the 1st, when CRO above 0.12 USD",
     )
     @app_commands.choices(token=token_choices)
-    async def pay(interaction: discord.Interaction, recipient: str, amount: str, token: Optional[str] = None) -> None:
-        await run(interaction, "pay", mentioned(recipient), amount, token)
+    async def pay(interaction: discord.Interaction, recipient: str, amount: str, token: Optional[str] = None,
+                  when: Optional[str] = None) -> None:
+        # The condition is several words by nature ("every month on the 1st"): it goes in as typed, after the rest.
+        condition = " ".join((when or "").split())
+        await frontend.command(interaction, text("pay", mentioned(recipient), amount, token) + (f" {condition}" if condition else ""),
+                               private="pay" in PRIVATE)
 
     @app_commands.describe(id="a payment id, e.g. pay-abcdefgh")
     async def status(interaction: discord.Interaction, id: str) -> None:

@@ -11,7 +11,8 @@ import segno
 
 from core.errors import TransientError, UserError
 from core.money import Amount, Token, format_units
-from core.ports import Clock, MixDeposit, MixNote, MixWithdrawal
+from core.mixing import MixDeposit, MixNote, MixWithdrawal
+from core.ports import Clock
 
 from .note import Note, NoteError, canonical_amount, parse_note
 from .pool import MixerPool, PoolRejected

@@ -10,7 +10,7 @@ from core.commands import Command, Help, Link, Start, Wallet
 from core.errors import ChainUnavailable, UserError
 from core.model import LinkChallenge
 from core.money import format_significant, format_units
-from core.parsing import SUMMARY, USAGE
+from core.usage import SUMMARY, USAGE
 from core.payments.allowance import cap_text, refill_text
 from core.replies import Reply, Span, bold, code
 from core.services import Services, new_id

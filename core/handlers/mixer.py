@@ -10,7 +10,7 @@ from core.addresses import short
 from core.commands import Mix, Withdraw
 from core.errors import ChainUnavailable, UserError
 from core.model import Intent, IntentStatus, Notification, NotificationType, ProcessedKey
-from core.ports import MixNote, Mixer
+from core.mixing import MixNote, Mixer
 from core.replies import Attachment, Button, Reply, Span, bold, code, dumps, link
 from core.payments import approvals, limits, subjects
 from core.services import Payee, Services, log, new_id, new_intent_hash

@@ -7,16 +7,17 @@ from core.errors import UsageError
 from core.parsing import parse
 from core.replies import Button, Reply, code
 from core.services import Services
+from core.timezones import zone_of
 from core.understand.parser import understand
 
-# Until /tz exists (issue 14's scheduling) every chat user's time zone is UTC, the issue's default.
-DEFAULT_ZONE = "UTC"
 _SCHEDULING = ("schedule_", "schedules", "bulk_run")
 
 
 async def preview(services: Services, cmd: Understand) -> Reply:
     """Never acts: the reply names the command, and only pressing Confirm (the command itself) runs it."""
-    result = understand(cmd.text, tokens=services.chain.tokens, now=services.clock.now(), tz=DEFAULT_ZONE)
+    async with services.uow() as uow:
+        zone = await zone_of(uow, cmd.actor.ref)  # "tomorrow at 9" in the zone they set with /tz
+    result = understand(cmd.text, tokens=services.chain.tokens, now=services.clock.now(), tz=zone.key)
     if result.action == "dismiss":
         return Reply.of("Cancelled: nothing was done.")
     if result.action is None or result.command is None:

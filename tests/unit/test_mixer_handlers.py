@@ -11,7 +11,7 @@ from core.commands import Actor
 from core.engine import Engine
 from core.errors import UserError
 from core.money import Amount
-from core.ports import MixDeposit, MixNote, MixWithdrawal
+from core.mixing import MixDeposit, MixNote, MixWithdrawal
 from core.replies import loads
 from core.services import Policy
 from tests.fakes import TREASURY, FakeChain, FakeClock, FakeDatabase, RecordingQueue

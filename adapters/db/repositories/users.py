@@ -13,7 +13,7 @@ from adapters.db.tables import ChallengeRow, IdentityRow, UserRow
 from core.model import LinkChallenge, User
 
 
-_IDENTITY_FIELDS = ("platform", "platform_user_id", "display_name", "handle", "handle_seen_at", "dm_blocked")
+_IDENTITY_FIELDS = ("platform", "platform_user_id", "display_name", "handle", "handle_seen_at", "dm_blocked", "tz")
 
 
 def _user(identity: IdentityRow, person: UserRow) -> User:
@@ -28,6 +28,7 @@ def _user(identity: IdentityRow, person: UserRow) -> User:
         dm_blocked=identity.dm_blocked,
         created_at=identity.created_at,
         handle_seen_at=identity.handle_seen_at,
+        tz=identity.tz,
     )
 
 

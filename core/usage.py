@@ -1,0 +1,51 @@
+"""The usage line and the one-line summary of every command, for /help and for refusals that show the usage."""
+
+from __future__ import annotations
+
+USAGE: dict[str, str] = {
+    "pay": "/pay <address | @handle> <amount> [token] [at <time> | in <n days> | every <…> | when <PAIR> above|below <price>]   e.g. /pay 0x742d…3dF4 25 USDC",
+    "status": "/status <payment id>",
+    "history": "/history [n]   the last n of your payments, 1 to 50 (default 10)",
+    "wallet": "/wallet",
+    "link": "/link <address>, then /link <signature of the challenge>",
+    "cancel": "/cancel <payment id>",
+    "confirm": "/confirm <payment id>",
+    "bulk": "/bulk upload <file> | preview <id> | execute <id> | status <id> | cancel <id> | retry <id>, or /bulk and then one address amount per line",
+    "mix": "/mix <amount>   e.g. /mix 0.1",
+    "withdraw": "/withdraw <note> <address>",
+    "deposit": "/deposit <payment id> [amount]",
+    "start": "/start",
+    "tz": "/tz [zone]   e.g. /tz Europe/Berlin (times you type and see; UTC until you set one)",
+    "help": "/help [command]",
+    "role": "/role <@handle | platform:id> <member | operator | approver | admin>   e.g. /role @alice operator",
+    "roles": "/roles",
+    "audit": "/audit [n]   the last n decisions, 1 to 100 (default 20)",
+    "approve": "/approve <payment id>",
+    "reject": "/reject <payment id> [reason]   e.g. /reject pay-abc234de wrong address",
+    "pending": "/pending",
+    "ledger": "/ledger [n] [token] | /ledger export [token]   the last n treasury outflows, 1 to 50 (default 20)",
+}
+
+SUMMARY: dict[str, str] = {
+    "pay": "send a payment from the treasury (operators)",
+    "status": "show one payment",
+    "history": "list your recent payments",
+    "wallet": "balances of your linked wallet (and the treasury, for operators)",
+    "link": "prove you own a wallet so people can pay you by @handle",
+    "cancel": "cancel a payment that has not been sent",
+    "confirm": "confirm (or retry) a pending payment",
+    "bulk": "pay many people from a file (CSV, Safe Airdrop CSV, JSON, .xlsx, .txt) or a pasted list",
+    "mix": "deposit into the privacy pool",
+    "withdraw": "withdraw from the privacy pool with your note",
+    "deposit": "fund a payment intent",
+    "start": "register and get started",
+    "tz": "show or set your time zone",
+    "help": "this list, or the details of one command",
+    "role": "give someone a role, or take it away with member (admins)",
+    "roles": "who holds which role (admins, operators, approvers)",
+    "audit": "the latest decisions, with who, role and amounts (admins)",
+    "approve": "approve a payment waiting for approval (approvers)",
+    "reject": "reject a payment waiting for approval, saying why (approvers)",
+    "pending": "payments waiting for approval",
+    "ledger": "treasury outflows: payments, bulk rows, mixer deposits; or a CSV (admins, approvers, operators)",
+}
