@@ -54,7 +54,7 @@ def payout_file(rows: int, seed: int = 7, token: str = "CRO") -> tuple[bytes, di
 
 
 async def start_stack(treasury_cro: int, *, dev_tokens: bool = False, block_time: float | None = None,
-                      gas_limit: int | None = None) -> Stack:
+                      gas_limit: int | None = None, prune_history: bool = False) -> Stack:
     from eth_account import Account
 
     from adapters.chain.deploy import deploy_stack
@@ -70,6 +70,8 @@ async def start_stack(treasury_cro: int, *, dev_tokens: bool = False, block_time
         mining = ("--block-time", f"{block_time:g}")
     if gas_limit is not None:
         mining += ("--gas-limit", str(gas_limit))
+    if prune_history:  # anvil keeps every block's state in memory otherwise: gigabytes over a 100,000-row batch
+        mining += ("--prune-history",)
     anvil = start_anvil(extra_args=("--balance", str(10 * treasury_cro), *mining))
     keys = anvil_keys(2)
     node = HttpNode(anvil.url)
@@ -127,11 +129,13 @@ def env_for(stack: Stack, database_url: str, redis_url: str | None) -> dict[str,
     return env
 
 
-def start_workers(n: int, env: dict[str, str], log_dir: Path) -> list[subprocess.Popen]:
+def start_workers(n: int, env: dict[str, str], log_dir: Path, *, forking: bool = False) -> list[subprocess.Popen]:
+    """`forking`: RQ's Worker, a process per job (as `snowrail run worker`); else SimpleWorker, jobs in-process."""
     procs = []
     for i in range(n):
         log = open(log_dir / f"worker-{i}.log", "wb")
-        procs.append(subprocess.Popen([sys.executable, "-m", "workers.bulk", "--simple", "--no-resume"],
+        mode = [] if forking else ["--simple"]
+        procs.append(subprocess.Popen([sys.executable, "-m", "workers.bulk", *mode, "--no-resume"],
                                       cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
     return procs
 
@@ -146,6 +150,59 @@ def peak_rss_mb(procs: list[subprocess.Popen]) -> float:
         except OSError:
             pass
     return round(peak / 1024, 1)
+
+
+async def registered(redis_url: str, procs: list[subprocess.Popen], timeout: float = 60) -> None:
+    """Until every worker process has registered with RQ: started up and about to take jobs."""
+    from redis import Redis
+    from rq import Worker
+
+    connection, end = Redis.from_url(redis_url), time.monotonic() + timeout
+    try:
+        while not {p.pid for p in procs} <= {w.pid for w in Worker.all(connection=connection)}:
+            if time.monotonic() > end or any(p.poll() is not None for p in procs):
+                raise RuntimeError("the RQ workers did not start: see their logs in BENCH_LOG_DIR")
+            await asyncio.sleep(0.05)
+    finally:
+        connection.close()
+
+
+def _cpu(stat: str, *, reaped: bool) -> int:
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": field 3 (state) onwards
+    return sum(int(x) for x in fields[11:15 if reaped else 13])  # utime stime [cutime cstime], in clock ticks
+
+
+def worker_cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """CPU seconds the worker processes used so far: their own, their reaped job processes' (RQ's Worker waits
+    for each) and their running job processes', from /proc."""
+    ticks, pids = 0, {p.pid for p in procs}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if int(entry.name) in pids:
+            ticks += _cpu(stat, reaped=True)
+        elif ppid in pids:
+            ticks += _cpu(stat, reaped=False)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def worker_side_cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """CPU seconds of the worker processes' threads other than the one running RQ's loop (HEALTH_PORT's server
+    and the threads it reads /metrics on, the Redis watch): what serving /metrics costs shows here."""
+    ticks = 0
+    for p in procs:
+        for task in Path(f"/proc/{p.pid}/task").glob("*"):
+            if task.name != str(p.pid):
+                try:
+                    ticks += _cpu((task / "stat").read_text(), reaped=False)
+                except OSError:
+                    pass  # the thread ended meanwhile
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
@@ -283,7 +340,8 @@ async def gas_floor(stack: Stack, expected: dict[str, int], chunks: int, token: 
 
 
 async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: str = "CRO", log=print,
-              block_time: float | None = None, gas_limit: int | None = None) -> dict:
+              block_time: float | None = None, gas_limit: int | None = None, prune_history: bool = False,
+              forking: bool = False) -> dict:
     from bot.bootstrap import build
     from bot.settings import load_settings
 
@@ -296,7 +354,7 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: s
     assert checked.exit_code == 0, checked.errors[:3]
 
     stack = await start_stack(treasury_cro=rows + baseline_rows + 1000, dev_tokens=token != "CRO",
-                              block_time=block_time, gas_limit=gas_limit)
+                              block_time=block_time, gas_limit=gas_limit, prune_history=prune_history)
     clock = BlockClock(stack.url)
     procs: list[subprocess.Popen] = []
     app = None
@@ -314,7 +372,8 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: s
                                  bulk_rows_per_day=0, bulk_uploads_per_hour=0)
         app = await build(settings)
         log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
-        procs = start_workers(workers, env, log_dir)
+        procs = start_workers(workers, env, log_dir, forking=forking)
+        await registered(redis_url, procs)  # their start-up (imports, HEALTH_PORT's server) is not the batch's
 
         base = await baseline(app, min(rows, baseline_rows), token)
         log(f"baseline: {base:.1f} payouts/s over {min(rows, baseline_rows)} /pay payments (one tx each)")
@@ -327,12 +386,14 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: s
         log(f"upload+preview: {upload_seconds:.2f} s; " + " | ".join(preview.plain().splitlines()[1:5]))
 
         clock.start()
+        cpu, side = worker_cpu_seconds(procs), worker_side_cpu_seconds(procs)
         t = time.perf_counter()
         reply = await app.engine.handle_text(f"/bulk execute {batch_id}", actor=OPERATOR, key="bench-execute")
         if "Executing" not in reply.plain():
             raise RuntimeError(reply.plain())
         batch = await wait_done(app, batch_id, timeout=max(120, rows / 20))
         seconds = time.perf_counter() - t
+        cpu, side = worker_cpu_seconds(procs) - cpu, worker_side_cpu_seconds(procs) - side
         rss = peak_rss_mb(procs)
         await clock.stop()
         async with app.uow() as u:
@@ -374,6 +435,8 @@ async def run(rows: int, *, workers: int = 2, baseline_rows: int = 200, token: s
             "gas_ratio": round(gas_per_payout / floor, 3),
             "validate_seconds": round(validate_seconds, 3),
             "peak_rss_mb": rss,
+            "worker_cpu_seconds": round(cpu, 2),  # the workers' CPU over the batch (bench/metrics_scrape.py)
+            "worker_side_cpu_seconds": round(side, 2),  # of which their threads beside RQ's loop
         }
     finally:
         await clock.stop()
@@ -397,12 +460,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--gas-limit", type=int, default=None, metavar="GAS", help="anvil's block gas limit")
     p.add_argument("--token", default="CRO", choices=["CRO", "WCRO", "USDC", "USDT"],
                    help="pay this token (ERC-20s are the dev tokens deployed on the fresh anvil)")
+    p.add_argument("--prune-history", action="store_true",
+                   help="anvil keeps no old states (its memory grows with every block otherwise: use it at 100,000 rows)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     out = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     baseline_rows = args.baseline_rows if args.baseline_rows is not None else 200 if args.block_time is None else 10
     result = asyncio.run(run(args.rows, workers=args.workers, baseline_rows=baseline_rows, token=args.token,
-                             log=out, block_time=args.block_time, gas_limit=args.gas_limit))
+                             log=out, block_time=args.block_time, gas_limit=args.gas_limit,
+                             prune_history=args.prune_history))
     if args.json:
         print(json.dumps(result))
     else:

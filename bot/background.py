@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from functools import partial
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
+from bot import health
 from core.engine import Engine
 from core.ports import Notifier
 
@@ -17,7 +19,7 @@ if TYPE_CHECKING:  # bootstrap builds the loops below into the App
 log = logging.getLogger("snowrail.background")
 
 RECONCILE_SECONDS = 15.0  # signed payments without a receipt are looked at this often (stuck ones replaced)
-TICK_SECONDS = 0.5  # the due-time loop (Engine.tick): escrow events and conditions, due schedules
+TICK_SECONDS = 0.25  # the due-time loop (Engine.tick): escrow events and conditions, due schedules
 SWEEP_SECONDS = 5.0  # how often a bot without workers looks for undelivered notifications
 
 
@@ -90,6 +92,8 @@ class ChatRunner:
                       Periodic(TICK_SECONDS, app.engine.tick, "due-time loop")]
         if app.inline:
             self.loops.insert(0, Periodic(SWEEP_SECONDS, app.deliveries, "notification sweep"))
+        if health.sampling(app):  # HEALTH_PORT: balances and the nonce gap for /metrics
+            self.loops.append(Periodic(health.SAMPLE_SECONDS, partial(health.sample, app), "metrics sample"))
 
     def start(self) -> None:
         """Once the frontend is up: its notifier can send."""

@@ -6,21 +6,23 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters.limits import MemoryRateLimiter
 from adapters.queue.inline import InlineJob, InlineQueue
-from bot import mixer_wiring
+from bot import escrow_wiring, mixer_wiring
 from bot.background import Deliveries, Periodic
 from bot.settings import ConfigError, Settings
+from bot.web_mode import web_access
 from core.bulk import settle
 from core.bulk.policy import BulkPolicy
 from core.engine import Engine
 from core.errors import UsageError
 from core.jobs import Job
+from core.metrics import Metrics
 from core.money import parse_units
 from core.ports import Chain, Clock, JobQueue, RateLimiter, UnitOfWorkFactory
 from core.services import Policy
@@ -28,7 +30,7 @@ from core.services import Policy
 if TYPE_CHECKING:  # imported where built: the chain and database libraries are slow to import
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from adapters.chain import Web3Chain
+    from adapters.chain import Deployment, Web3Chain
 
 log = logging.getLogger("snowrail.bootstrap")
 
@@ -61,13 +63,13 @@ class App:
         await self.resources.aclose()
 
 
-async def build_chain(settings: Settings) -> tuple[Web3Chain, bool]:
-    """The configured chain, or the in-process dev chain when RPC_URL is unset."""
+async def build_chain(settings: Settings, metrics: Metrics | None = None) -> tuple[Web3Chain, Deployment | None]:
+    """The configured chain, or the in-process dev chain when RPC_URL is unset with its Deployment (the owner key,
+    for the console's own mixer pool; the dev price feeds, {pair: address}). `metrics`: times its RPC calls."""
     from adapters.chain import connect, dev_chain
 
     if not settings.rpc_url:
-        chain, _deployment = dev_chain()
-        return chain, True
+        return dev_chain()
     settings.require("private_key", "settlement_contract_address")
     assert settings.private_key is not None and settings.settlement_contract_address is not None
     chain = await connect(
@@ -77,8 +79,23 @@ async def build_chain(settings: Settings) -> tuple[Web3Chain, bool]:
         chain_id=settings.chain_id,
         tokens=settings.tokens or None,
         explorer_base=settings.explorer_url,
+        metrics=metrics,
     )
-    return chain, False
+    _warn_raw_keys(settings, chain.chain_id)
+    return chain, None
+
+
+def _warn_raw_keys(settings: Settings, chain_id: int) -> None:
+    """A raw key in the environment is fine on a dev chain; on Cronos it is one `env` away from being read."""
+    from bot.keys import REAL_MONEY_CHAINS
+
+    if chain_id not in REAL_MONEY_CHAINS:
+        return
+    for name in ("private_key", "mixer_relayer_key"):
+        if getattr(settings, name) is not None and getattr(settings, f"{name}_file") is None:
+            log.warning("%s is a raw key in the environment on chain %d; keep it in a keystore instead: "
+                        "`snowrail keys new --out FILE`, then %s_FILE and %s_PASSWORD_FILE", name.upper(), chain_id,
+                        name.upper(), name.upper())
 
 
 async def build(
@@ -89,25 +106,34 @@ async def build(
     queue: JobQueue | None = None,
     migrate: bool = True,
     watch: bool = True,
+    metrics: Metrics | None = None,
+    clock: Clock | None = None,
 ) -> App:
     """`queue`: the caller's own (and the caller closes it); by default RQ or inline, see build_queue.
-    `watch`: run the mixer's deposit watcher in this process (a bot does; RQ workers do not)."""
+    `clock`: what the engine reads the time from (default the system's; tests pass one they advance).
+    `watch`: run the mixer's deposit watcher in this process (a bot does; RQ workers do not).
+    `metrics`: where the engine and the chain report (default: the process's, bot.health, when HEALTH_PORT is on)."""
+    from bot.health import process_metrics
+
     resources = AsyncExitStack()
     try:
-        return await _build(settings, resources, extra_operators, queue, migrate, watch, extra_admins)
+        return await _build(settings, resources, extra_operators, queue, migrate, watch, extra_admins,
+                            metrics or process_metrics(), clock or SystemClock())
     except BaseException:
         await resources.aclose()
         raise
 
 
 async def _build(settings: Settings, resources: AsyncExitStack, extra_operators: frozenset[str],
-                 queue: JobQueue | None, migrate: bool, watch: bool, extra_admins: frozenset[str] = frozenset()) -> App:
+                 queue: JobQueue | None, migrate: bool, watch: bool, extra_admins: frozenset[str] = frozenset(),
+                 metrics: Metrics | None = None, clock: Clock | None = None) -> App:
     from adapters.db import create_engine_for
     from adapters.db.migrate import upgrade
     from adapters.db.uow import make_uow_factory
 
     rates = settings.rate_limits()  # a malformed RATE_LIMIT_* stops the start before anything connects
-    chain, embedded = await build_chain(settings)
+    chain, dev = await build_chain(settings, metrics)
+    embedded, dev_feeds = dev is not None, (dev.price_feeds if dev is not None else {})
     resources.push_async_callback(chain.close)
     notes: list[str] = []
     url = settings.database_url
@@ -123,12 +149,13 @@ async def _build(settings: Settings, resources: AsyncExitStack, extra_operators:
     db_engine = create_engine_for(url)
     resources.push_async_callback(db_engine.dispose)
     uow = make_uow_factory(db_engine)
-    mixer = await mixer_wiring.build(settings, chain, notes, db_engine, resources)
+    mixer = await mixer_wiring.build(settings, chain, notes, db_engine, resources, dev=dev)
+    escrow, prices = await escrow_wiring.build(settings, chain, dev_feeds, embedded=embedded)
     # The registry is filled once the engine exists (its jobs call the engine), before anything can enqueue.
     jobs: dict[Job, InlineJob] = {}
     if queue is None:
         queue = build_queue(settings, jobs, shareable=not embedded and bool(settings.database_url), resources=resources)
-    clock = SystemClock()
+    clock = clock or SystemClock()
     low_balance, low_gas = _low_balance(settings, chain)
     engine = Engine(
         chain=chain, uow=uow, clock=clock, queue=queue, mixer=mixer,
@@ -142,9 +169,17 @@ async def _build(settings: Settings, resources: AsyncExitStack, extra_operators:
             approvals_required=settings.approvals_required,
             daily_limit=_amounts("OPERATOR_DAILY_LIMIT", settings.operator_daily_limits(), chain),
             approval_ttl=settings.approval_ttl_delta(),
+            schedule_grace=timedelta(hours=settings.schedule_grace_hours),
+            schedule_remind_before=settings.schedule_remind_before_delta(),
+            schedule_max_per_user=settings.schedule_max_per_user,
             low_balance=low_balance, low_gas=low_gas,
             receipt_timeout=float(settings.receipt_timeout_seconds),
+            price_max_age=timedelta(seconds=settings.price_max_age_seconds),
+            escrow_expiry=timedelta(days=settings.escrow_expiry_days),
+            tx_pending_notice=timedelta(seconds=settings.tx_pending_notice_seconds),
+            price_alerts_max=settings.price_alerts_max_per_user,
             bot_name=settings.bot_name,
+            mixer_off="" if mixer is not None else mixer_wiring.off_reason(settings, embedded),
         ),
         bulk=BulkPolicy(
             chunk_size=min(chain.batch_capacity, settings.bulk_chunk_size or chain.batch_capacity),
@@ -152,7 +187,8 @@ async def _build(settings: Settings, resources: AsyncExitStack, extra_operators:
             rows_per_day=settings.bulk_rows_per_day,
             max_rows=settings.bulk_max_rows,
         ),
-        limiter=build_limiter(settings, clock, resources), rates=rates,
+        limiter=build_limiter(settings, clock, resources), rates=rates, metrics=metrics,
+        escrow=escrow, prices=prices, web=web_access(settings),
     )
     deliveries = Deliveries(engine)
     jobs.update({

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
@@ -55,7 +56,8 @@ def deploy(settings: Settings, *, owner: str | None = None) -> int:
                 )
             generated = None if owner is not None else new_key()
             dev = chain_id not in OWNER_REQUIRED
-            d = await deploy_stack(node, key, owner=owner or generated[1], executor=executor, dev_tokens=dev)
+            d = await deploy_stack(node, key, owner=owner or generated[1], executor=executor, dev_tokens=dev,
+                                   dev_price_feed=dev and not settings.price_feeds)
             return d, generated
         finally:
             await node.close()
@@ -65,6 +67,9 @@ def deploy(settings: Settings, *, owner: str | None = None) -> int:
     print(f"export SETTLEMENT_CONTRACT_ADDRESS={d.settlement}")
     if d.tokens:
         print("export TOKENS=" + ",".join(f"{s}={a}" for s, a in d.tokens.items()))
+    if d.price_feeds:
+        print("# a dev price feed: anyone holding the public dev key can move it")
+        print(f"export PRICE_FEEDS={d.price_feeds_setting()}")
     print("# fund the treasury by sending CRO or tokens to the settlement address")
     if generated is not None:
         # Printed, never logged: this is the only copy of the key.
@@ -173,16 +178,48 @@ def parse_allowance_amount(text: str, token) -> int:
     return units
 
 
+def owner_key_from_env(wanted: bool) -> str:
+    """The owner key for --owner-key, from OWNER_KEY_ENV only (never the command line); "" when not wanted."""
+    owner_key = os.environ.get(OWNER_KEY_ENV, "").strip() if wanted else ""
+    if wanted and not owner_key:
+        raise ConfigError(f"--owner-key signs with the key in the {OWNER_KEY_ENV} environment variable, which is "
+                          "not set (a key is never passed on the command line)")
+    return owner_key
+
+
+async def show_or_send_owner_tx(node, settings: Settings, chain_id: int, contract: str, data: bytes, owner_key: str) -> None:
+    """Print the owner's transaction (to paste into a wallet or a Safe's transaction builder); with an owner key on
+    a dev chain, also sign and send it. Refused on chains whose owner key must stay off this host."""
+    from adapters.chain import settlement as st
+    from adapters.chain.deploy import owner_transaction
+    from adapters.chain.rpc import Reverted
+    from adapters.chain.tokens import token_registry
+
+    print("# The Settlement's owner signs it (a wallet, or a Safe's transaction builder: custom data):")
+    print(f"to:    {contract}")
+    print("value: 0")
+    print(f"data:  0x{data.hex()}")
+    if not owner_key:
+        return
+    if chain_id in OWNER_REQUIRED:
+        raise ConfigError(f"--owner-key is refused on {OWNER_REQUIRED[chain_id]} (chain {chain_id}): the owner "
+                          "key stays off this host; sign the transaction above in the owner's wallet or Safe")
+    try:
+        tx_hash, block = await owner_transaction(node, owner_key, contract, data)
+    except Reverted as exc:
+        reason = st.revert_sentence(exc.data or b"", token_registry(chain_id, settings.tokens or None))
+        raise ConfigError(f"the Settlement refused the transaction: {reason}") from None
+    except ValueError:  # eth_account's message could echo part of the key
+        raise ConfigError(f"{OWNER_KEY_ENV} is not a valid private key (0x followed by 64 hex digits)") from None
+    print(f"# sent with the owner key: {tx_hash} (block {block})")
+
+
 def allowance(settings: Settings, token_symbol: str, amount_text: str, period_text: str, *, send: bool) -> int:
     """`snowrail chain allowance TOKEN AMOUNT PERIOD`: print the owner's setExecutorAllowance transaction (to
     paste into a wallet or a Safe's transaction builder); with --owner-key, sign and send it with the key in
     OWNER_PRIVATE_KEY, on dev chains only."""
-    import os
-
     from adapters.chain import HttpNode
     from adapters.chain import settlement as st
-    from adapters.chain.deploy import owner_transaction
-    from adapters.chain.rpc import Reverted
     from adapters.chain.tokens import token_registry
     from core.errors import UsageError
     from core.money import format_units
@@ -192,10 +229,7 @@ def allowance(settings: Settings, token_symbol: str, amount_text: str, period_te
     contract: str = settings.settlement_contract_address
     rpc_url: str = settings.rpc_url
     period = parse_period(period_text)
-    owner_key = os.environ.get(OWNER_KEY_ENV, "").strip() if send else ""
-    if send and not owner_key:
-        raise ConfigError(f"--owner-key signs with the key in the {OWNER_KEY_ENV} environment variable, which is "
-                          "not set (a key is never passed on the command line)")
+    owner_key = owner_key_from_env(send)
 
     async def go() -> None:
         node = HttpNode(rpc_url)
@@ -215,23 +249,7 @@ def allowance(settings: Settings, token_symbol: str, amount_text: str, period_te
             print(f"# setExecutorAllowance: the executor may pay out at most {format_units(units, token.decimals)} "
                   f"{token.symbol} ({units} base units) per {period} s on chain {chain_id}; a new period starts "
                   "when it is mined.")
-            print("# The Settlement's owner signs it (a wallet, or a Safe's transaction builder: custom data):")
-            print(f"to:    {contract}")
-            print("value: 0")
-            print(f"data:  0x{data.hex()}")
-            if not send:
-                return
-            if chain_id in OWNER_REQUIRED:
-                raise ConfigError(f"--owner-key is refused on {OWNER_REQUIRED[chain_id]} (chain {chain_id}): the owner "
-                                  "key stays off this host; sign the transaction above in the owner's wallet or Safe")
-            try:
-                tx_hash, block = await owner_transaction(node, owner_key, contract, data)
-            except Reverted as exc:
-                reason = st.revert_sentence(exc.data or b"", token_registry(chain_id, settings.tokens or None))
-                raise ConfigError(f"the Settlement refused the transaction: {reason}") from None
-            except ValueError:  # eth_account's message could echo part of the key
-                raise ConfigError(f"{OWNER_KEY_ENV} is not a valid private key (0x followed by 64 hex digits)") from None
-            print(f"# sent with the owner key: {tx_hash} (block {block})")
+            await show_or_send_owner_tx(node, settings, chain_id, contract, data, owner_key)
         finally:
             await node.close()
 

@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "own_settings", False):  # doctor reports bad settings itself; keys need none
+            return args.func(args, None) or 0
         settings = load_settings(rpc_url=getattr(args, "rpc", None))
         return args.func(args, settings) or 0
     except ConfigError as e:
@@ -56,7 +58,10 @@ def _logging(settings: Settings, *, to_file: bool) -> None:
         level = min(level, logging.INFO)
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    from bot.logs import formatter_for, redaction_for
+
+    handler.setFormatter(formatter_for(settings))  # LOG_FORMAT=json: one object a line
+    handler.addFilter(redaction_for(settings))  # keys, tokens and URL passwords never reach a log line
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
@@ -71,10 +76,18 @@ def _run(args, settings: Settings) -> int:
     if args.mode == "console":
         return _console(args, settings)
     _logging(settings, to_file=False)
+    if settings.health_port is not None:  # /healthz, /readyz and /metrics beside every run mode
+        from bot.health import serve_in_thread
+
+        serve_in_thread(settings, forks=args.mode == "worker")  # RQ's worker forks a child per job
     from bot import modes
 
     if args.mode == "worker":
         return modes.run_worker(settings, burst=args.burst)
+    if args.mode == "web":
+        from bot.web_mode import run as run_web
+
+        return run_web(settings)
     if args.mode == "telegram":
         settings.require("telegram_bot_token")
         from bot.telegram_mode import run as run_telegram
@@ -143,6 +156,25 @@ def _bench(args, settings: Settings) -> int:
     return bench_main(args.rest, settings)
 
 
+def _mixer(args, settings: Settings) -> int:
+    _logging(settings, to_file=False)
+    from bot.mixer_cli import main as mixer_main
+
+    return mixer_main(args.rest, settings)
+
+
+def _doctor(args, settings: None) -> int:
+    from bot.doctor import main as doctor_main
+
+    return doctor_main(args)
+
+
+def _keys(args, settings: None) -> int:
+    from bot.keys import main as keys_main
+
+    return keys_main(args.rest)
+
+
 def _understand(args, settings: Settings) -> int:
     from bot.understand_cli import main as understand_main
 
@@ -155,8 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("console", help="chat with SnowRail in this terminal, as an operator")
     c.add_argument("--rpc", metavar="URL", help="use this node (e.g. anvil) instead of the in-process chain")
     c.set_defaults(func=_console)
-    r = sub.add_parser("run", help="run a mode: console | telegram | discord | worker")
-    r.add_argument("mode", choices=["console", "telegram", "discord", "worker"])
+    r = sub.add_parser("run", help="run a mode: console | telegram | discord | worker | web")
+    r.add_argument("mode", choices=["console", "telegram", "discord", "worker", "web"])
     r.add_argument("--rpc", metavar="URL")
     r.add_argument("--burst", action="store_true", help="worker: exit when the queue is empty")
     r.set_defaults(func=_run)
@@ -187,6 +219,17 @@ def _parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="benchmarks, e.g. `snowrail bench bulk --rows N [--json]`", add_help=False)
     be.add_argument("rest", nargs=argparse.REMAINDER)
     be.set_defaults(func=_bench)
+    mx = sub.add_parser("mixer", help="the privacy pools: `snowrail mixer deploy [--pools 0.1,1,10,100]`, "
+                                      "`mixer allow POOL [--owner-key]`, `mixer status`", add_help=False)
+    mx.add_argument("rest", nargs=argparse.REMAINDER)
+    mx.set_defaults(func=_mixer)
+    dr = sub.add_parser("doctor", help="check the settings, database, Redis, chain, keys and chat tokens; changes nothing")
+    dr.add_argument("--rpc", metavar="URL")
+    dr.set_defaults(func=_doctor, own_settings=True)
+    ks = sub.add_parser("keys", help="keystore files: `snowrail keys new --out FILE [--password-file FILE]`, "
+                                     "`keys address FILE`", add_help=False)
+    ks.add_argument("rest", nargs=argparse.REMAINDER)
+    ks.set_defaults(func=_keys, own_settings=True)
     un = sub.add_parser("understand", help='what a sentence means: `snowrail understand "TEXT" [--now ISO] [--tz ZONE] '
                                            '--json`', add_help=False)
     un.add_argument("rest", nargs=argparse.REMAINDER)

@@ -44,9 +44,18 @@ async def run_console(settings: Settings, *, started: float) -> int:
             f"(ready in {time.perf_counter() - started:.1f}s)\n"
         )
         loop = Periodic(TICK_SECONDS, due, "due-time loop").start()
+        web = None
+        if settings.web_port is not None:  # the dashboard beside the console: its in-process chain lives only here
+            from bot.web_mode import dashboard_server
+
+            web = dashboard_server(app, settings, signals=False)
+            await web.start()
+            banner += f"Dashboard on http://{settings.web_listen}:{web.port}: send /dashboard for a sign-in link.\n"
         try:
             await chat.run(banner)
         finally:
+            if web is not None:
+                await web.stop()
             await loop.stop()
     finally:
         await app.close()

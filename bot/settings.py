@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.ratelimit import RateLimits, parse_rate
@@ -23,10 +23,16 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rpc_url: str | None = None
     chain_id: int | None = None
-    private_key: SecretStr | None = None
+    private_key: SecretStr | None = None  # raw: for dev chains; warned about on Cronos (25, 338)
+    # An Ethereum keystore (`snowrail keys new`) and the file holding its password (a Docker/Kubernetes secret):
+    # unlocked once here, into private_key. Use them instead of PRIVATE_KEY on real chains.
+    private_key_file: Path | None = None
+    private_key_password_file: Path | None = None
     settlement_contract_address: str | None = None
     mixer_contract_address: str | None = None  # "0xPool[@creation block],..." one pool per denomination
     mixer_relayer_key: SecretStr | None = None  # pays withdrawals' gas; not PRIVATE_KEY
+    mixer_relayer_key_file: Path | None = None  # a keystore instead, as PRIVATE_KEY_FILE
+    mixer_relayer_key_password_file: Path | None = None
     mixer_relayer_fee: str = "0"  # whole native units taken per relayed withdrawal
     # Relays the pool may refuse (the relayer's gas at stake) per note and per user in an hour, then no more tries.
     mixer_failed_relays_per_note_per_hour: int = Field(default=2, ge=1)
@@ -41,12 +47,23 @@ class Settings(BaseSettings):
     # executor's gas floor, else the native token's entry applies to the executor too.
     low_balance_alert: str = ""
     receipt_timeout_seconds: int = 30
+    # Chainlink AggregatorV3 feeds, "CRO/USD=0x…,ETH/USD=0x…". Unset on a dev chain: its DevPriceFeed (CRO/USD).
+    price_feeds: str = ""
+    price_max_age_seconds: int = Field(default=3600, ge=1)  # an older feed answer is stale: no condition fires on it
+    escrow_expiry_days: int = Field(default=30, ge=1, le=3650)  # an intent without "until <date>" expires after this
+    tx_pending_notice_seconds: int = Field(default=120, ge=1)  # unmined this long: one transaction_pending DM
+    price_alerts_max_per_user: int = Field(default=20, ge=1)  # active /alert price alerts per person
     bot_name: str = Field(default="SnowRail", min_length=1, max_length=64)  # the team or bot that pays, in DMs
     # A payment strictly above this (per token, whole units, e.g. CRO=100,USDC=500) waits for APPROVALS_REQUIRED
     # distinct approvers (never the requester) for at most APPROVAL_TTL ("<number><s|m|h|d>"). Unset: none wait.
     approval_threshold: str = ""
     approvals_required: int = Field(default=2, ge=1)
     approval_ttl: str = "24h"
+    # Schedules: a run missed while the bot was down is paid on return only within SCHEDULE_GRACE_HOURS (older ones
+    # are reported missed); owners are reminded SCHEDULE_REMIND_BEFORE ("<number><s|m|h|d>", 0m: never) before a run.
+    schedule_grace_hours: int = Field(default=24, ge=0)
+    schedule_remind_before: str = "1h"
+    schedule_max_per_user: int = Field(default=50, ge=1)
     # Per operator over a rolling 24 h (per token, whole units, e.g. CRO=1000,USDC=5000): payments, bulk rows and
     # mixer deposits, pending, approved or sent. Above it a request waits for approvals as if above
     # APPROVAL_THRESHOLD, and is refused when nobody may approve it. Unset: no daily limit.
@@ -62,6 +79,17 @@ class Settings(BaseSettings):
     rate_limit_default: str = "30/1m"  # every other command
     data_dir: Path = Path(".snowrail")
     log_level: str = "WARNING"
+    log_format: str = "text"  # or "json": one object a line (redacted like the text)
+    # /healthz, /readyz and /metrics (Prometheus) on this port in every run mode; unset: not served.
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    health_listen: str = "0.0.0.0"
+    # The web dashboard (bot.web_mode): served on WEB_PORT by `snowrail run web`, and beside the console when set.
+    # WEB_BASE_URL is where people reach it (behind a reverse proxy: the public https URL); links point there.
+    web_port: int | None = Field(default=None, ge=0, le=65535)
+    web_listen: str = "127.0.0.1"
+    web_base_url: str = ""  # unset: http://127.0.0.1:WEB_PORT
+    web_secret: SecretStr | None = None  # signs sign-in links and sessions; unset: generated into DATA_DIR/web_secret
+    web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
@@ -79,11 +107,36 @@ class Settings(BaseSettings):
     @field_validator(
         "database_url", "redis_url", "rpc_url", "settlement_contract_address", "mixer_contract_address",
         "explorer_url", "telegram_webhook_url", "chain_id", "bulk_chunk_size", "private_key", "mixer_relayer_key",
-        "telegram_bot_token", "telegram_webhook_secret", "discord_bot_token", mode="before",
+        "telegram_bot_token", "telegram_webhook_secret", "discord_bot_token", "private_key_file",
+        "private_key_password_file", "mixer_relayer_key_file", "mixer_relayer_key_password_file", "health_port",
+        "web_port", "web_secret",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, v):
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        if v.strip().lower() not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT: “{v[:20]}” should be text or json")
+        return v.strip().lower()
+
+    @model_validator(mode="after")
+    def _keystores(self) -> Settings:
+        """PRIVATE_KEY_FILE and MIXER_RELAYER_KEY_FILE unlocked into the keys every other part reads."""
+        from bot.keys import load_keystore
+
+        for name, password in (("private_key", self.private_key_password_file),
+                               ("mixer_relayer_key", self.mixer_relayer_key_password_file)):
+            path = getattr(self, f"{name}_file")
+            if path is None:
+                continue
+            if getattr(self, name) is not None:
+                raise ConfigError(f"{name.upper()} and {name.upper()}_FILE are both set; keep one (the file)")
+            setattr(self, name, SecretStr(load_keystore(path, password, f"{name.upper()}_FILE")))
+        return self
 
     def operator_refs(self) -> frozenset[str]:
         return _refs("OPERATORS", self.operators)
@@ -124,6 +177,12 @@ class Settings(BaseSettings):
 
     def operator_daily_limits(self) -> dict[str, str]:
         return _token_amounts("OPERATOR_DAILY_LIMIT", self.operator_daily_limit)
+
+    def schedule_remind_before_delta(self) -> timedelta:
+        m = _DURATION.match(self.schedule_remind_before)
+        if not m:
+            raise ConfigError(f"SCHEDULE_REMIND_BEFORE: “{self.schedule_remind_before[:40]}” should look like 1h, 30m or 0m (never)")
+        return timedelta(seconds=int(m.group(1)) * _DURATION_UNITS[m.group(2).lower()])
 
     def approval_ttl_delta(self) -> timedelta:
         m = _DURATION.match(self.approval_ttl)

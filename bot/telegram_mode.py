@@ -25,7 +25,7 @@ log = logging.getLogger("snowrail.telegram")
 
 # Edited messages too: the group guard reads them for pasted secrets (commands run only from new messages).
 UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
-NOT_IN_MENU = frozenset({"deposit"})  # still answered (it says it is not available yet), but not offered
+NOT_IN_MENU: frozenset[str] = frozenset()  # commands answered but not offered (none since /deposit works)
 
 
 def menu() -> list[BotCommand]:

@@ -24,6 +24,13 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 ///         Executor allowance: the owner may cap, per token, what the executor can pay out in a period
 ///         (`setExecutorAllowance`), so a stolen executor key can spend at most that. A token with NO
 ///         allowance set has NO on-chain cap: the executor may pay out the whole treasury in it.
+///         Escrow: members fund payment intents from their own wallets (`fundIntent`, `fundIntentToken`). The
+///         contract holds that money per intent hash, which binds the terms (token, recipient, amount, expiry,
+///         salt, chain and contract), so it can only ever go to that recipient (`release`, executor-signed) or
+///         back to its funder (`refund`, executor-signed; or `refundExpired`, by anyone once expired, with no
+///         bot involved). Escrowed money is not treasury money: `escrowed[token]` is kept apart from every
+///         payout, sweep and balance check. The executor allowance does NOT apply to releases and refunds:
+///         they pay out escrow the funder put in for exactly that, never the treasury.
 contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -45,6 +52,8 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     bytes32 public constant MIXER_DEPOSIT_TYPEHASH = keccak256(
         "MixerDeposit(Payment payment,uint256 commitment,uint256 epoch,uint256 deadline)Payment(bytes32 intentHash,address token,address recipient,uint256 amount)"
     );
+    bytes32 public constant RELEASE_TYPEHASH = keccak256("Release(bytes32 intentHash,uint256 epoch,uint256 deadline)");
+    bytes32 public constant REFUND_TYPEHASH = keccak256("Refund(bytes32 intentHash,uint256 epoch,uint256 deadline)");
 
     /// @notice Gas forwarded with a native payout: enough for a smart wallet's receive(), too little for a
     ///         griefing recipient to drain a batch.
@@ -74,10 +83,34 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
 
     mapping(address token => Allowance) private _allowances;
 
-    /// @dev One token of an executeBatch in memory: its balance as last read (ERC-20 only) and its allowance
-    ///      window, so each row costs no storage access; `used` is written back once at the end.
+    enum EscrowStatus {
+        None,
+        Open,
+        Released,
+        Refunded
+    }
+
+    /// @dev One funded intent. `funded` is what it holds while open, and what it held when it closed.
+    struct Escrow {
+        address funder;
+        uint64 expiry;
+        EscrowStatus status;
+        address token;
+        address recipient;
+        uint256 amount;
+        uint256 funded;
+    }
+
+    mapping(bytes32 intentHash => Escrow) private _escrows;
+    /// @notice What the open intents hold of each token (address(0): the native coin): never treasury funds.
+    mapping(address token => uint256) public escrowed;
+
+    /// @dev One token of an executeBatch in memory: the treasury's balance as last read (ERC-20 only), what
+    ///      escrow holds of it, and its allowance window, so each row costs no storage access; `used` is
+    ///      written back once at the end.
     struct TokenState {
         uint256 available;
+        uint256 escrowed;
         bool capped;
         bool rolled;
         uint256 windowStart;
@@ -94,11 +127,17 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     event RowFailed(uint256 indexed row, address token, address recipient, uint256 amount, bytes reason);
     /// @notice executeBatch found row `row` already paid and left it alone.
     event RowSkipped(uint256 indexed row);
-    /// @notice Someone sent funds to the treasury mentioning `intentHash`. Anyone may emit it for any hash, and
-    ///         for an arbitrary token contract `token` and `amount` say only what that contract's own
-    ///         `balanceOf` reported: it is NOT proof that anything was paid or is held. Check the treasury's
-    ///         balance of a token you trust instead.
-    event IntentFunded(bytes32 indexed intentHash, address indexed from, address indexed token, uint256 amount);
+    /// @notice `funder` put `value` of `token` into the escrow of `intentHash`, which now holds `funded`. Emitted
+    ///         only after the contract's balance grew by exactly `value` (a fee-on-transfer or lying token is
+    ///         refused); which token and terms it is for is bound by the hash. A token contract is still only
+    ///         as good as its code: the terms name it, and a fake token pays out fake tokens.
+    event IntentFunded(
+        bytes32 indexed intentHash, address indexed funder, address indexed token, uint256 value, uint256 funded
+    );
+    /// @notice The escrow of `intentHash` paid `recipient` its `amount`, and the funder the `surplus`.
+    event IntentReleased(bytes32 indexed intentHash, address recipient, uint256 amount, uint256 surplus);
+    /// @notice The escrow of `intentHash` went back to `funder`: all `amount` it held.
+    event IntentRefunded(bytes32 indexed intentHash, address funder, uint256 amount);
     event ExecutorChanged(address indexed previousExecutor, address indexed newExecutor);
     event Swept(address indexed token, address indexed to, uint256 amount);
     event MixerPoolSet(address indexed pool, bool allowed);
@@ -117,7 +156,18 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     error NotAMixerPool(address token, address pool);
     error NotExecutor();
     error ExecutorIsOwner();
-    error NothingReceived(address token);
+    /// @notice The token moved a different amount than asked (a fee-on-transfer, rebasing or lying token).
+    error FeeOnTransferRefused(address token);
+    error ZeroToken();
+    error ExpiryNotInFuture(uint64 expiry);
+    /// @notice Only the first funder of an intent may top it up.
+    error NotFunder(bytes32 intentHash, address funder);
+    /// @notice The intent is not open: never funded, or already released or refunded.
+    error IntentNotOpen(bytes32 intentHash);
+    error IntentUnderfunded(bytes32 intentHash, uint256 funded, uint256 amount);
+    /// @notice From `expiry` on an intent can only go back to its funder.
+    error IntentExpired(bytes32 intentHash, uint64 expiry);
+    error IntentNotExpired(bytes32 intentHash, uint64 expiry);
     /// @notice Paying `required` of `token` would take the executor past its allowance: `remaining` is left in
     ///         this window, which ends (and the allowance refills) at `refillsAt` (a unix time).
     error ExecutorAllowanceExceeded(address token, uint256 remaining, uint256 required, uint256 refillsAt);
@@ -162,7 +212,7 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         uint256 amount = payment.amount;
         if (amount == 0) revert ZeroAmount();
         if (recipient == address(0)) revert ZeroRecipient();
-        uint256 available = token == address(0) ? address(this).balance : _tokenBalance(token);
+        uint256 available = _treasuryBalance(token);
         if (available < amount) revert InsufficientBalance(token, available, amount);
         _spendAllowanceOrRevert(token, amount);
         executed[intentHash] = true;
@@ -242,7 +292,7 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         uint256 amount = payment.amount;
         if (payment.token != address(0) || !mixerPools[pool]) revert NotAMixerPool(payment.token, pool);
         if (amount == 0) revert ZeroAmount();
-        uint256 available = address(this).balance;
+        uint256 available = _treasuryBalance(address(0));
         if (available < amount) revert InsufficientBalance(address(0), available, amount);
         _spendAllowanceOrRevert(address(0), amount);
         executed[intentHash] = true;
@@ -256,24 +306,149 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         emit PaymentExecuted(intentHash, address(0), pool, amount);
     }
 
-    // ------------------------------------------------------------------ funding
+    // ------------------------------------------------------------------ escrow
 
-    function fund(bytes32 intentHash) external payable {
-        if (msg.value == 0) revert ZeroAmount();
-        emit IntentFunded(intentHash, msg.sender, address(0), msg.value);
+    /// @notice Funds (or tops up) the intent of these terms with the native coin sent. The first funding
+    ///         records the sender as its funder; later ones must come from that funder while it is open.
+    ///         More than `amount` is accepted: the surplus goes back to the funder on release.
+    function fundIntent(address recipient, uint256 amount, uint64 expiry, bytes32 salt) external payable nonReentrant {
+        bytes32 intentHash = intentHashOf(address(0), recipient, amount, expiry, salt);
+        uint256 funded = _recordFunding(intentHash, address(0), recipient, amount, expiry, msg.value);
+        emit IntentFunded(intentHash, msg.sender, address(0), msg.value, funded);
     }
 
-    /// @notice Pulls `amount` of `token` from the caller (who approved this contract first). The event carries
-    ///         what the treasury's balance grew by (less than `amount` for a fee-on-transfer token), not what
-    ///         was asked; a token whose balance did not grow is refused. For a token you do not trust this
-    ///         is still only that token's word: see IntentFunded.
-    function fundToken(bytes32 intentHash, address token, uint256 amount) external nonReentrant {
-        if (amount == 0) revert ZeroAmount();
+    /// @notice Funds (or tops up) the intent of these terms with `value` of `token`, pulled from the caller (who
+    ///         approved this contract first). The contract's balance must grow by exactly `value`, so a
+    ///         fee-on-transfer token (or one that claims a transfer it did not make) is refused.
+    function fundIntentToken(
+        address token,
+        address recipient,
+        uint256 amount,
+        uint64 expiry,
+        bytes32 salt,
+        uint256 value
+    ) external nonReentrant {
+        if (token == address(0)) revert ZeroToken();
+        bytes32 intentHash = intentHashOf(token, recipient, amount, expiry, salt);
         uint256 before = _tokenBalance(token);
-        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
-        uint256 held = _tokenBalance(token);
-        if (held <= before) revert NothingReceived(token);
-        emit IntentFunded(intentHash, msg.sender, token, held - before);
+        uint256 funded = _recordFunding(intentHash, token, recipient, amount, expiry, value);
+        // Effects are recorded first; the check after the pull reverts them all if the token misbehaved.
+        IERC20(token).safeTransferFrom(msg.sender, address(this), value);
+        if (_tokenBalance(token) != before + value) revert FeeOnTransferRefused(token);
+        emit IntentFunded(intentHash, msg.sender, token, value, funded);
+    }
+
+    /// @notice Pays an open, fully funded, unexpired intent: `amount` to its recipient, any surplus back to its
+    ///         funder; at most once. Executor-signed `Release(intentHash, epoch, deadline)`. A recipient that
+    ///         refuses the payment (a contract that reverts) makes this revert: the funds stay in escrow, and
+    ///         the funder gets them back with `refund` or, after the expiry, `refundExpired`.
+    function release(bytes32 intentHash, uint256 deadline, bytes calldata signature) external onlyExecutor nonReentrant {
+        if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
+        _requireExecutorSignature(keccak256(abi.encode(RELEASE_TYPEHASH, intentHash, executorEpoch, deadline)), signature);
+        Escrow storage e = _openEscrow(intentHash);
+        if (block.timestamp >= e.expiry) revert IntentExpired(intentHash, e.expiry);
+        uint256 funded = e.funded;
+        uint256 amount = e.amount;
+        if (funded < amount) revert IntentUnderfunded(intentHash, funded, amount);
+        address token = e.token;
+        address recipient = e.recipient;
+        e.status = EscrowStatus.Released;
+        escrowed[token] -= funded;
+        uint256 surplus = funded - amount;
+        if (!_transfer(token, recipient, amount)) revert TransferFailed(intentHash);
+        if (surplus != 0 && !_transfer(token, e.funder, surplus)) revert TransferFailed(intentHash);
+        emit IntentReleased(intentHash, recipient, amount, surplus);
+    }
+
+    /// @notice Gives an open intent's funds back to its funder (a cancel), at any time; at most once.
+    ///         Executor-signed `Refund(intentHash, epoch, deadline)`.
+    function refund(bytes32 intentHash, uint256 deadline, bytes calldata signature) external onlyExecutor nonReentrant {
+        if (block.timestamp > deadline) revert AuthorizationExpired(deadline);
+        _requireExecutorSignature(keccak256(abi.encode(REFUND_TYPEHASH, intentHash, executorEpoch, deadline)), signature);
+        _refund(intentHash, _openEscrow(intentHash));
+    }
+
+    /// @notice From its expiry on, anyone may send an open intent's funds back to its funder: no signature and
+    ///         no bot needed, so escrowed funds are never stranded. (Native refunds carry the 30k gas stipend:
+    ///         a funder that is a contract refusing payments can never be refunded. Fund from a wallet.)
+    function refundExpired(bytes32 intentHash) external nonReentrant {
+        Escrow storage e = _openEscrow(intentHash);
+        if (block.timestamp < e.expiry) revert IntentNotExpired(intentHash, e.expiry);
+        _refund(intentHash, e);
+    }
+
+    /// @notice The hash that binds an intent's terms to this contract on this chain (the escrow's key).
+    function intentHashOf(address token, address recipient, uint256 amount, uint64 expiry, bytes32 salt)
+        public
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(block.chainid, address(this), token, recipient, amount, expiry, salt));
+    }
+
+    /// @notice The escrow record of `intentHash`; status 0 none, 1 open, 2 released, 3 refunded.
+    function escrowOf(bytes32 intentHash)
+        external
+        view
+        returns (
+            address funder,
+            address token,
+            address recipient,
+            uint256 amount,
+            uint64 expiry,
+            uint256 funded,
+            EscrowStatus status
+        )
+    {
+        Escrow storage e = _escrows[intentHash];
+        return (e.funder, e.token, e.recipient, e.amount, e.expiry, e.funded, e.status);
+    }
+
+    /// @dev Checks and records a funding of `value`; returns what the intent holds now.
+    function _recordFunding(
+        bytes32 intentHash,
+        address token,
+        address recipient,
+        uint256 amount,
+        uint64 expiry,
+        uint256 value
+    ) private returns (uint256 funded) {
+        if (value == 0) revert ZeroAmount();
+        Escrow storage e = _escrows[intentHash];
+        EscrowStatus status = e.status;
+        if (status == EscrowStatus.None) {
+            if (amount == 0) revert ZeroAmount();
+            if (recipient == address(0)) revert ZeroRecipient();
+            if (expiry <= block.timestamp) revert ExpiryNotInFuture(expiry);
+            e.funder = msg.sender;
+            e.expiry = expiry;
+            e.status = EscrowStatus.Open;
+            e.token = token;
+            e.recipient = recipient;
+            e.amount = amount;
+        } else {
+            if (status != EscrowStatus.Open) revert IntentNotOpen(intentHash);
+            if (msg.sender != e.funder) revert NotFunder(intentHash, e.funder);
+            if (block.timestamp >= expiry) revert IntentExpired(intentHash, expiry);
+        }
+        funded = e.funded + value;
+        e.funded = funded;
+        escrowed[token] += value;
+    }
+
+    function _openEscrow(bytes32 intentHash) private view returns (Escrow storage e) {
+        e = _escrows[intentHash];
+        if (e.status != EscrowStatus.Open) revert IntentNotOpen(intentHash);
+    }
+
+    function _refund(bytes32 intentHash, Escrow storage e) private {
+        uint256 funded = e.funded;
+        address token = e.token;
+        address funder = e.funder;
+        e.status = EscrowStatus.Refunded;
+        escrowed[token] -= funded;
+        if (!_transfer(token, funder, funded)) revert TransferFailed(intentHash);
+        emit IntentRefunded(intentHash, funder, funded);
     }
 
     // ------------------------------------------------------------------ owner
@@ -319,9 +494,9 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     function sweep(address token, address to, uint256 amount) external onlyOwner nonReentrant {
         if (to == address(0)) revert ZeroRecipient();
         if (amount == 0) revert ZeroAmount();
+        uint256 available = _treasuryBalance(token); // escrowed funds are never the owner's to sweep
+        if (available < amount) revert InsufficientBalance(token, available, amount);
         if (token == address(0)) {
-            uint256 available = address(this).balance;
-            if (available < amount) revert InsufficientBalance(token, available, amount);
             (bool ok,) = to.call{value: amount}("");
             if (!ok) revert TransferFailed(bytes32(0));
         } else {
@@ -501,10 +676,12 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
         if (recipient == address(0)) return abi.encodeWithSelector(ZeroRecipient.selector);
         uint256 available;
         if (token == address(0)) {
-            available = address(this).balance;
+            unchecked {
+                available = address(this).balance - st.escrowed; // escrow is always part of the balance
+            }
         } else {
             // A cached balance that looks too small is read again, so the cache never refuses a payable row.
-            if (st.available < amount) st.available = _tokenBalance(token);
+            if (st.available < amount) st.available = _freeBalance(token, st.escrowed);
             available = st.available;
         }
         if (available < amount) {
@@ -538,7 +715,8 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
                 if (tokens[u] == token) revert BadBatch(); // two states would each grant the whole allowance
             }
             TokenState memory st = states[t];
-            if (token != address(0)) st.available = _tokenBalance(token);
+            st.escrowed = escrowed[token];
+            if (token != address(0)) st.available = _freeBalance(token, st.escrowed);
             Allowance storage a = _allowances[token];
             uint256 period = a.period;
             if (period == 0) continue;
@@ -573,6 +751,22 @@ contract Settlement is Ownable2Step, EIP712, ReentrancyGuard {
     function _flushRows(uint256 word, uint256 bits, uint256 fresh) private {
         paidRows[word] = bits;
         emit RowsPaid(word, fresh);
+    }
+
+    /// @dev What the treasury holds of `token`: the contract's balance less what open intents hold (0 if a
+    ///      token's balance shrank below that on its own).
+    function _treasuryBalance(address token) private view returns (uint256) {
+        if (token == address(0)) {
+            uint256 held = address(this).balance;
+            uint256 locked = escrowed[token];
+            return held > locked ? held - locked : 0;
+        }
+        return _freeBalance(token, escrowed[token]);
+    }
+
+    function _freeBalance(address token, uint256 locked) private view returns (uint256) {
+        uint256 held = _tokenBalance(token);
+        return held > locked ? held - locked : 0;
     }
 
     /// @dev Our balance of `token`, or 0 if the call fails or returns garbage.

@@ -28,14 +28,16 @@ class Actor:
 
 @dataclass(frozen=True)
 class Recipient:
-    """Exactly one of: a checksummed address, a @handle, or a platform user ref from a mention."""
+    """Exactly one of: a checksummed address, a @handle, a platform user ref from a mention, or a bare word naming
+    a saved payee (core.payees; resolved, like the rest, by core.services.resolve_recipient)."""
 
     address: str | None = None
     handle: str | None = None
     user_ref: str | None = None
+    name: str | None = None
 
     def __str__(self) -> str:
-        return self.address or (f"@{self.handle}" if self.handle else self.user_ref or "?")
+        return self.address or (f"@{self.handle}" if self.handle else self.user_ref or self.name or "?")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,13 @@ class Pay(Command):
 class Deposit(Command):
     intent_id: str
     amount_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Release(Command):
+    """`/release <intent id>`: the creator of a funded intent pays it to its recipient now (core.escrow)."""
+
+    intent_id: str
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,11 @@ class Pending(Command):
 
 
 @dataclass(frozen=True)
+class Dashboard(Command):
+    """`/dashboard`: a one-time sign-in link to the web dashboard, sent by DM (core.signin)."""
+
+
+@dataclass(frozen=True)
 class Ledger(Command):
     """`/ledger [n] [token]`: the treasury's last n outflows; `/ledger export [token]`: all of them as a CSV file."""
 
@@ -195,6 +209,97 @@ class Understand(Command):
     text: str
 
 
+@dataclass(frozen=True)
+class Alert(Command):
+    """`/alert CRO above 0.12`: a price_alert DM each time the pair crosses onto that side (core.pricealerts);
+    `/alert cancel <id>` stops one."""
+
+    pair: str = ""  # "BASE/QUOTE" as typed (quote USD when left out); checked against the feeds by the handler
+    above: bool = True
+    price: str = ""  # as typed: the handler scales it to the feed's decimals and refuses more decimals
+    cancel_id: str | None = None  # set: cancel this alert instead
+
+
+@dataclass(frozen=True)
+class Alerts(Command):
+    """`/alerts`: your active price alerts."""
+
+
+@dataclass(frozen=True)
+class Price(Command):
+    """`/price [PAIR]`: the latest reading of one feed (or of all), with its age."""
+
+    pair: str | None = None
+
+
+@dataclass(frozen=True)
+class SetPrice(Command):
+    """`/price PAIR <price>`: an admin moves the dev price feed of a dev chain (how the console shows price conditions)."""
+
+    pair: str
+    price: str
+
+
+@dataclass(frozen=True)
+class Schedules(Command):
+    """`/schedules`: your scheduled payments (an admin sees everyone's), each with its next run."""
+
+
+ScheduleAction = Literal["pause", "resume", "cancel", "skip"]
+
+
+@dataclass(frozen=True)
+class ChangeSchedule(Command):
+    """`/schedule pause|resume|cancel|skip <id|name>`: skip passes over the next occurrence only; a name is a
+    template's or a payee's (@handle's) that identifies one of the caller's schedules."""
+
+    action: ScheduleAction
+    ref: str
+
+
+@dataclass(frozen=True)
+class PayeeAdd(Command):
+    """`/payee add <name> <0x… | @handle> [memo]`: save a team payee (admins, or operators where no admins exist)."""
+
+    name: str
+    target: Recipient  # an address or a @handle
+    memo: str | None = None
+
+
+@dataclass(frozen=True)
+class PayeeRemove(Command):
+    """`/payee remove <name>`."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Payees(Command):
+    """`/payees`: the team's saved payees (operators, approvers, admins)."""
+
+
+@dataclass(frozen=True)
+class BulkSave(Command):
+    """`/bulk save <batch id> as <name>`: keep a batch's rows as a team payout template (core.bulk.templates)."""
+
+    batch_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class BulkRun(Command):
+    """`/bulk run <name> [every …]`: a new batch from a template, previewed like an upload (or scheduled)."""
+
+    name: str
+    when: str | None = None  # a time or recurrence, as typed: the run is scheduled (core.schedules)
+
+
+@dataclass(frozen=True)
+class Templates(Command):
+    """`/bulk templates`: the team's payout templates."""
+
+
 # Commands that change state: they are recorded under their idempotency key and never act twice.
-MUTATING: tuple[type[Command], ...] = (Pay, Deposit, Withdraw, Mix, Bulk, Cancel, Confirm, Link, SetRole,
-                                      Approve, Reject)
+MUTATING: tuple[type[Command], ...] = (Pay, Deposit, Release, Withdraw, Mix, Bulk, Cancel, Confirm, Link, SetRole,
+                                      Approve, Reject, Alert, SetPrice, ChangeSchedule,
+                                      PayeeAdd, PayeeRemove, BulkSave, BulkRun)

@@ -8,16 +8,19 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from core import alerts, payments, timezones
+from core import alerts, payments, pricealerts, timezones
 from core.bulk.policy import BulkPolicy
 from core.bulk.views import batch_choice
 from core.commands import (
     MUTATING,
     Actor,
+    Alert,
+    Alerts,
     Approve,
     Audit,
     Bulk,
     Cancel,
+    ChangeSchedule,
     Command,
     Confirm,
     Deposit,
@@ -28,8 +31,12 @@ from core.commands import (
     Mix,
     Pay,
     Pending,
+    Price,
     Reject,
+    Release,
     Roles,
+    Schedules,
+    SetPrice,
     SetRole,
     Start,
     Status,
@@ -39,11 +46,23 @@ from core.commands import (
     Withdraw,
 )
 from core.errors import NotAllowed, TransientError, UsageError, UserError
+from core.escrow import handlers as escrow_handlers
+from core.escrow import reconcile as escrow_reconcile
 from core.escrow import watch as escrow_watch
+from core.escrow.views import choice as escrow_choice
 from core.escrow.ports import EscrowChain
 from core.handlers import account, bulk, ledger, mixer, roles
+from core import signin
+from core.commands import Dashboard
+from core.dashboard import WebAccess
+from core.handlers import prices as price_commands
+from core.handlers import payees as payee_commands
+from core.bulk import templates
+from core.commands import BulkRun, BulkSave, PayeeAdd, PayeeRemove, Payees, Templates
+from core.metrics import Metrics, NoMetrics
 from core.prices import PriceFeed
 from core.schedules import due as schedules_due
+from core.schedules import handlers as schedule_handlers
 from core.guard import Removal
 from core.handlers.bulk import BulkUpload
 from core.payments import approvals, route, waiting
@@ -64,14 +83,15 @@ Handler = Callable[[Services, Any], Awaitable[Reply]]
 HANDLERS: dict[type[Command], Handler] = {
     Pay: route.pay,
     Confirm: payments.confirm,
-    Cancel: payments.cancel,
-    Status: payments.status,
+    Cancel: route.cancel,
+    Status: route.status,
     History: payments.history,
     Start: account.start,
     Help: account.help_,
     Link: account.link,
     Wallet: account.wallet,
-    Deposit: account.not_yet,
+    Deposit: escrow_handlers.deposit,
+    Release: escrow_handlers.release,
     Mix: mixer.mix,
     Withdraw: mixer.withdraw,
     Bulk: bulk.handle,
@@ -80,17 +100,30 @@ HANDLERS: dict[type[Command], Handler] = {
     Roles: roles.list_roles,
     Audit: roles.audit,
     Ledger: ledger.ledger,
+    Dashboard: signin.dashboard,
     Approve: approvals.approve,
     Reject: approvals.reject,
     Pending: waiting.pending,
     Understand: understand_preview,
     TimeZone: timezones.tz,
+    PayeeAdd: payee_commands.add,
+    PayeeRemove: payee_commands.remove,
+    Payees: payee_commands.list_payees,
+    BulkSave: templates.save,
+    BulkRun: templates.run,
+    Templates: templates.list_templates,
+    Schedules: schedule_handlers.list_schedules,
+    ChangeSchedule: schedule_handlers.change,
+    Alert: price_commands.alert,
+    Alerts: price_commands.alerts,
+    Price: price_commands.price,
+    SetPrice: price_commands.set_price,
 }
 
 # The due-time loop: every bot process runs Engine.tick every TICK_SECONDS (bot.background); each part takes its
 # own database lock (UnitOfWork.try_lock), so two processes never act on the same thing, and a stored due time,
 # not a sleep, decides what runs.
-TICKS: tuple[Callable[[Services], Awaitable[int]], ...] = (escrow_watch.tick, schedules_due.tick)
+TICKS: tuple[Callable[[Services], Awaitable[int]], ...] = (escrow_watch.tick, schedules_due.tick, pricealerts.tick)
 
 # Commands whose effect is recorded under the key inside their own transaction (see payments.pay).
 _SELF_RECORDING = (Pay, Mix)
@@ -112,9 +145,12 @@ class Engine:
         rates: RateLimits | None = None,
         escrow: EscrowChain | None = None,
         prices: PriceFeed | None = None,
+        metrics: Metrics | None = None,
+        web: WebAccess | None = None,
     ) -> None:
         self.services = Services(chain=chain, uow=uow, clock=clock, policy=policy, queue=queue, mixer=mixer,
-                                 bulk=bulk or BulkPolicy(), escrow=escrow, prices=prices)
+                                 bulk=bulk or BulkPolicy(), escrow=escrow, prices=prices,
+                                 metrics=metrics or NoMetrics(), web=web)
         self.handlers = {**HANDLERS, **(handlers or {})}
         self.limits = CommandLimits(limiter, rates or RateLimits())  # no limiter: nothing is limited
 
@@ -202,6 +238,8 @@ class Engine:
     async def _audit(
         self, actor_ref: str, command: str, key: str, outcome: str, detail: str, cmd: Command | None = None
     ) -> None:
+        # Every outcome passes here. A name is the user's text when parsing failed: unknown ones count as "other".
+        self.services.metrics.command(command if command in _COUNTED else "other", outcome)
         entry = AuditEntry(actor_ref, command, key, outcome, detail[:500], self.services.clock.now())
         if cmd is not None:
             entry = _with_command(entry, cmd)
@@ -224,7 +262,10 @@ class Engine:
     async def own_payments(self, actor: Actor, limit: int) -> list[tuple[str, str]]:
         async with self.services.uow() as uow:
             found = await uow.intents.for_actor(actor.ref, limit)
-        return [(i.id, payment_choice(self.chain, i)) for i in found]
+            escrows = await uow.escrows.for_actor(actor.ref, limit)  # intents count as payments here (/cancel, /status)
+        mine = [(i.created_at, i.id, payment_choice(self.chain, i)) for i in found]
+        mine += [(e.created_at, e.id, escrow_choice(self.services, e)) for e in escrows]
+        return [(ref, label) for _, ref, label in sorted(mine, reverse=True)[:limit]]
 
     async def own_batches(self, actor: Actor, limit: int) -> list[tuple[str, str]]:
         async with self.services.uow() as uow:
@@ -242,11 +283,12 @@ class Engine:
         """Settle open payments, then look at the balances (LOW_BALANCE_ALERT): this runs periodically."""
         settled = await payments.reconcile(self.services)
         settled += await waiting.sweep(self.services)  # expire approval requests; sign orphaned approved ones
+        settled += await escrow_reconcile.reconcile(self.services)  # signed escrow releases and refunds
         await alerts.check_balances(self.services)
         return settled
 
     async def tick(self) -> int:
-        """One pass of the due-time loop (escrowed intents, then schedules). Returns how many things it moved."""
+        """One pass of the due-time loop (escrowed intents, schedules, price alerts). Returns how many things it moved."""
         moved = 0
         for part in TICKS:
             try:
@@ -279,7 +321,9 @@ def _name_of(text: str) -> str:
     return head.lstrip("/").split("@")[0].lower()[:20] or "text"
 
 
-_NAMES: dict[type[Command], str] = {SetRole: "role"}
+_NAMES: dict[type[Command], str] = {SetRole: "role", PayeeAdd: "payee", PayeeRemove: "payee", Payees: "payees",
+                                   BulkSave: "bulk", BulkRun: "bulk", Templates: "bulk"}
+_COUNTED = frozenset(_NAMES.get(t, t.__name__.lower()) for t in HANDLERS)
 
 
 def _with_command(entry: AuditEntry, cmd: Command) -> AuditEntry:
@@ -297,6 +341,8 @@ def _describe(cmd: Command, reply: Reply) -> str:
         return "withdraw (note withheld)"
     if isinstance(cmd, Pay):
         return f"pay {cmd.amount} to {cmd.recipient}: {reply.kind}"
+    if isinstance(cmd, (PayeeAdd, PayeeRemove, BulkSave)):  # what the team's payees and templates became, and who did it
+        return f"{type(cmd).__name__.lower()}: {reply.plain()[:300]}"
     if isinstance(cmd, SetRole):
         return f"role {cmd.target} -> {cmd.role.value}: {reply.plain()}"
     return f"{type(cmd).__name__.lower()}: {reply.kind}"

@@ -125,11 +125,17 @@ class NotificationType(str, enum.Enum):
     WITHDRAWAL_READY = "withdrawal_ready"
     INTENT_FUNDED = "intent_funded"
     INTENT_EXECUTED = "intent_executed"
+    INTENT_REFUNDED = "intent_refunded"  # an escrowed intent's funds went back to its funder (cancel, expiry)
+    INTENT_EXPIRED = "intent_expired"  # an escrowed intent expired before anything was funded: nothing to give back
     BATCH_PROGRESS = "batch_progress"
     BATCH_COMPLETE = "batch_complete"
     SECURITY_ALERT = "security_alert"
     APPROVAL_REQUEST = "approval_request"  # to an approver: a payment waits for their decision (with buttons)
     APPROVAL_OUTCOME = "approval_outcome"  # to the requester and approvers: approved and paid, rejected, expired
+    SCHEDULE_REMINDER = "schedule_reminder"  # to a schedule's owner before a run, with Skip and Pause buttons
+    SCHEDULE_RESULT = "schedule_result"  # to a schedule's owner: a run missed, refused, or left pending
+    PRICE_ALERT = "price_alert"  # a pair crossed the price someone asked about (/alert), once per crossing
+    SIGN_IN_LINK = "sign_in_link"  # /dashboard: a one-time link to the web dashboard (core.signin)
 
 
 class DeliveryStatus(str, enum.Enum):

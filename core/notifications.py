@@ -12,6 +12,7 @@ from core.money import format_units
 from core.ports import Delivery, Notifier, UnitOfWork
 from core.replies import Reply, Span, code, dumps, loads
 from core.services import Services, log
+from core.signin import signed_dm
 from core.views import tx_spans
 
 # A deliverer claims this many notifications at a time, and holds them for DELIVERY_LEASE: far longer than
@@ -52,8 +53,11 @@ async def deliver(
         handled += len(page)
         for n in page:
             slot = progress_slot(n)
-            body = loads(n.body)
-            result = await (notifier.send_in_place(n.user_ref, body, slot) if slot else notifier.send(n.user_ref, body))
+            body = _body(s, n, now)
+            if body is None:  # a sign-in link this process cannot sign; a deliverer that can will send it
+                result = Delivery(ok=False, error="no WEB_SECRET here to sign the dashboard link with")
+            else:
+                result = await (notifier.send_in_place(n.user_ref, body, slot) if slot else notifier.send(n.user_ref, body))
             sent += await _record(s, n, result, held_until=now + lease)
     # The limit was reached with more maybe waiting (a large batch's DMs): hand the rest to the next delivery run
     # rather than leave it for whatever event comes next. One run at a time keeps each platform's pacing.
@@ -62,6 +66,13 @@ async def deliver(
     except Exception:  # the queue's own connection errors: the rows stay pending for the next run
         log.warning("could not enqueue the next notification delivery", exc_info=True)
     return sent
+
+
+def _body(s: Services, n: Notification, now: datetime) -> Reply | None:
+    """What to send for `n`. A sign-in link is stored unsigned and signed only here, as it goes out."""
+    if n.type is NotificationType.SIGN_IN_LINK:
+        return signed_dm(s.web, n, now)
+    return loads(n.body)
 
 
 async def _record(s: Services, n: Notification, result: Delivery, *, held_until: datetime) -> int:
@@ -80,6 +91,8 @@ async def _record(s: Services, n: Notification, result: Delivery, *, held_until:
     async with s.uow() as uow:
         await uow.outbox.save(n, retry_at=retry_at)
         await uow.commit()
+    if result.ok:
+        s.metrics.delivered(now - n.created_at)
     return 1 if result.ok else 0
 
 

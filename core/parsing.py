@@ -18,8 +18,10 @@ from core.commands import (
     Command,
     Confirm,
     Deposit,
+    Release,
     Help,
     History,
+    Dashboard,
     Ledger,
     Link,
     Mix,
@@ -37,7 +39,11 @@ from core.commands import (
 )
 from core.errors import UsageError
 from core.money import TokenRegistry, parse_amount
+from core.payee_parsing import TEMPLATE_ACTIONS, parse_payee, parse_payees, parse_template_action
+from core.payees import looks_like_name
+from core.pricewords import parse_alert, parse_alerts, parse_price
 from core.roles import ROLE_NAMES, Role
+from core.schedules.parsing import parse_schedule, parse_schedules
 from core.usage import USAGE
 
 _HEAD = re.compile(r"^/([A-Za-z_]+)(?:@[A-Za-z0-9_]{1,64})?$")
@@ -87,8 +93,10 @@ def _recipient(word: str) -> Recipient:
         return Recipient(handle=h.group(1).lower())
     if _USER_REF.match(word):
         return Recipient(user_ref=word)
+    if looks_like_name(word):  # a saved payee (core.payees), resolved with the rest in core.services
+        return Recipient(name=word.lower())
     raise UsageError(
-        f"address: {_shown(word)} is neither an address (0x followed by 40 hex digits) nor a @handle",
+        f"address: {_shown(word)} is neither an address (0x followed by 40 hex digits), a @handle nor a payee name",
         field="address",
     )
 
@@ -242,17 +250,23 @@ def _unquoted(message: str, text: str) -> str:
 
 
 def _deposit(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Deposit:
-    if not args or len(args) > 2:
-        raise _usage("deposit", "give the payment id and optionally the amount.", "id")
-    return Deposit(actor, key, _ref_arg("deposit", "payment id")(args[:1]), args[1] if len(args) == 2 else None)
+    if not args or len(args) > 3:
+        raise _usage("deposit", "give the intent id and optionally the amount (and its token).", "id")
+    return Deposit(actor, key, _ref_arg("deposit", "intent id")(args[:1]), " ".join(args[1:]) or None)
 
 
-def _bulk(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Bulk:
+def _release(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Release:
+    return Release(actor, key, _ref_arg("release", "intent id")(args))
+
+
+def _bulk(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Command:
     if not args:
         raise _usage("bulk", "say what to do with the batch.", "action")
+    if args[0].lower() in TEMPLATE_ACTIONS:  # payout templates (core.bulk.templates)
+        return parse_template_action(args, actor, key)
     action = _BULK_ACTIONS.get(args[0].lower())
     if action is None:
-        raise _usage("bulk", f"action: {_shown(args[0], 24)} is not one of {', '.join(_BULK_ACTIONS)}.", "action")
+        raise _usage("bulk", f"action: {_shown(args[0], 24)} is not one of {', '.join([*_BULK_ACTIONS, *sorted(TEMPLATE_ACTIONS)])}.", "action")
     rest = args[1:]
     if action == "upload":
         return Bulk(actor, key, "upload", path=" ".join(rest) or None)
@@ -323,6 +337,12 @@ def _pending(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> 
     return Pending(actor, key)
 
 
+def _dashboard(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Dashboard:
+    if args:
+        raise _usage("dashboard", "/dashboard takes no arguments.")
+    return Dashboard(actor, key)
+
+
 def _ledger(args: list[str], actor: Actor, key: str, tokens: TokenRegistry) -> Ledger:
     export = bool(args) and args[0].lower() == "export"
     rest = args[1:] if export else args
@@ -355,6 +375,7 @@ _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] =
     "mix": _mix,
     "withdraw": _withdraw,
     "deposit": _deposit,
+    "release": _release,
     "start": _start,
     "tz": _tz,
     "help": _help,
@@ -365,4 +386,12 @@ _PARSERS: dict[str, Callable[[list[str], Actor, str, TokenRegistry], Command]] =
     "reject": _reject,
     "pending": _pending,
     "ledger": _ledger,
+    "dashboard": _dashboard,
+    "payee": parse_payee,
+    "payees": parse_payees,
+    "schedules": parse_schedules,
+    "schedule": parse_schedule,
+    "alert": parse_alert,
+    "alerts": parse_alerts,
+    "price": parse_price,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -9,9 +10,11 @@ from typing import Protocol, runtime_checkable
 
 from core.bulk.ports import BatchRepository, UploadCounts
 from core.commands import Actor
+from core.escrow.repository import CursorRepository, EscrowRepository
 from core.errors import ChainRejected
 from core.guard import Removal
 from core.jobs import Job
+from core.dashboard import WebRepository
 from core.ledger import LedgerRepository
 from core.model import (
     ApprovalRequest,
@@ -29,8 +32,11 @@ from core.model import (
     Vote,
 )
 from core.money import Amount, Token, TokenRegistry
+from core.payees import PayeeRepository, TemplateRepository
+from core.pricealerts import PriceAlertRepository
 from core.replies import Press, Reply
 from core.roles import RoleGrant
+from core.schedules.repository import ScheduleRepository
 
 
 # ---------------------------------------------------------------- chain
@@ -117,6 +123,11 @@ class Chain(Protocol):
         """The hash of the transaction in which the contract paid this intent, or None if it has not."""
 
     async def is_row_paid(self, row_id: int) -> bool: ...  # the contract paid this bulk row id (sign_batch's key)
+    async def used_row_words(self, first_word: int, last_word: int) -> list[int]:
+        """Of the contract's paid-rows bitmap words first_word..last_word (word w holds row ids 256w..256w+255),
+        those with any row paid, ascending; one round trip."""
+    async def rows_paid_by(self, row_ids: Collection[int]) -> dict[int, str]:
+        """Of these bulk row ids, those the contract paid, each with the hash of the transaction that paid it."""
     async def stuck(self, tx_hash: str) -> bool: ...  # held unmined, offering less than the next block's base fee
 
     def recover_signer(self, message: str, signature: str) -> str:
@@ -260,6 +271,13 @@ class UnitOfWork(Protocol):
     roles: RoleRepository  # roles given in chat (core.roles)
     approvals: ApprovalRepository  # payments waiting for approvers, and their decisions
     ledger: LedgerRepository  # what left the treasury: payments, bulk rows, mixer deposits (core.ledger)
+    schedules: ScheduleRepository  # scheduled and recurring payments and their occurrences (core.schedules)
+    escrows: EscrowRepository  # intents members fund themselves (core.escrow)
+    cursors: CursorRepository  # chain watchers' progress
+    payees: PayeeRepository  # the team's saved payees (core.payees)
+    templates: TemplateRepository  # the team's payout templates (core.bulk.templates)
+    price_alerts: PriceAlertRepository  # /alert: who to tell when a price crosses a level (core.pricealerts)
+    web: WebRepository  # the web dashboard's sign-in links, ledger pages and read marks (core.dashboard)
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(

@@ -9,12 +9,15 @@ from datetime import datetime, timedelta
 
 from core.bulk.policy import BulkPolicy
 from core.commands import Actor, Recipient
+from core.dashboard import WebAccess
 from core.errors import UserError
 from core.jobs import Job
 from core.escrow.ports import EscrowChain
 from core.model import User
 from core.money import Token
+from core.metrics import Metrics, NoMetrics
 from core.mixing import Mixer
+from core.payees import recipient_named
 from core.prices import PriceFeed
 from core.ports import Chain, Clock, JobQueue, UnitOfWork, UnitOfWorkFactory
 
@@ -50,6 +53,7 @@ class Policy:
     # usernames are released and re-registered, so the payer is warned to check the address before paying.
     handle_fresh_for: timedelta = timedelta(days=30)
     bot_name: str = "SnowRail"
+    mixer_off: str = ""  # why this bot serves no privacy pool (what to add, and how): /mix and /withdraw say it
     # APPROVAL_THRESHOLD (token symbol -> base units): a payment strictly above it waits for APPROVALS_REQUIRED
     # distinct approvers (never the requester), for at most APPROVAL_TTL. A token not listed never needs them.
     approval_threshold: dict[str, int] = field(default_factory=dict)
@@ -58,6 +62,19 @@ class Policy:
     # OPERATOR_DAILY_LIMIT (token symbol -> base units): what one person may request from the treasury over a
     # rolling 24 h before further requests wait for approvals (core.payments.limits). A token not listed: no limit.
     daily_limit: dict[str, int] = field(default_factory=dict)
+    # Schedules (core.schedules): a due time missed while the bot was down is paid on return only within
+    # SCHEDULE_GRACE_HOURS, older ones are reported missed; the owner is reminded SCHEDULE_REMIND_BEFORE ahead.
+    schedule_grace: timedelta = timedelta(hours=24)
+    schedule_remind_before: timedelta = timedelta(hours=1)
+    schedule_max_per_user: int = 50  # SCHEDULE_MAX_PER_USER: active and paused schedules per person
+    # PRICE_MAX_AGE_SECONDS: a feed answer older than this is stale, and nothing acts on it (price conditions, alerts).
+    price_max_age: timedelta = timedelta(hours=1)
+    # ESCROW_EXPIRY_DAYS: an intent with no "until <date>" expires this long after it is made; its funder may then
+    # take the funds back on chain, with or without the bot.
+    escrow_expiry: timedelta = timedelta(days=30)
+    # TX_PENDING_NOTICE_SECONDS: a release, refund or payment unmined for longer gets one transaction_pending DM.
+    tx_pending_notice: timedelta = timedelta(seconds=120)
+    price_alerts_max: int = 20  # PRICE_ALERTS_MAX_PER_USER: active /alert price alerts one person may have
 
     def is_operator(self, actor: Actor) -> bool:
         """May spend: an operator or an admin (approvers alone may not). The role the engine looked up for
@@ -83,6 +100,8 @@ class Services:
     bulk: BulkPolicy = field(default_factory=BulkPolicy)  # chunk sizes, leases and upload limits of /bulk
     escrow: EscrowChain | None = None  # None: this chain's Settlement holds no escrowed intents (core.escrow)
     prices: PriceFeed | None = None  # None: no price feeds (price conditions and /alert are refused)
+    metrics: Metrics = field(default_factory=NoMetrics)  # what the bot exports on HEALTH_PORT (core.metrics)
+    web: WebAccess | None = None  # None: no web dashboard (/dashboard says so); see core.signin
     _known: dict[str, tuple[str, str | None, datetime]] = field(default_factory=dict)
 
     async def remember(self, actor: Actor) -> None:
@@ -140,6 +159,8 @@ class Payee:
 async def resolve_recipient(uow: UnitOfWork, recipient: Recipient, *, platform: str) -> Payee:
     """The payee of a /pay typed on `platform`. Handles and mentions resolve only among that platform's
     accounts (an @alice on Telegram is not the @alice on Discord). UserError when nobody there can be paid."""
+    if recipient.name:  # a saved payee's name (or, failing that, a @handle typed without its @)
+        recipient = await recipient_named(uow, recipient.name, platform=platform)
     if recipient.address:
         owners = await uow.users.by_wallet(recipient.address)
         return Payee(recipient.address, owners[0].ref if owners else None)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 USAGE: dict[str, str] = {
-    "pay": "/pay <address | @handle> <amount> [token] [at <time> | in <n days> | every <…> | when <PAIR> above|below <price>]   e.g. /pay 0x742d…3dF4 25 USDC",
-    "status": "/status <payment id>",
+    "pay": "/pay <address | @handle | payee> <amount> [token] [at <time> | in <n days> | every <…> | when <PAIR> above|below <price>]   e.g. /pay 0x742d…3dF4 25 USDC",
+    "status": "/status <payment id | intent id>",
     "history": "/history [n]   the last n of your payments, 1 to 50 (default 10)",
     "wallet": "/wallet",
     "link": "/link <address>, then /link <signature of the challenge>",
-    "cancel": "/cancel <payment id>",
+    "cancel": "/cancel <payment id | intent id>",
     "confirm": "/confirm <payment id>",
-    "bulk": "/bulk upload <file> | preview <id> | execute <id> | status <id> | cancel <id> | retry <id>, or /bulk and then one address amount per line",
+    "bulk": "/bulk upload <file> | preview <id> | execute <id> | status <id> | cancel <id> | retry <id> | save <id> as <name> | run <name> [every …] | templates, or /bulk and then one address amount per line",
     "mix": "/mix <amount>   e.g. /mix 0.1",
     "withdraw": "/withdraw <note> <address>",
-    "deposit": "/deposit <payment id> [amount]",
+    "deposit": "/deposit <intent id> [amount] [token]   e.g. /deposit int-abc234de 4 USDC (default: what is still missing)",
+    "release": "/release <intent id>",
     "start": "/start",
     "tz": "/tz [zone]   e.g. /tz Europe/Berlin (times you type and see; UTC until you set one)",
     "help": "/help [command]",
@@ -24,6 +25,15 @@ USAGE: dict[str, str] = {
     "reject": "/reject <payment id> [reason]   e.g. /reject pay-abc234de wrong address",
     "pending": "/pending",
     "ledger": "/ledger [n] [token] | /ledger export [token]   the last n treasury outflows, 1 to 50 (default 20)",
+    "schedules": "/schedules   your scheduled payments and their next runs (admins: everyone's)",
+    "schedule": "/schedule pause|resume|cancel|skip <id|name>   e.g. /schedule skip sch-abc234de, /schedule cancel "
+                "payroll (a name: the template or payee it pays; skip: the next run only)",
+    "alert": "/alert <PAIR> above|below <price> | /alert cancel <id>   e.g. /alert CRO above 0.12 (USD unless the pair says)",
+    "alerts": "/alerts",
+    "price": "/price [PAIR]   e.g. /price CRO; on a dev chain an admin moves the dev feed: /price CRO 0.13",
+    "payee": "/payee add <name> <address | @handle> [memo] | /payee remove <name>   e.g. /payee add bob 0x742d…3dF4 design",
+    "payees": "/payees",
+    "dashboard": "/dashboard   a sign-in link to the web dashboard, by direct message",
 }
 
 SUMMARY: dict[str, str] = {
@@ -37,7 +47,8 @@ SUMMARY: dict[str, str] = {
     "bulk": "pay many people from a file (CSV, Safe Airdrop CSV, JSON, .xlsx, .txt) or a pasted list",
     "mix": "deposit into the privacy pool",
     "withdraw": "withdraw from the privacy pool with your note",
-    "deposit": "fund a payment intent",
+    "deposit": "the funding link (and QR) of your intent, for the rest or the amount you give",
+    "release": "pay your funded intent to its recipient now",
     "start": "register and get started",
     "tz": "show or set your time zone",
     "help": "this list, or the details of one command",
@@ -48,4 +59,12 @@ SUMMARY: dict[str, str] = {
     "reject": "reject a payment waiting for approval, saying why (approvers)",
     "pending": "payments waiting for approval",
     "ledger": "treasury outflows: payments, bulk rows, mixer deposits; or a CSV (admins, approvers, operators)",
+    "schedules": "list scheduled and recurring payments (/pay … at … or every …)",
+    "schedule": "pause, resume, cancel or skip the next run of a scheduled payment",
+    "alert": "a private message each time a price crosses the level you name",
+    "alerts": "your price alerts",
+    "price": "the latest price of a feed, and how old it is",
+    "payee": "save or remove a team payee, then /pay <name> (admins; operators where there are no admins)",
+    "payees": "the team's saved payees (operators, approvers, admins)",
+    "dashboard": "sign in to the web dashboard (a one-time link by direct message)",
 }

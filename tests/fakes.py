@@ -7,20 +7,27 @@ import copy
 import itertools
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from core.bulk.model import Batch, BatchRow, Chunk, ChunkStatus, RowStatus
 from core.bulk.ports import BatchRepository, UploadCounts
+from core.dashboard import WebRepository
+from core.escrow.model import Condition, EscrowIntent, EscrowStatus
+from core.escrow.repository import CursorRepository, EscrowRepository
 from core.errors import ChainRejected, ChainUnavailable, UserError
 from core.jobs import Job
+from core.commands import Actor
 from core.ledger import LedgerRepository, Outflow, OutflowKind, OutflowStatus
 from core.model import ApprovalRequest, ApprovalStatus, Attempt, AuditEntry, Intent, IntentStatus, LinkChallenge, Notification, ProcessedKey, Receipt, Spend, User, Vote
 from core.money import Token, TokenRegistry
+from core.pricealerts import MOST_PER_PASS, PriceAlert, PriceAlertRepository
 from core.ports import (
     ApprovalRepository,
     AuditRepository,
     Chain,
     ChallengeRepository,
+    ChatEngine,
     Clock,
     Delivery,
     DuplicateKey,
@@ -39,6 +46,12 @@ from core.ports import (
 )
 from core.replies import Reply
 from core.roles import RoleGrant
+from core.schedules.model import Occurrence, Schedule
+from core.schedules.repository import ScheduleRepository
+from tests.fake_schedules import FakeSchedules
+from tests.fake_payees import FakePayees, FakeTemplates
+from tests.fake_web import FakeWeb
+from core.payees import PayeeRepository, PayoutTemplate, SavedPayee, TemplateRepository, TemplateRow
 
 
 class FakeClock:
@@ -71,6 +84,15 @@ class _Store:
     roles: dict[str, RoleGrant] = field(default_factory=dict)
     approval_requests: dict[str, ApprovalRequest] = field(default_factory=dict)
     votes: list[Vote] = field(default_factory=list)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    occurrences: dict[tuple[str, datetime], Occurrence] = field(default_factory=dict)  # UNIQUE (schedule, due)
+    price_alerts: dict[str, PriceAlert] = field(default_factory=dict)
+    escrows: dict[str, EscrowIntent] = field(default_factory=dict)
+    cursors: dict[str, int] = field(default_factory=dict)
+    payees: dict[str, SavedPayee] = field(default_factory=dict)  # by name (lower case)
+    templates: dict[str, tuple[PayoutTemplate, list[TemplateRow]]] = field(default_factory=dict)  # by id
+    web_links: set[str] = field(default_factory=set)  # sign-in links followed (core.signin)
+    web_reads: dict[str, datetime] = field(default_factory=dict)  # user ref -> notifications read up to
 
 
 class FakeDatabase:
@@ -277,10 +299,19 @@ class _Batches(_Repo):
         if batch.id in self.s.batches:
             raise DuplicateKey(batch.id)
         self.s.batches[batch.id] = copy.deepcopy(batch)
-        for i, r in enumerate(rows):
-            r.row_id = self.s.next_row_id + i
-        self.s.next_row_id += -(-max(len(rows), 1) // 256) * 256
+        if any(r.row_id is None for r in rows):  # the chain is asked when the batch starts (core.bulk.rowids)
+            first = await self.reserve_row_ids(len(rows))
+            for i, r in enumerate(rows):
+                r.row_id = first + i
         self.s.batch_rows[batch.id] = [copy.deepcopy(r) for r in rows]
+
+    async def reserve_row_ids(self, count: int) -> int:
+        first = self.s.next_row_id
+        self.s.next_row_id += -(-max(count, 1) // 256) * 256
+        return first
+
+    async def skip_row_ids(self, to_at_least: int) -> None:
+        self.s.next_row_id = max(self.s.next_row_id, to_at_least)
 
     async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
         return copy.deepcopy(self.s.batches.get(batch_id))
@@ -377,6 +408,80 @@ class _Ledger(_Repo):
                 and o.status is not OutflowStatus.FAILED][:limit]
 
 
+class _Escrows(_Repo):
+    async def add(self, intent: EscrowIntent) -> None:
+        if any(i.id == intent.id or i.key == intent.key or i.intent_hash == intent.intent_hash for i in self.s.escrows.values()):
+            raise DuplicateKey(intent.id)
+        self.s.escrows[intent.id] = copy.deepcopy(intent)
+
+    async def get(self, intent_id: str, *, for_update: bool = False) -> EscrowIntent | None:
+        return copy.deepcopy(self.s.escrows.get(intent_id))
+
+    async def by_hash(self, intent_hashes: list[str]) -> list[EscrowIntent]:
+        wanted = {h.lower() for h in intent_hashes}
+        return [copy.deepcopy(i) for i in self.s.escrows.values() if i.intent_hash.lower() in wanted]
+
+    async def save(self, intent: EscrowIntent) -> None:
+        self.s.escrows[intent.id] = copy.deepcopy(intent)
+
+    async def for_actor(self, actor_ref: str, limit: int) -> list[EscrowIntent]:
+        mine = [i for i in self.s.escrows.values() if actor_ref in (i.actor_ref, i.recipient_ref)]
+        return [copy.deepcopy(i) for i in sorted(mine, key=lambda i: (i.created_at, i.id), reverse=True)[:limit]]
+
+    async def with_status(self, statuses: list[EscrowStatus], limit: int = 1000) -> list[EscrowIntent]:
+        found = sorted((i for i in self.s.escrows.values() if i.status in statuses), key=lambda i: (i.created_at, i.id))
+        return [copy.deepcopy(i) for i in found[:limit]]
+
+    async def due(self, now: datetime, limit: int = 1000) -> list[EscrowIntent]:
+        found = [i for i in self.s.escrows.values() if i.status is EscrowStatus.FUNDED and i.condition is Condition.TIME
+                 and i.due_at is not None and i.due_at <= now]
+        return [copy.deepcopy(i) for i in sorted(found, key=lambda i: (i.due_at or now, i.id))[:limit]]
+
+    async def price_ready(self, pair: str, answer: int, limit: int = 1000) -> list[EscrowIntent]:
+        found = [i for i in self.s.escrows.values() if i.status is EscrowStatus.FUNDED and i.condition is Condition.PRICE
+                 and i.pair == pair and i.threshold is not None
+                 and (i.threshold < answer if i.above else i.threshold > answer)]
+        return [copy.deepcopy(i) for i in sorted(found, key=lambda i: (i.created_at, i.id))[:limit]]
+
+    async def expired(self, now: datetime, limit: int = 1000) -> list[EscrowIntent]:
+        found = [i for i in self.s.escrows.values() if i.status in (EscrowStatus.AWAITING, EscrowStatus.FUNDED)
+                 and i.expires_at <= now]
+        return [copy.deepcopy(i) for i in sorted(found, key=lambda i: (i.expires_at, i.id))[:limit]]
+
+
+class _Cursors(_Repo):
+    async def get(self, name: str) -> int | None:
+        return self.s.cursors.get(name)
+
+    async def put(self, name: str, block: int) -> None:
+        self.s.cursors[name] = block
+
+
+class _PriceAlerts(_Repo):
+    async def add(self, alert: PriceAlert) -> None:
+        if alert.id in self.s.price_alerts:
+            raise DuplicateKey(alert.id)
+        self.s.price_alerts[alert.id] = copy.deepcopy(alert)
+
+    async def get(self, alert_id: str) -> PriceAlert | None:
+        return copy.deepcopy(self.s.price_alerts.get(alert_id))
+
+    async def save(self, alert: PriceAlert) -> None:
+        self.s.price_alerts[alert.id] = copy.deepcopy(alert)
+
+    async def for_owner(self, owner_ref: str) -> list[PriceAlert]:
+        mine = [a for a in self.s.price_alerts.values() if a.owner_ref == owner_ref and a.active]
+        return [copy.deepcopy(a) for a in sorted(mine, key=lambda a: (a.created_at, a.id))]
+
+    async def pairs(self) -> list[str]:
+        return sorted({a.pair for a in self.s.price_alerts.values() if a.active})
+
+    async def changing(self, pair: str, decimals: int, answer: int, limit: int = MOST_PER_PASS) -> list[PriceAlert]:
+        found = [a for a in self.s.price_alerts.values() if a.active and a.pair == pair and a.decimals == decimals
+                 and a.on_side is not a.side_of(answer)]
+        return [copy.deepcopy(a) for a in sorted(found, key=lambda a: (a.created_at, a.id))[:limit]]
+
+
 class _Uploads(_Repo):
     async def add(self, actor_ref: str, window: str, start: datetime, *, files: int = 0, rows: int = 0) -> tuple[int, int]:
         got = self.s.uploads.get((actor_ref, window, start), (0, 0))
@@ -404,6 +509,13 @@ class FakeUnitOfWork:
         self.roles: RoleRepository = _Roles(self)
         self.approvals: ApprovalRepository = _Approvals(self)
         self.ledger: LedgerRepository = _Ledger(self)
+        self.schedules: ScheduleRepository = FakeSchedules(self)
+        self.payees: PayeeRepository = FakePayees(self)
+        self.templates: TemplateRepository = FakeTemplates(self)
+        self.price_alerts: PriceAlertRepository = _PriceAlerts(self)
+        self.escrows: EscrowRepository = _Escrows(self)
+        self.cursors: CursorRepository = _Cursors(self)
+        self.web: WebRepository = FakeWeb(self)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         if self.db.down:
@@ -462,6 +574,8 @@ class FakeChain:
         self.paid: dict[str, int] = {}
         self.paid_tx: dict[str, str] = {}  # intent hash -> the transaction that paid it
         self.paid_rows: set[int] = set()  # bulk row ids executeBatch paid (the contract's bitmap)
+        self.row_paid_tx: dict[int, str] = {}  # bulk row id -> the transaction that paid it (its RowsPaid event)
+        self.word_reads: list[tuple[int, int]] = []  # used_row_words calls (first, last word): one per batch stored
         self.refuse_broadcast: str | None = None  # the node refuses every broadcast with this reason
         self.front_run = False  # a copy of each authorisation is mined (and pays) just before ours
         self.nonces_used: set[int] = set()  # executor nonces mined by transactions we did not sign
@@ -482,6 +596,9 @@ class FakeChain:
         self.unsignable: dict[str, str] = {}  # recipient -> why the simulation refuses any batch paying them
         self.allowances: dict[str, ExecutorAllowance] = {}  # token symbol -> the contract's executor allowance
         self.allowance_reads = 0
+        # Other contracts' executor transactions (tests/fakes_escrow.py: releases, refunds): tx hash -> (nonce,
+        # what mining it does). Broadcasting one mines it like a payment.
+        self.contracts: dict[str, tuple[int, Callable[[], Receipt]]] = {}
 
     def _check(self) -> None:
         if self.down:
@@ -499,6 +616,7 @@ class FakeChain:
     async def mined_nonce(self) -> int:
         self._check()
         used = self.nonces_used | {self._nonces[h] for h in self.mined if h in self._nonces}
+        used |= {self.contracts[h][0] for h in self.mined if h in self.contracts}
         return max(used) + 1 if used else 0
 
     async def sign_payment(self, order: PaymentOrder, nonce: int, *, bump: int = 0) -> SignedTx:
@@ -518,6 +636,11 @@ class FakeChain:
         if self.refuse_broadcast:
             raise ChainRejected(self.refuse_broadcast)
         tx_hash = raw.decode()
+        if tx_hash in self.contracts:
+            self.sent.append(raw)
+            if self.mine and tx_hash not in self.mined:
+                self.mined[tx_hash] = self.contracts[tx_hash][1]()
+            return tx_hash
         nonce = self._nonces.get(tx_hash)
         if tx_hash not in self.mined and nonce is not None and nonce < await self.mined_nonce():
             raise ChainRejected("the executor's nonce for this transaction was already used by another transaction")
@@ -558,6 +681,15 @@ class FakeChain:
     async def is_row_paid(self, row_id: int) -> bool:
         self._check()
         return row_id in self.paid_rows
+
+    async def rows_paid_by(self, row_ids: Collection[int]) -> dict[int, str]:
+        self._check()
+        return {i: self.row_paid_tx[i] for i in row_ids if i in self.row_paid_tx}
+
+    async def used_row_words(self, first_word: int, last_word: int) -> list[int]:
+        self._check()
+        self.word_reads.append((first_word, last_word))
+        return sorted({i >> 8 for i in self.paid_rows if first_word <= i >> 8 <= last_word})
 
     def recover_signer(self, message: str, signature: str) -> str:
         # Test convention: the "signature" is 0x + 130 hex whose last 40 digits are the signer's address.
@@ -650,6 +782,7 @@ class FakeChain:
                 self.balances[key] -= o.amount
                 self.paid[o.intent_hash] = o.amount
                 self.paid_rows.add(o.row_id)
+                self.row_paid_tx[o.row_id] = tx_hash
                 self.received[(o.recipient, o.token.symbol)] = self.received.get((o.recipient, o.token.symbol), 0) + o.amount
                 paid.add(o.row_id)
         n = len(self._batch_orders[tx_hash])
@@ -689,4 +822,20 @@ if TYPE_CHECKING:  # mypy holds each fake to its port here: a fake that drifts f
     _queue: JobQueue = RecordingQueue()
 
 
-__all__ = ["FakeClock", "FakeDatabase", "FakeChain", "FakeNotifier", "RecordingQueue", "replace"]
+class Say:
+    """Chat text to an engine as a person, each message under a fresh idempotency key. A test module subclasses it
+    with its usual speaker: `class Say(fakes.Say): actor = OLGA`."""
+
+    actor: Actor
+    prefix = "k"
+    n = 0  # shared by every subclass, so no two messages of a test run share a key
+
+    def __init__(self, engine: ChatEngine) -> None:
+        self.engine = engine
+
+    async def __call__(self, text: str, actor: Actor | None = None, key: str | None = None) -> Reply:
+        Say.n += 1
+        return await self.engine.handle_text(text, actor=actor or self.actor, key=key or f"{self.prefix}{Say.n}")
+
+
+__all__ = ["FakeClock", "FakeDatabase", "FakeChain", "FakeNotifier", "RecordingQueue", "Say", "replace"]

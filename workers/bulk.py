@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.bootstrap import App, build
 from bot.settings import load_settings
@@ -88,6 +90,20 @@ class RedisWatch(threading.Thread):
             self.check()
 
 
+def fold_metrics() -> None:
+    """With HEALTH_PORT on a forking worker: fold the metrics files of exited job processes into one archive,
+    so the directory stays a few files however many jobs ran (adapters.metrics.files). Never raises."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    from adapters.metrics.files import fold_finished
+
+    try:
+        fold_finished(Path(directory))
+    except Exception:
+        log.warning("could not fold finished jobs' metrics files", exc_info=True)
+
+
 def serve(redis_url: str, *, simple: bool = False, burst: bool = False, resume_first: bool = True,
           with_scheduler: bool = False) -> int:
     """Run an RQ worker on the snowrail queue until it is told to stop, through Redis outages: if RQ's loop
@@ -98,6 +114,7 @@ def serve(redis_url: str, *, simple: bool = False, burst: bool = False, resume_f
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import Queue, SimpleWorker, Worker
 
+    process.prepare()  # before any fork: every job process starts with the app's modules loaded
     if resume_first:
         while not resume_quietly() and not burst:
             time.sleep(2.0)
@@ -114,6 +131,12 @@ def serve(redis_url: str, *, simple: bool = False, burst: bool = False, resume_f
         def request_stop(self, signum, frame):  # noqa: ANN001 - RQ's signal handler signature
             self.stop_asked = True
             super().request_stop(signum, frame)
+
+        def monitor_work_horse(self, job, queue, execution):  # noqa: ANN001 - RQ's signature; forking Worker only
+            try:
+                super().monitor_work_horse(job, queue, execution)
+            finally:
+                fold_metrics()  # the job's process has exited: its metrics files join the archive
 
     delay = 0.5
     try:
@@ -151,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.require("redis_url")
     assert settings.redis_url
+    if settings.health_port is not None:  # /healthz, /readyz and /metrics, as `snowrail run worker` serves them
+        from bot.health import serve_in_thread
+
+        serve_in_thread(settings, forks=not args.simple)
     return serve(settings.redis_url, simple=args.simple, burst=args.burst, resume_first=not args.no_resume)
 
 

@@ -13,12 +13,13 @@ from bot.settings import Settings, load_settings
 
 T = TypeVar("T")
 
+_prepared: Settings | None = None  # the worker's settings, read by prepare() before RQ forks
 builds = 0  # apps this process built: one, however many jobs it ran (RQ's forking Worker runs one per process)
 
 
 def worker_settings() -> Settings:
     """A job works on the bot's own chain and database, never on an embedded default of its own."""
-    settings = load_settings()
+    settings = _prepared.model_copy() if _prepared is not None else load_settings()
     settings.require("database_url", "rpc_url")
     return settings
 
@@ -46,6 +47,31 @@ class _Process:
         finally:
             self.app = None
             self.runner.close()
+
+
+def prepare(settings: Settings | None = None) -> None:
+    """Done once in the worker process before RQ forks a process per job, so each job starts warm: loads every
+    module an app build would load (web3 and eth_account alone cost ~1 s of CPU) and configures the ORM's
+    mappers. Connection-free: a job process still opens its own node, database and Redis connections."""
+    import importlib
+
+    global _prepared
+    settings = _prepared = settings or load_settings()  # read once: the environment is the parent's
+    modules = ["adapters.chain", "adapters.chain.escrow", "adapters.chain.prices", "adapters.db",
+               "adapters.db.mixer_repositories", "adapters.mixer", "adapters.queue.rq_queue",
+               "adapters.limits.redis_limiter", "bot.health", "bot.keys", "workers.jobs", "workers.registry",
+               "coincurve"]  # eth_keys' signing backend, loaded on the first key use
+    if settings.telegram_bot_token:
+        modules.append("adapters.telegram")
+    if settings.discord_bot_token:
+        modules.append("adapters.discord")
+    if settings.database_url and settings.database_url.startswith("postgres"):
+        modules.append("asyncpg")  # the dialect loads its driver when the job's engine is made
+    for name in modules:
+        importlib.import_module(name)
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()  # else each job process configures them again on its first query
 
 
 _current: _Process | None = None

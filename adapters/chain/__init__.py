@@ -20,6 +20,7 @@ Nothing connects at import time.
 
 from __future__ import annotations
 
+from core.metrics import Metrics
 from core.money import TokenRegistry
 
 from .client import Web3Chain
@@ -57,10 +58,12 @@ def build(
     tokens: str | TokenRegistry | None = None,
     *,
     timeout: float = 10.0,
+    metrics: Metrics | None = None,
     **options,
 ) -> Web3Chain:
-    """Like connect() but without touching the network (give chain_id, or await chain.ready() later)."""
-    return Web3Chain(HttpNode(rpc_url, timeout=timeout), private_key, settlement_address,
+    """Like connect() but without touching the network (give chain_id, or await chain.ready() later).
+    `metrics`: where the node's calls are timed (core.metrics)."""
+    return Web3Chain(HttpNode(rpc_url, timeout=timeout, metrics=metrics), private_key, settlement_address,
                      chain_id=chain_id, tokens=tokens, **options)
 
 

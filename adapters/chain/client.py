@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
 from eth_account import Account
@@ -22,7 +22,7 @@ from core.model import Receipt
 from core.money import Token, TokenRegistry
 from core.ports import ExecutorAllowance, PaymentOrder, SignedTx
 
-from . import batches, history, wallets
+from . import batches, history, rowwords, wallets
 from . import settlement as st
 from .fees import FeeBook, fee_paid, offered_fees
 from .gas import (GAS_EXECUTE, GAS_MIXER_DEPOSIT, KeptBatches, batch_capacity, batch_gas_limit, chunk_capacity_of,
@@ -45,7 +45,7 @@ class Web3Chain:
     transactions that submit them (the contract accepts them from the executor only); it is never logged or
     included in an exception. Authorisations carry the contract's executor epoch, read once and cached; a
     simulation refused as InvalidSignature re-reads it (the owner may have rotated the executor) and signs
-    once more. `deployed_block` bounds `paid_by`'s log search; unknown, it is found with eth_getCode.
+    once more. `deployed_block` bounds the log searches (`paid_by`, `rows_paid_by`); unknown, it is found with eth_getCode.
     """
 
     def __init__(
@@ -150,6 +150,7 @@ class Web3Chain:
         out = await self._node.call({"to": self._settlement, "data": st.executed_calldata(intent_hash)})
         return len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
 
+    used_row_words = rowwords.used_row_words  # the bitmap words in use, one batch request (in rowwords.py)
     async def is_row_paid(self, row_id: int) -> bool:
         out = await self._node.call({"to": self._settlement, "data": batches.is_row_paid_calldata(row_id)})
         return len(out) >= 32 and int.from_bytes(out[:32], "big") == 1
@@ -186,11 +187,19 @@ class Web3Chain:
         topic = st.intent_topic(intent_hash)
         if not await self.is_paid(intent_hash):
             return None
+        start, latest = await self._history()
+        return await history.last_log_tx(self._node, self._settlement, [st.PAYMENT_EXECUTED, topic], start, latest)
+
+    async def rows_paid_by(self, row_ids: Collection[int]) -> dict[int, str]:
+        """Of these bulk rows, those the contract paid, each with the transaction whose RowsPaid event paid it."""
+        return await history.bits_set_by(self._node, self._settlement, st.ROWS_PAID, row_ids, *await self._history())
+
+    async def _history(self) -> tuple[int, int]:
+        """The blocks to search for the contract's events: from its deployment to the latest."""
         latest = await self._node.block_number()
         if self._deployed_block is None:
             self._deployed_block = await history.deployment_block(self._node, self._settlement, latest)
-        return await history.last_log_tx(
-            self._node, self._settlement, [st.PAYMENT_EXECUTED, topic], self._deployed_block, latest)
+        return self._deployed_block, latest
 
     # ------------------------------------------------------------ fees and sizing
     async def fee_per_gas(self) -> int:
@@ -340,17 +349,8 @@ class Web3Chain:
         ok = r["status"] == 1
         outcome = st.payout_outcome(r["logs"], self._settlement, self.tokens)
         reason = None if ok else await self._failure_reason(tx_hash, r)
-        return Receipt(
-            tx_hash=tx_hash,
-            ok=ok,
-            block_number=r["block_number"],
-            gas_used=r["gas_used"],
-            fee=fee_paid(r),
-            reason=reason,
-            paid=outcome.paid,
-            paid_rows=outcome.paid_rows,
-            failed_rows=outcome.failed_rows,
-        )
+        return Receipt(tx_hash=tx_hash, ok=ok, block_number=r["block_number"], gas_used=r["gas_used"], fee=fee_paid(r),
+                       reason=reason, paid=outcome.paid, paid_rows=outcome.paid_rows, failed_rows=outcome.failed_rows)
 
     async def _failure_reason(self, tx_hash: str, r: dict) -> str:
         """Replay the reverted transaction at its block to recover the revert data."""

@@ -2,6 +2,7 @@
 
     deploy_stack(node, deployer_key, owner=..., executor=..., dev_tokens=True)  -> Deployment   (async)
     Deployment.registry()                                            -> TokenRegistry of the chain
+    Deployment.price_feeds_setting()                                 -> "CRO/USD=0x…" for PRICE_FEEDS
 Ready-made dev chains (eth-tester, anvil) are in adapters.chain.devnet; known tokens in adapters.chain.tokens.
 """
 
@@ -23,8 +24,16 @@ from .rpc import Node
 from .tokens import token_registry
 
 DEV_TOKENS = (("Wrapped CRO", "WCRO", 18), ("USD Coin", "USDC", 6), ("Tether USD", "USDT", 6))
-GAS_DEPLOY_SETTLEMENT = 3_500_000  # ~2.6M measured with the executor allowance
+GAS_DEPLOY_SETTLEMENT = 4_500_000  # ~3.3M measured with the escrow (eth_estimateGas on eth-tester)
 GAS_DEPLOY_TOKEN = 2_500_000
+GAS_DEPLOY_PRICE_FEED = 1_000_000  # ~0.55M measured
+# Owns the dev price feed on dev chains, so tests and the console's /price can move it. Anvil's public test
+# account 9 (mnemonic "test test ... junk"): a dev key only, never the executor (its nonces are the bot's), and
+# funded with gas by deploy_stack where it holds nothing (eth-tester).
+DEV_PRICE_MOVER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6"
+DEV_PRICE_PAIR = "CRO/USD"
+DEV_PRICE_DECIMALS = 8
+DEV_PRICE_START = 10_000_000  # 0.10 USD
 GAS_CALL = 150_000
 
 
@@ -40,9 +49,13 @@ class Deployment:
     tokens: dict[str, str] = field(default_factory=dict)  # symbol -> address (dev tokens)
     block_number: int = 0
     owner_key: str | None = field(default=None, repr=False, compare=False)
+    price_feeds: dict[str, str] = field(default_factory=dict)  # pair -> DevPriceFeed address (dev chains)
 
     def registry(self) -> TokenRegistry:
         return token_registry(self.chain_id, self.tokens)
+
+    def price_feeds_setting(self) -> str:
+        return ",".join(f"{pair}={address}" for pair, address in self.price_feeds.items())
 
 
 def new_key() -> tuple[str, str]:
@@ -121,12 +134,15 @@ async def deploy_stack(
     treasury_native: int = 0,
     token_supply_whole: int = 1_000_000_000,
     fund_executor: int = 0,
+    dev_price_feed: bool | None = None,
 ) -> Deployment:
     """Deploy Settlement(owner, executor) from `deployer_key` (each defaults to the deployer, but the two
     must differ: the contract refuses an executor that is also the owner, so ValueError before sending).
     With `dev_tokens`, also deploy TestTokens WCRO(18)/USDC(6)/USDT(6) and mint `token_supply_whole` whole
     tokens of each into the treasury. `treasury_native` wei of the native coin are sent to the treasury,
-    `fund_executor` wei to the executor (for gas). Only for dev chains should dev_tokens be True."""
+    `fund_executor` wei to the executor (for gas). Only for dev chains should dev_tokens be True.
+    `dev_price_feed` (default: as dev_tokens) also deploys a DevPriceFeed "CRO / USD" at 0.10 USD owned by
+    DEV_PRICE_MOVER_KEY's address (Deployment.price_feeds)."""
     deployer = Account.from_key(deployer_key).address
     owner = to_checksum_address(owner or deployer)
     executor = to_checksum_address(executor or deployer)
@@ -150,12 +166,20 @@ async def deploy_stack(
         for (_, symbol, decimals) in DEV_TOKENS:
             amount = token_supply_whole * 10**decimals
             await sender.send(tokens[symbol], mint + abi_encode(["address", "uint256"], [settlement, amount]))
+    feeds: dict[str, str] = {}
+    if dev_tokens if dev_price_feed is None else dev_price_feed:
+        mover = Account.from_key(DEV_PRICE_MOVER_KEY).address
+        feeds[DEV_PRICE_PAIR] = await sender.deploy(
+            "DevPriceFeed", ["uint8", "string", "int256", "address"],
+            [DEV_PRICE_DECIMALS, "CRO / USD", DEV_PRICE_START, mover], GAS_DEPLOY_PRICE_FEED)
+        if await node.balance(mover) == 0:
+            await sender.send(mover, value=10 * 10**18, gas=21_000)
     if treasury_native:
         await sender.send(settlement, value=treasury_native, gas=60_000)
     if fund_executor and executor != deployer:
         await sender.send(executor, value=fund_executor, gas=21_000)
     await sender.settle()
-    return Deployment(chain_id, settlement, owner, executor, tokens, sender.blocks[settlement_tx])
+    return Deployment(chain_id, settlement, owner, executor, tokens, sender.blocks[settlement_tx], price_feeds=feeds)
 
 
 async def owner_transaction(node: Node, key: str, to: str, data: bytes, *, gas: int = GAS_CALL) -> tuple[str, int]:

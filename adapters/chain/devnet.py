@@ -201,6 +201,7 @@ def anvil_dev(*, port: int | None = None, treasury_cro: int = 1_000_000, out=pri
     out(f"export PRIVATE_KEY={ANVIL_DEV_KEY}")
     out(f"export SETTLEMENT_CONTRACT_ADDRESS={deployment.settlement}")
     out(f"export TOKENS={tokens}")
+    out(f"export PRICE_FEEDS={deployment.price_feeds_setting()}")
     out(f"# Settlement owner {deployment.owner}: its key is shown only this once, store it if you need to sweep,")
     out("# rotate the executor or allow-list a mixer pool on this chain; never give it to the bot:")
     out(f"#   owner key: {deployment.owner_key}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from .rpc import Node, RpcError
 
 # eth_getLogs windows when a node refuses one query over the whole history (public nodes cap the range).
@@ -48,3 +50,41 @@ async def last_log_tx(node: Node, address: str, topics: list[bytes | None], star
             return found[-1]["tx_hash"]
         high = low - 1
     return None
+
+
+async def all_logs(node: Node, address: str, topics: list[bytes | None], start: int, latest: int) -> list[dict]:
+    """Every log of `address` matching `topics` between blocks `start` and `latest`, oldest first. One query
+    first; if the node refuses the range, oldest windows first, halving the window while it keeps refusing."""
+    try:
+        return await node.logs(address, topics, start, latest)
+    except RpcError:
+        pass
+    found: list[dict] = []
+    window, low = LOG_WINDOW, start
+    while low <= latest:
+        high = min(latest, low + window - 1)
+        try:
+            found.extend(await node.logs(address, topics, low, high))
+        except RpcError:
+            if window <= MIN_LOG_WINDOW:
+                raise
+            window //= 2
+            continue
+        low = high + 1
+    return found
+
+
+async def bits_set_by(node: Node, address: str, event: bytes, ids: Collection[int], start: int, latest: int
+                      ) -> dict[int, str]:
+    """For each of `ids` (a bit of a bitmap: word `id >> 8`, bit `id & 255`) that an `event(uint256 indexed word,
+    uint256 bits)` of `address` set, the hash of the transaction that emitted it. A bit is set once, so the
+    first such log is the one."""
+    found: dict[int, str] = {}
+    for word in sorted({i >> 8 for i in ids}):
+        wanted = [i for i in ids if i >> 8 == word]
+        for entry in await all_logs(node, address, [event, word.to_bytes(32, "big")], start, latest):
+            bits = int.from_bytes(entry["data"][:32], "big")
+            for i in wanted:
+                if bits >> (i & 255) & 1:
+                    found.setdefault(i, entry["tx_hash"])
+    return found

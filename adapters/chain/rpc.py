@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from core.errors import ChainUnavailable
+from core.metrics import Metrics, NoMetrics
 
 from .wire import as_bytes, as_hex, as_int, normal_log, normal_receipt, normal_tx
 
@@ -78,8 +80,9 @@ def redact(url: str) -> str:
 class HttpNode:
     """JSON-RPC over HTTP(S) with keep-alive; one aiohttp session per event loop, created on first use."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, metrics: Metrics | None = None) -> None:
         self._url = url
+        self._metrics = metrics or NoMetrics()  # each call's latency and outcome (snowrail_rpc_*)
         self.label = redact(url)
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
         self._session: aiohttp.ClientSession | None = None
@@ -137,7 +140,17 @@ class HttpNode:
         return payload.get("result")
 
     async def request(self, method: str, params: list) -> Any:
-        return self._result(await self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}))
+        payload = await self._timed(method, {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params})
+        return self._result(payload)
+
+    async def _timed(self, method: str, body: Any) -> Any:
+        started, outcome = time.perf_counter(), "unavailable"
+        try:
+            payload = await self._post(body)
+            outcome = "rpc_error" if isinstance(payload, dict) and payload.get("error") is not None else "ok"
+            return payload
+        finally:
+            self._metrics.rpc(method, time.perf_counter() - started, outcome)
 
     async def batch(self, calls: list[tuple[str, list]]) -> list[Any | RpcError]:
         """Several calls in one HTTP request; each slot holds the result or the RpcError."""
@@ -145,7 +158,7 @@ class HttpNode:
         body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
         for _ in range(len(calls) - 1):
             next(self._ids)
-        answers = await self._post(body)
+        answers = await self._timed("batch", body)
         if not isinstance(answers, list):
             self._result(answers)  # a single error object for the whole batch
             raise RpcError("the node did not answer the batch")

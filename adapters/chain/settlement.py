@@ -65,7 +65,7 @@ PAYMENT_EXECUTED = topic("PaymentExecuted(bytes32,address,address,uint256)")
 ROWS_PAID = topic("RowsPaid(uint256,uint256)")
 ROW_FAILED = topic("RowFailed(uint256,address,address,uint256,bytes)")
 ROW_SKIPPED = topic("RowSkipped(uint256)")
-INTENT_FUNDED = topic("IntentFunded(bytes32,address,address,uint256)")
+INTENT_FUNDED = topic("IntentFunded(bytes32,address,address,uint256,uint256)")
 
 ALREADY_EXECUTED = "this payment was already executed on chain"
 
@@ -265,9 +265,21 @@ _ERRORS: dict[bytes, tuple[list[str], Callable[[tuple[Any, ...], TokenRegistry],
     ),
     selector("ExecutorIsOwner()"): (
         [], lambda a, t: "the executor and the owner of the Settlement contract must be different accounts"),
-    selector("NothingReceived(address)"): (
-        ["address"], lambda a, t: f"the token {short(to_checksum_address(a[0]))} reported a transfer, "
-        "but the treasury's balance did not grow"),
+    selector("FeeOnTransferRefused(address)"): (
+        ["address"], lambda a, t: f"the token {short(to_checksum_address(a[0]))} moved a different amount than asked "
+        "(a fee-on-transfer token): intents do not take it"),
+    selector("ZeroToken()"): ([], lambda a, t: "the native coin is funded with fundIntent, not fundIntentToken"),
+    selector("ExpiryNotInFuture(uint64)"): (["uint64"], lambda a, t: f"the expiry {_when(a[0])} is not in the future"),
+    selector("NotFunder(bytes32,address)"): (
+        ["bytes32", "address"], lambda a, t: f"only its funder {short(to_checksum_address(a[1]))} may add to this intent"),
+    selector("IntentNotOpen(bytes32)"): (
+        ["bytes32"], lambda a, t: "the intent is not open on chain: never funded, or already released or refunded"),
+    selector("IntentUnderfunded(bytes32,uint256,uint256)"): (
+        ["bytes32", "uint256", "uint256"], lambda a, t: f"the intent holds {a[1]} of the {a[2]} base units it pays"),
+    selector("IntentExpired(bytes32,uint64)"): (
+        ["bytes32", "uint64"], lambda a, t: f"the intent expired at {_when(a[1])}: it can only go back to its funder"),
+    selector("IntentNotExpired(bytes32,uint64)"): (
+        ["bytes32", "uint64"], lambda a, t: f"the intent does not expire before {_when(a[1])}"),
     selector("InsufficientBalance(address,uint256,uint256)"): (["address", "uint256", "uint256"], _insufficient),
     selector("ExecutorAllowanceExceeded(address,uint256,uint256,uint256)"): (
         ["address", "uint256", "uint256", "uint256"], _allowance_exceeded),
@@ -337,7 +349,9 @@ def error_name(data: bytes) -> str | None:
         "IntentAlreadyExecuted(bytes32)", "AuthorizationExpired(uint256)", "InvalidSignature()",
         "InsufficientBalance(address,uint256,uint256)", "TransferFailed(bytes32)", "ZeroAmount()",
         "ZeroRecipient()", "ZeroExecutor()", "NotAMixerPool(address,address)", "OwnableUnauthorizedAccount(address)",
-        "NotExecutor()", "ExecutorIsOwner()", "NothingReceived(address)", "OwnableInvalidOwner(address)",
+        "NotExecutor()", "ExecutorIsOwner()", "FeeOnTransferRefused(address)", "OwnableInvalidOwner(address)",
+        "ZeroToken()", "ExpiryNotInFuture(uint64)", "NotFunder(bytes32,address)", "IntentNotOpen(bytes32)",
+        "IntentUnderfunded(bytes32,uint256,uint256)", "IntentExpired(bytes32,uint64)", "IntentNotExpired(bytes32,uint64)",
         "ExecutorAllowanceExceeded(address,uint256,uint256,uint256)", "InvalidAllowance(uint256,uint256)",
         "BadBatch()", "Error(string)",
         "Panic(uint256)", "SafeERC20FailedOperation(address)", "ERC20InsufficientAllowance(address,uint256,uint256)",

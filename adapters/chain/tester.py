@@ -30,6 +30,10 @@ def _revert_data(exc: Exception) -> bytes:
     return bytes.fromhex("08c379a0") + abi_encode(["string"], [text])
 
 
+_SNAKE = {"maxFeePerGas": "max_fee_per_gas", "maxPriorityFeePerGas": "max_priority_fee_per_gas", "gasPrice": "gas_price",
+          "chainId": "chain_id", "accessList": "access_list"}
+
+
 class TesterNode:
     """eth-tester (py-evm) in-process. Its calls are synchronous and not thread-safe, so they all run in
     one dedicated worker thread and the event loop never blocks."""
@@ -99,7 +103,8 @@ class TesterNode:
         return await self._run(self.tester.get_balance, address)
 
     async def call(self, tx: dict, block: str | int = "latest") -> bytes:
-        params = {k: (as_hex(v) if isinstance(v, bytes) else v) for k, v in tx.items()}
+        # eth-tester names fields in snake case (max_fee_per_gas); the JSON-RPC call object in camel case.
+        params = {_SNAKE.get(k, k): (as_hex(v) if isinstance(v, bytes) else v) for k, v in tx.items()}
         if "from" not in params:  # eth-tester charges calls gas, so read from a funded account
             params["from"] = self._reader or await self._run(lambda: self.tester.get_accounts()[0])
             self._reader = params["from"]

@@ -72,6 +72,7 @@ def normal_log(entry: dict) -> dict:
     return {
         "tx_hash": tx_hash if isinstance(tx_hash, str) else as_hex(tx_hash),
         "block_number": as_int(get("blockNumber", "block_number")),
+        "log_index": as_int(get("logIndex", "log_index")),
         "topics": tuple(as_bytes(t) for t in entry["topics"]),
         "data": as_bytes(entry["data"]),
     }

@@ -91,6 +91,23 @@ class ConsoleChat:
         named = f" (@{self.actor.handle})" if self.actor.handle else ""
         return f"You are now {self.actor.ref}{named}: the next commands come from them. /as me to return."
 
+    async def pasted_list(self) -> str:
+        """`/bulk` alone: the lines that follow, up to an empty line (or the end of input), are a pasted payout
+        list, sent as one message as a chat would (`/bulk` then one `address amount [token]` a line)."""
+        if self.interactive:
+            self.say("Paste the payouts, one `address amount [token]` a line; an empty line ends the list.")
+        lines: list[str] = []
+        while True:
+            if self.interactive:
+                print("...> ", end="", file=self.out, flush=True)
+            line = await asyncio.to_thread(self.inp.readline)
+            if not line.strip():
+                break
+            lines.append(line.strip())
+        if not self.interactive:
+            self.say(f"  ({len(lines)} pasted line{'' if len(lines) == 1 else 's'})")
+        return "\n".join(["/bulk", *lines])
+
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
@@ -115,6 +132,8 @@ class ConsoleChat:
             if text.lower() == "/as" or text.lower().startswith("/as "):
                 self.say(self.act_as(text) + "\n")
                 continue
+            if text.lower() == "/bulk":
+                text = await self.pasted_list()
             reply = await self.handle(text, self.actor, f"console-{self.session}-{n}")
             self.say(render(reply, self.files_dir))
             if self.after_each is not None:

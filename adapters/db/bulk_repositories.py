@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, desc, insert, select, update
+from sqlalchemy import bindparam, case, delete, desc, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.db.bulk_tables import BulkBatchRow, BulkChunkRow, BulkRowIdRow, BulkRowRow, BulkUploadCountRow
@@ -15,18 +15,20 @@ from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, Ro
 from core.model import Spend
 
 _B, _R, _C = BulkBatchRow.__table__, BulkRowRow.__table__, BulkChunkRow.__table__
-_U = BulkUploadCountRow.__table__
+_U, _IDS = BulkUploadCountRow.__table__, BulkRowIdRow.__table__
 _BATCH_FIELDS = [c.name for c in _B.columns]
 _ROW_FIELDS = [c.name for c in _R.columns]
 _CHUNK_FIELDS = [c.name for c in _C.columns]
 
 
 def _values(obj: Any, fields: list[str]) -> dict[str, Any]:
-    """A dataclass -> column values; enums are stored by value and totals as JSON of decimal strings."""
+    """A dataclass -> column values; enums are stored by value, totals as JSON of decimal strings."""
     values = {name: getattr(obj, name) for name in fields}
     values["status"] = obj.status.value
     if "totals" in values:
         values["totals"] = json.dumps({sym: str(units) for sym, units in obj.totals.items()})
+    if "signed_hashes" in values:  # a chunk's every signed transaction, space-separated
+        values["signed_hashes"] = " ".join(obj.signed_hashes) or None
     return values
 
 
@@ -35,6 +37,8 @@ def _load(cls: type, status: type, row: Any, fields: list[str]) -> Any:
     values["status"] = status(values["status"])
     if "totals" in values:
         values["totals"] = {sym: int(units) for sym, units in json.loads(values["totals"]).items()}
+    if "signed_hashes" in values:
+        values["signed_hashes"] = tuple((values["signed_hashes"] or "").split())
     return cls(**values)
 
 
@@ -74,21 +78,27 @@ class SqlBatchRepository:
     async def add(self, batch: Batch, rows: list[BatchRow]) -> None:
         await self.session.execute(insert(_B).values(**_batch_values(batch)))
         if rows:
-            first = await self._row_ids(len(rows))
-            for i, r in enumerate(sorted(rows, key=lambda r: r.seq)):
-                r.row_id = first + i  # in file order, so a chunk's rows fill its bitmap words in order
+            if any(r.row_id is None for r in rows):  # the chain is asked when the batch starts (core.bulk.rowids)
+                first = await self.reserve_row_ids(len(rows))
+                for i, r in enumerate(sorted(rows, key=lambda r: r.seq)):
+                    r.row_id = first + i  # in file order, so a chunk's rows fill its bitmap words in order
             await self.session.execute(insert(_R), [_row_values(r) for r in rows])
 
-    async def _row_ids(self, count: int) -> int:
+    async def reserve_row_ids(self, count: int) -> int:
         """Reserve row ids for a batch: whole 256-row words of the contract's bitmap (a word's first write is
         the costly one, so batches never share one). One upsert under the counter's row lock (SQLite: the
         write lock): two batches never get the same range, and a rollback gives the range back unused."""
         span = -(-max(count, 1) // 256) * 256
         statement = insert_for(self.session, BulkRowIdRow).values(name="rows", next_id=span)
         statement = statement.on_conflict_do_update(
-            index_elements=["name"], set_={"next_id": BulkRowIdRow.__table__.c.next_id + span},
-        ).returning(BulkRowIdRow.__table__.c.next_id)
+            index_elements=["name"], set_={"next_id": _IDS.c.next_id + span},
+        ).returning(_IDS.c.next_id)
         return int((await self.session.execute(statement)).scalar_one()) - span
+
+    async def skip_row_ids(self, to_at_least: int) -> None:
+        statement = insert_for(self.session, BulkRowIdRow).values(name="rows", next_id=to_at_least)
+        ahead = case((_IDS.c.next_id < to_at_least, to_at_least), else_=_IDS.c.next_id)  # GREATEST on both backends
+        await self.session.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"next_id": ahead}))
 
     async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None:
         query = select(_B).where(_B.c.id == batch_id)
@@ -163,11 +173,11 @@ class SqlBatchRepository:
             update(_R)
             .where(_R.c.batch_id == bindparam("b_batch_id"), _R.c.seq == bindparam("b_seq"))
             .values(status=bindparam("b_status"), chunk=bindparam("b_chunk"), tx_hash=bindparam("b_tx_hash"),
-                    error=bindparam("b_error"))
+                    error=bindparam("b_error"), row_id=bindparam("b_row_id"))
         )
         params = [
             {"b_batch_id": r.batch_id, "b_seq": r.seq, "b_status": r.status.value, "b_chunk": r.chunk,
-             "b_tx_hash": r.tx_hash, "b_error": r.error}
+             "b_tx_hash": r.tx_hash, "b_error": r.error, "b_row_id": r.row_id}
             for r in rows
         ]
         await self.session.execute(statement, params)

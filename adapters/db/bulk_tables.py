@@ -101,6 +101,9 @@ class BulkChunkRow(Table, table=True):
     block_number: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = Field(default=None, sa_type=Text)
     attempts: int = Field(default=0, sa_type=Integer)
+    # Every transaction ever signed for it (fee bumps, re-signings): a row the contract says one of these paid
+    # is this batch's payment; any other payer means its row id was used by someone else (0021).
+    signed_hashes: str | None = Field(default=None, sa_type=Text)
 
 
 class BulkUploadCountRow(Table, table=True):

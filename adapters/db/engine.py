@@ -97,7 +97,8 @@ def _sqlite_engine(target: URL, overrides: dict[str, Any]) -> AsyncEngine:
 
 # ------------------------------------------------------------------ errors
 # Unique constraints whose violation means "another request recorded this idempotency key first".
-_IDEMPOTENCY_CONSTRAINTS = ("pk_processed_keys", "processed_keys.key", "uq_intents_key", "intents.key")
+_IDEMPOTENCY_CONSTRAINTS = ("pk_processed_keys", "processed_keys.key", "uq_intents_key", "intents.key",
+                            "uq_escrows_key", "escrows.key")
 _SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "database or disk is full")
 
 

@@ -204,3 +204,8 @@ class MetaRow(Table, table=True):
 from adapters.db import bulk_tables  # noqa: E402,F401  (bulk payout tables join this metadata; declared there)
 from adapters.db import mixer_tables  # noqa: E402,F401  (the mixer's deposit cache joins this metadata too)
 from adapters.db import approval_tables  # noqa: E402,F401  (M-of-N approvals join this metadata; declared there)
+from adapters.db import schedule_tables  # noqa: E402,F401  (scheduled payments and occurrences; declared there)
+from adapters.db import payee_tables  # noqa: E402,F401  (saved payees and payout templates; declared there)
+from adapters.db import escrow_tables  # noqa: E402,F401  (escrowed intents and chain cursors; declared there)
+from adapters.db import price_alert_tables  # noqa: E402,F401  (price alerts join this metadata; declared there)
+from adapters.db import web_tables  # noqa: E402,F401  (the web dashboard's sign-ins and read marks; declared there)

@@ -12,8 +12,12 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapters.db import bulk_repositories, repositories
+from adapters.db import bulk_repositories, escrow_repositories, repositories
+from adapters.db import schedule_repositories
 from adapters.db.engine import storage_errors
+from adapters.db.payee_repositories import SqlPayeeRepository, SqlTemplateRepository
+from adapters.db.price_alert_repositories import SqlPriceAlertRepository
+from adapters.db.web_repositories import SqlWebRepository
 from core.ports import UnitOfWork
 
 R = TypeVar("R")
@@ -84,10 +88,17 @@ class SqlUnitOfWork(UnitOfWork):
         self.roles = _translated(repositories.SqlRoleRepository(session))
         self.approvals = _translated(repositories.SqlApprovalRepository(session))
         self.ledger = _translated(repositories.SqlLedgerRepository(session))
+        self.payees = _translated(SqlPayeeRepository(session))
+        self.templates = _translated(SqlTemplateRepository(session))
+        self.price_alerts = _translated(SqlPriceAlertRepository(session))
+        self.web = _translated(SqlWebRepository(session))
+        self.escrows = _translated(escrow_repositories.SqlEscrowRepository(session))
+        self.cursors = _translated(escrow_repositories.SqlCursorRepository(session))
         # On the same session: a chunk's signed bytes and its nonce commit together, and so do a stored batch
         # and the rows it counts against its uploader's limit.
         self.batches = _translated(bulk_repositories.SqlBatchRepository(session))
         self.uploads = _translated(bulk_repositories.SqlUploadCounts(session))
+        self.schedules = _translated(schedule_repositories.SqlScheduleRepository(session))
         return self
 
     async def __aexit__(

@@ -104,7 +104,9 @@ class SnowRailClient(discord.Client):
         await self.frontend.press(interaction, press_of(match))
 
     async def on_message(self, message: discord.Message) -> None:
-        if not await self.frontend.pasted_secret(message) and self.user is not None:
+        if await self.frontend.pasted_secret(message) or self.user is None:
+            return
+        if not await self.frontend.pasted_bulk(message, self.user):
             await self.frontend.plain_text(message, self.user)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:

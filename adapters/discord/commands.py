@@ -14,7 +14,7 @@ from adapters.discord.identity import mentioned
 from core.usage import SUMMARY, USAGE
 
 # Commands whose answers are only for the asker whatever they turn out to be: a slow one defers privately.
-PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet", "roles", "audit", "pending", "ledger"})
+PRIVATE = frozenset({"link", "mix", "withdraw", "deposit", "wallet", "roles", "audit", "pending", "ledger", "schedules", "payees", "dashboard"})
 ROLES = ("member", "operator", "approver", "admin")
 BULK_ACTIONS = ("preview", "execute", "status", "cancel", "retry")
 
@@ -65,6 +65,14 @@ def build(frontend: DiscordFrontend, token_symbols: list[str]) -> list[app_comma
     @app_commands.describe(id="the payment to cancel")
     async def cancel(interaction: discord.Interaction, id: str) -> None:
         await run(interaction, "cancel", id)
+
+    @app_commands.describe(id="your intent, e.g. int-abcdefgh", amount="optional: how much to fund (default: the rest)")
+    async def deposit(interaction: discord.Interaction, id: str, amount: Optional[str] = None) -> None:
+        await run(interaction, "deposit", id, amount)
+
+    @app_commands.describe(id="your funded intent to pay now")
+    async def release(interaction: discord.Interaction, id: str) -> None:
+        await run(interaction, "release", id)
 
     @app_commands.describe(n="how many of your latest payments (1 to 50)")
     async def history(interaction: discord.Interaction, n: Optional[app_commands.Range[int, 1, 50]] = None) -> None:
@@ -144,19 +152,59 @@ def build(frontend: DiscordFrontend, token_symbols: list[str]) -> list[app_comma
                      token: Optional[str] = None, export: bool = False) -> None:
         await run(interaction, "ledger", "export" if export else (str(n) if n is not None else None), token)
 
+    @app_commands.describe(pair="e.g. CRO or CRO/USD", side="fire when the price goes above or below", price="e.g. 0.12",
+                           cancel="instead: the id of one of your alerts to cancel")
+    @app_commands.choices(side=[app_commands.Choice(name=x, value=x) for x in ("above", "below")])
+    async def alert(interaction: discord.Interaction, pair: Optional[str] = None, side: Optional[str] = None,
+                    price: Optional[str] = None, cancel: Optional[str] = None) -> None:
+        await run(interaction, "alert", *(("cancel", cancel) if cancel else (pair, side, price)))
+
+    async def alerts(interaction: discord.Interaction) -> None:
+        await run(interaction, "alerts")
+
+    @app_commands.describe(pair="e.g. CRO or CRO/USD (all feeds if left out)",
+                           to="admins, dev chains only: move the dev feed to this price")
+    async def price(interaction: discord.Interaction, pair: Optional[str] = None, to: Optional[str] = None) -> None:
+        await run(interaction, "price", pair, to)
+
+    async def schedules(interaction: discord.Interaction) -> None:
+        await run(interaction, "schedules")
+
+    @app_commands.describe(action="skip passes over the next run only",
+                           id="a schedule id, or the name of the template or payee it pays: sch-abcdefgh, payroll")
+    @app_commands.choices(action=[app_commands.Choice(name=x, value=x) for x in ("pause", "resume", "cancel", "skip")])
+    async def schedule(interaction: discord.Interaction, action: str, id: str) -> None:
+        await run(interaction, "schedule", action, id)
+
+    @app_commands.describe(action="add or remove a team payee", name="one short word, e.g. bob",
+                           recipient="add: an address (0x…) or a @handle", memo="add: optional note")
+    @app_commands.choices(action=[app_commands.Choice(name=x, value=x) for x in ("add", "remove")])
+    async def payee(interaction: discord.Interaction, action: str, name: str, recipient: Optional[str] = None,
+                    memo: Optional[str] = None) -> None:
+        said = " ".join((memo or "").split())  # the memo keeps its spaces: it is one free-text tail
+        await frontend.command(interaction, " ".join(filter(None, [text("payee", action, name, recipient), said])),
+                               private=False)
+
+    async def payees(interaction: discord.Interaction) -> None:
+        await run(interaction, "payees")
+
+    async def dashboard(interaction: discord.Interaction) -> None:
+        await run(interaction, "dashboard")
+
     callbacks: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
         "pay": pay, "status": status, "confirm": confirm, "cancel": cancel, "history": history, "wallet": wallet,
         "link": link, "bulk": bulk, "mix": mix, "withdraw": withdraw, "start": start, "help": help,
         "role": role, "roles": roles, "audit": audit, "approve": approve, "reject": reject, "pending": pending,
-        "ledger": ledger,
+        "ledger": ledger, "deposit": deposit, "release": release, "alert": alert, "alerts": alerts, "price": price,
+        "schedules": schedules, "schedule": schedule,
+        "payee": payee, "payees": payees, "dashboard": dashboard,
     }  # fmt: skip
-    # /deposit is not offered until it works (core.handlers.account.NOT_YET keeps it out of /help too).
     out = []
     for name, callback in callbacks.items():
         command: app_commands.Command[Any, ..., None] = app_commands.Command(
             name=name, description=SUMMARY[name][:100], callback=callback
         )
-        if name in ("status", "confirm", "cancel"):
+        if name in ("status", "confirm", "cancel", "deposit", "release"):
             command.autocomplete("id")(own_ids)
         if name == "bulk":
             command.autocomplete("batch")(own_batches)

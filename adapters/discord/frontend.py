@@ -31,6 +31,7 @@ log = logging.getLogger("snowrail.discord")
 # (actor, how many) -> [(id, label)]: the actor's own payment ids (or bulk batch ids), newest first.
 OwnIds = Callable[[Actor, int], Awaitable[list[tuple[str, str]]]]
 
+_BULK_HEAD = re.compile(r"/bulk(?=\s|$)", re.IGNORECASE)
 GONE = {40060, 10062}  # interaction already acknowledged; unknown interaction (its token expired)
 REFUSED_PRESS = "Only the person who asked, or an operator, can press these buttons."
 REFUSED_GUILD = (
@@ -187,6 +188,35 @@ class DiscordFrontend:
 
         return await guard(public, report)
 
+    async def pasted_bulk(self, message: Any, me: Any) -> bool:
+        """A message that is `/bulk` with a payout list pasted below it, one `address amount [token]` a line (a slash
+        option holds one line only), or `/bulk` with the list attached (Discord turns a long paste into message.txt):
+        the same upload as a file. In a DM, or in a configured server (the bot's mention may come first). True if it
+        was one; its preview is answered in the same channel."""
+        if message.author.bot or message.webhook_id is not None or message.author.id == me.id:
+            return False
+        guild = message.guild
+        if guild is not None and self.guild_ids and guild.id not in self.guild_ids:
+            return False
+        text = re.sub(rf"^\s*<@!?{me.id}>", "", message.content or "").lstrip()
+        head = _BULK_HEAD.match(text)
+        rest, attached = text[head.end():] if head else "", list(message.attachments or [])
+        listed = attached and not rest.strip()  # `/bulk` and a file: the list is the file
+        if head is None or not (rest.lstrip(" \t")[:1] in ("\n", "\r") or listed):
+            return False  # `/bulk status …` on one line and the like are the slash command's
+        vouched = guild is not None and guild.id in self.guild_ids and holds_role(message.author, self.operator_role, guild.id)
+        actor, key = actor_of(message.author, operator=vouched), f"dc-msg-{message.id}"
+        if not listed:
+            reply = await self._call(text, actor, key)
+        elif attached[0].size > self.max_upload:
+            reply = Reply.error(f"file: {attached[0].filename} is {_mb(attached[0].size)}; /bulk files may be at most "
+                                f"{_mb(self.max_upload)}. Split it into smaller files.")
+        else:
+            content = await attached[0].read()
+            reply = await self._guarded(self.engine.bulk_upload(actor, key, attached[0].filename, content))
+        await self._say(message, reply)
+        return True
+
     async def plain_text(self, message: Any, me: Any) -> bool:
         """A DM, or a server message mentioning the bot, in plain words: answered with the engine's preview (the
         slash command it maps to; its Confirm button is that command). True if it was answered."""
@@ -200,10 +230,14 @@ class DiscordFrontend:
         if not text or text.startswith("/"):
             return False
         reply = await self._call(text, actor_of(message.author, operator=False), f"dc-msg-{message.id}")
+        await self._say(message, reply)
+        return True
+
+    async def _say(self, message: Any, reply: Reply) -> None:
+        """The reply to a message, in its channel; its buttons are for the message's author (or an operator)."""
         view = buttons.view(reply.buttons, message.author.id, self.button_ttl)
         for part in parts(reply, view):
             await patient(lambda: message.channel.send(part.text, **part.extras()))  # noqa: B023
-        return True
 
     # ------------------------------------------------------------ answering
     async def answer(

@@ -84,8 +84,20 @@ def split(text: str, limit: int = LIMIT) -> list[str]:
     return out
 
 
+# Discord shows an attachment inline as an image when its NAME ends like one (the content type is not consulted).
+_IMAGE_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}
+
+
 def files(attachments: tuple[Attachment, ...]) -> list[discord.File]:
-    return [discord.File(io.BytesIO(a.content), filename=a.filename) for a in attachments]
+    return [discord.File(io.BytesIO(a.content), filename=_shown_name(a)) for a in attachments]
+
+
+def _shown_name(a: Attachment) -> str:
+    """The file's name, ending like its image type if it is one, so a QR code shows in the message itself."""
+    suffix = _IMAGE_SUFFIX.get(a.mime.lower())
+    if suffix is None or a.filename.lower().endswith((suffix, ".jpeg" if suffix == ".jpg" else suffix)):
+        return a.filename
+    return a.filename + suffix
 
 
 @dataclass(frozen=True)

@@ -81,30 +81,3 @@ async def deploy_pools(node: Node, deployer_key: str, amounts: list[str] | tuple
         out.append(await deploy_mixer(node, deployer_key, parse_units(amount, native), hasher=hasher, verifier=verifier))
     return out
 
-
-def main(argv: list[str] | None = None) -> int:
-    """python -m adapters.mixer --rpc URL [--amounts 0.1,1,10,100]; the key comes from the environment
-    variable MIXER_DEPLOYER_KEY (never from the command line, where other users could read it)."""
-    import argparse
-    import os
-
-    from adapters.chain.rpc import HttpNode
-
-    parser = argparse.ArgumentParser(prog="python -m adapters.mixer", description=main.__doc__)
-    parser.add_argument("--rpc", required=True)
-    parser.add_argument("--amounts", default=",".join(DENOMINATIONS))
-    args = parser.parse_args(argv)
-    key = os.environ.get("MIXER_DEPLOYER_KEY")
-    if not key:
-        parser.error("set MIXER_DEPLOYER_KEY to the deploying account's private key")
-
-    async def run() -> list[MixerDeployment]:
-        node = HttpNode(args.rpc)
-        try:
-            return await deploy_pools(node, key, [a.strip() for a in args.amounts.split(",") if a.strip()])
-        finally:
-            await node.close()
-
-    pools = asyncio.run(run())
-    print("MIXER_CONTRACT_ADDRESS=" + ",".join(f"{p.mixer}@{p.block_number}" for p in pools))
-    return 0

@@ -143,7 +143,7 @@ class MixerPool:
         return (await self._view("zeros(uint256)", ["uint256"], [level], ["uint256"]))[0]
 
     async def block_number(self) -> int:
-        return int(await self.node.request("eth_blockNumber", []), 16)
+        return await self.node.block_number()
 
     async def deposits(self, from_block: int, to_block: int | None = None) -> list[DepositEvent]:
         """Deposit events in [from_block, to_block] (default: up to the latest block), oldest first."""
@@ -152,14 +152,11 @@ class MixerPool:
         start = max(from_block, self.deployed_block)
         while start <= last:
             end = min(start + LOG_CHUNK - 1, last)
-            logs = await self.node.request("eth_getLogs", [{
-                "address": self.address, "fromBlock": hex(start), "toBlock": hex(end),
-                "topics": ["0x" + DEPOSIT_TOPIC.hex()],
-            }])
-            for entry in logs:
-                leaf_index, timestamp = abi_decode(["uint32", "uint256"], bytes.fromhex(entry["data"][2:]))
-                out.append(DepositEvent(int(entry["topics"][1], 16), leaf_index, timestamp,
-                                        int(entry["blockNumber"], 16), entry["transactionHash"]))
+            # The node port's logs (normalised alike by HttpNode and the in-process TesterNode).
+            for entry in await self.node.logs(self.address, [DEPOSIT_TOPIC], start, end):
+                leaf_index, timestamp = abi_decode(["uint32", "uint256"], entry["data"])
+                out.append(DepositEvent(int.from_bytes(entry["topics"][1], "big"), leaf_index, timestamp,
+                                        entry["block_number"], entry["tx_hash"]))
             start = end + 1
         out.sort(key=lambda e: e.leaf_index)
         return out

@@ -22,6 +22,7 @@ from telegram.ext import (
 )
 
 from adapters.telegram.buttons import BadCallback, CallbackCodec
+from adapters.telegram.files import send_file
 from adapters.telegram.identity import actor_of, message_key, press_key
 from adapters.telegram.notifier import NO_PREVIEW
 from adapters.telegram.render import html_to_text, messages
@@ -203,7 +204,7 @@ class TelegramFrontend:
                 log.error("telegram refused our HTML (%s); sending plain text", e.message)
                 await bot.send_message(chat_id, html_to_text(text), reply_markup=buttons, reply_parameters=answer_to)
         for f in reply.files:
-            await bot.send_document(chat_id, document=f.content, filename=f.filename)
+            await send_file(bot, chat_id, f)
 
     async def dm(self, bot: Bot, user_id: int, reply: Reply) -> bool:
         """Send to the user's private chat; False if they have not opened one with the bot (or blocked it)."""

@@ -14,6 +14,7 @@ from telegram.error import RetryAfter as Throttled
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters.telegram.buttons import CallbackCodec
+from adapters.telegram.files import send_file
 from adapters.telegram.identity import user_ref_chat_id
 from adapters.telegram.limits import SendLimiter
 from adapters.telegram.render import chunks, keyboard, messages
@@ -95,9 +96,9 @@ class TelegramNotifier:
         for f in reply.files:
             await self.limiter.wait(chat_id)
             try:
-                await self.bot.send_document(chat_id, document=f.content, filename=f.filename)
+                await send_file(self.bot, chat_id, f)
             except TelegramError as e:
-                return Delivery(ok=False, error=f"document not sent: {type(e).__name__}")
+                return Delivery(ok=False, error=f"file not sent: {type(e).__name__}")
         return Delivery(ok=True)
 
     async def send_in_place(self, user_ref: str, reply: Reply, slot: str) -> Delivery:

@@ -73,6 +73,6 @@ def html_to_text(html: str) -> str:
 
 def messages(reply: Reply, codec: CallbackCodec, owner_id: int | str) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     """The reply as the Telegram messages that carry it: HTML texts, with its keyboard on the last one. The front
-    end and the notifier both send these; files follow as documents."""
+    end and the notifier both send these; files follow (adapters.telegram.files: images as photos)."""
     texts, markup = chunks(reply), keyboard(reply, codec, owner_id)
     return [(text, markup if i == len(texts) - 1 else None) for i, text in enumerate(texts)]

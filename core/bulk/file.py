@@ -2,7 +2,7 @@
 
 The bytes are decoded here; core.bulk.csvfile, jsonfile, listfile (Disperse-style lists) and xlsxfile turn them
 into records by line; the checks turn records into valid rows, errors by line, duplicates and exact totals.
-A recipient may be a @handle or a Discord mention: checked here for form only, resolved at upload
+A recipient may be a @handle, a Discord mention or a saved payee's name: checked here for form only, resolved at upload
 (core.bulk.people), where the bot's database knows who linked which wallet.
 """
 
@@ -22,6 +22,7 @@ from core.bulk.records import MAX_ROWS, FileProblem, Record, cycle_collection_pa
 from core.bulk.safe import safe_token
 from core.errors import UsageError
 from core.money import UINT256_MAX, Token, TokenRegistry, format_units, parse_units
+from core.payees import looks_like_name
 
 MAX_BYTES = 5_000_000  # "5 MB", read as SI megabytes: a file of 5,000,001 bytes is refused
 MAX_MEMO = 200
@@ -321,6 +322,8 @@ def _recipient(text: str) -> str | UsageError:
             return f"discord:{m.group(1)}"
         return UsageError(f"recipient: {text[:50]} is neither an address, a @handle (letters, digits, _) nor a "
                           "Discord mention like <@123>", field="recipient")
+    if looks_like_name(text):  # a saved payee's name (core.payees): resolved at upload, as people are
+        return "payee:" + text.lower()
     if len(text) == 42 and _ADDRESS.match(text):  # the common case, without parse_address's many checks
         checksummed = to_checksum(text)
         body = text[2:]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.bulk import rowids
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, RowStatus
 from core.bulk.settle import plan_chunks
 from core.bulk.views import result_report, totals_text
@@ -21,6 +22,7 @@ async def start(s: Services, uow: UnitOfWork, batch: Batch, now: datetime) -> li
     """Move a previewed (or approved) batch to running with its chunks planned; the caller commits, then
     enqueues the chunks (core.bulk.settle.enqueue)."""
     rows = await uow.batches.rows(batch.id)
+    await rowids.ensure_unused(s, uow, rows)  # before anything is signed: ids the contract has not paid
     chunks = plan_chunks(batch, rows, s.bulk.chunk_size, 0)
     batch.move(BatchStatus.RUNNING, now)
     batch.started_at = now

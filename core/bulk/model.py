@@ -123,3 +123,11 @@ class Chunk:
     block_number: int | None = None
     error: str | None = None
     attempts: int = 0  # signing attempts (re-signed only when its nonce was taken by another transaction)
+    # The hash of every transaction signed for it, oldest first (tx_hash is the newest): whichever of them is mined,
+    # the rows it pays are this batch's payments; a row paid by any other transaction was not paid by us.
+    signed_hashes: tuple[str, ...] = ()
+
+    def signed(self, tx_hash: str) -> None:
+        """Record a newly signed transaction of this chunk (the first signing, a fee bump, a re-signing)."""
+        self.tx_hash = tx_hash
+        self.signed_hashes = (*self.signed_hashes, tx_hash)

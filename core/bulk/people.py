@@ -19,7 +19,8 @@ async def resolve_people(s: Services, actor: Actor, checked: BulkFile) -> BulkFi
     now = s.clock.now()
     async with s.uow() as uow:
         for who in sorted(people):
-            recipient = Recipient(handle=who[1:]) if who.startswith("@") else Recipient(user_ref=who)
+            recipient = (Recipient(handle=who[1:]) if who.startswith("@") else
+                         Recipient(name=who.removeprefix("payee:")) if who.startswith("payee:") else Recipient(user_ref=who))
             try:
                 payee = await resolve_recipient(uow, recipient, platform=actor.platform)
             except UserError as e:

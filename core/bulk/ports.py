@@ -10,7 +10,14 @@ from core.model import Spend
 
 
 class BatchRepository(Protocol):
-    async def add(self, batch: Batch, rows: list[BatchRow]) -> None: ...
+    async def add(self, batch: Batch, rows: list[BatchRow]) -> None:
+        """Store a new batch and its rows; rows without a row id get the counter's next whole words, in file order
+        (not checked against the chain here: core.bulk.rowids does that when the batch starts). Given ids are kept."""
+    async def reserve_row_ids(self, count: int) -> int:
+        """Take the next whole 256-row words of the counter for `count` rows; returns the first id. Two batches
+        never get the same range; a rollback gives it back."""
+    async def skip_row_ids(self, to_at_least: int) -> None:
+        """Move the counter to `to_at_least` unless it is already there or past it (ids the chain has used)."""
     async def get(self, batch_id: str, *, for_update: bool = False) -> Batch | None: ...
     async def save(self, batch: Batch) -> None: ...
     async def with_hash(self, content_hash: str) -> list[Batch]:
@@ -27,7 +34,7 @@ class BatchRepository(Protocol):
                    seqs: tuple[int, int] | None = None) -> list[BatchRow]:
         """Rows in file order, optionally only those with this status, in this chunk, or with first <= seq < end."""
     async def save_rows(self, rows: list[BatchRow]) -> None:
-        """Write status, chunk, tx_hash and error of these rows (one statement for all of them)."""
+        """Write status, chunk, tx_hash, error and row_id of these rows (one statement for all of them)."""
     async def add_chunks(self, chunks: list[Chunk]) -> None: ...
     async def chunks(self, batch_id: str) -> list[Chunk]: ...
     async def chunk(self, batch_id: str, index: int, *, for_update: bool = False) -> Chunk | None: ...

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from core.alerts import check_balances
+from core.bulk import rowids
 from core.bulk.model import Batch, BatchRow, BatchStatus, Chunk, ChunkStatus, RowStatus
 from core.bulk.stuck import bump, order_of, out_of_gas, reopen, take_stale, underpriced
 from core.bulk.views import Summary, progress
@@ -163,7 +164,8 @@ async def _claim_and_sign(s: Services, batch_id: str, most: int) -> list[Chunk]:
         signed = [r for r in results if isinstance(r, SignedTx)]  # every one, after the checks above
         now = s.clock.now()
         for chunk, tx in zip(claimed, signed):
-            chunk.status, chunk.nonce, chunk.raw_tx, chunk.tx_hash = ChunkStatus.SIGNED, tx.nonce, tx.raw, tx.tx_hash
+            chunk.status, chunk.nonce, chunk.raw_tx = ChunkStatus.SIGNED, tx.nonce, tx.raw
+            chunk.signed(tx.tx_hash)
             chunk.signed_at, chunk.attempts = now, chunk.attempts + 1
             await uow.batches.save_chunk(chunk)
         await uow.commit()
@@ -267,7 +269,8 @@ async def _resign(s: Services, chunk: Chunk, why: ChainRejected) -> None:
         rows = [r for r in await uow.batches.rows(chunk.batch_id, chunk=chunk.index) if r.status is RowStatus.PENDING]
         nonce = await uow.nonces.reserve(chain.chain_id, chain.executor, floor)
         tx = await chain.sign_batch([order_of(s, r) for r in rows], nonce)
-        current.nonce, current.raw_tx, current.tx_hash = tx.nonce, tx.raw, tx.tx_hash
+        current.nonce, current.raw_tx = tx.nonce, tx.raw
+        current.signed(tx.tx_hash)
         current.signed_at, current.attempts = s.clock.now() - s.bulk.lease, current.attempts + 1
         await uow.batches.save_chunk(current)
         await uow.commit()
@@ -283,16 +286,24 @@ async def _record(s: Services, chunk: Chunk, receipt: Receipt) -> None:
         rows = [r for r in await uow.batches.rows(chunk.batch_id, chunk=chunk.index) if r.status is RowStatus.PENDING]
     unclear = [r.row_id for r in rows if r.row_id is not None and r.row_id not in paid_now]
     # A refused row may have been paid by an earlier transaction of the same rows (a re-signed chunk, a
-    # replaced one): the contract's bitmap says.
-    paid_before = {i for i in unclear if await chain.is_row_paid(i)}
+    # replaced one): the contract's bitmap says, and its RowsPaid event names the transaction that paid it. If
+    # this batch never signed that transaction, another batch had used the row id (a database behind its
+    # contract): the row was never paid, so it fails, and the admins hear of it.
+    earlier = [i for i in unclear if await chain.is_row_paid(i)]
+    paid_before = await chain.rows_paid_by(earlier) if earlier else {}
     async with s.uow() as uow:
         current = await uow.batches.chunk(chunk.batch_id, chunk.index, for_update=True)
         if current is None or current.status is not ChunkStatus.SIGNED:
             return  # another worker recorded it first
         rows = [r for r in await uow.batches.rows(chunk.batch_id, chunk=chunk.index) if r.status is RowStatus.PENDING]
+        foreign = await rowids.foreign_payers(uow, chunk.batch_id, paid_before, receipt.tx_hash)
         for r in rows:
-            if r.row_id in paid_now or r.row_id in paid_before:
+            if r.row_id in paid_now:
                 r.status, r.tx_hash, r.error = RowStatus.PAID, receipt.tx_hash, None
+            elif r.row_id in foreign:
+                r.status, r.tx_hash, r.error = RowStatus.FAILED, receipt.tx_hash, rowids.COLLISION
+            elif r.row_id in earlier:  # the hash of the transaction that paid it (this one if its log is not found)
+                r.status, r.tx_hash, r.error = RowStatus.PAID, paid_before.get(r.row_id, receipt.tx_hash), None
             else:
                 r.status, r.tx_hash = RowStatus.FAILED, receipt.tx_hash
                 r.error = (failed.get(r.row_id) if r.row_id is not None else None) or receipt.reason or \
@@ -310,7 +321,12 @@ async def _record(s: Services, chunk: Chunk, receipt: Receipt) -> None:
         batch.fees += receipt.fee
         batch.gas_used += receipt.gas_used
         wrote = await _progress(s, uow, batch)
+        if foreign:  # in this transaction: the rows' failure and its alert commit together
+            await rowids.alert_collision(s, uow, chunk, receipt.tx_hash, foreign)
+            wrote = True
         await uow.commit()
+    for status in (RowStatus.PAID, RowStatus.FAILED):
+        s.metrics.bulk_rows(status.value, sum(r.status is status for r in rows))
     if wrote:
         _notify_soon(s)  # one delivery job per progress update, not one per chunk
     if receipt.ok:  # LOW_BALANCE_ALERT: the tokens this transaction paid out, and the executor's gas

@@ -74,7 +74,8 @@ async def bump(s: Services, chunk: Chunk) -> Chunk | None:
         except ChainRejected as e:  # the stuck transaction stays as it is (it may still be mined)
             log.warning("bulk %s chunk %s: could not raise its fee: %s", chunk.batch_id, chunk.index, e.message)
             return current
-        current.raw_tx, current.tx_hash = tx.raw, tx.tx_hash
+        current.raw_tx = tx.raw
+        current.signed(tx.tx_hash)
         current.signed_at, current.attempts = s.clock.now(), current.attempts + 1
         await uow.batches.save_chunk(current)
         await uow.commit()

@@ -17,7 +17,7 @@ from core.services import Services, new_id
 from core.views import chain_name, counted
 
 # Parsed and answered ("not available yet"), but not offered: /help lists only commands that work.
-NOT_YET = frozenset({"deposit"})
+NOT_YET: frozenset[str] = frozenset()
 
 
 async def start(s: Services, cmd: Start) -> Reply:

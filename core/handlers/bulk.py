@@ -11,7 +11,7 @@ from core.bulk.file import MAX_SHELL_BYTES, check_file
 from core.bulk.people import resolve_people
 from core.bulk.model import Batch, BatchRow, BatchStatus, ChunkStatus, RowStatus
 from core.bulk.settle import enqueue, plan_chunks
-from core.bulk import views
+from core.bulk import rowids, views
 from core.commands import Actor, Bulk, BulkUpload
 from core.errors import ChainUnavailable, NotAllowed, UserError
 from core.jobs import Job
@@ -298,6 +298,9 @@ async def retry(s: Services, cmd: Bulk) -> Reply:
             raise UserError(f"{batch.id} is already {batch.status.value}.")
         failed = await uow.batches.rows(batch.id, status=RowStatus.FAILED)
         first = len(await uow.batches.chunks(batch.id))
+        # Rows whose id another batch had used on chain were never paid: they need ids of their own. Every other
+        # failed row keeps its id, so the contract still pays it at most once whatever happened before.
+        await rowids.number(s, uow, [r for r in failed if r.error == rowids.COLLISION])
         for r in failed:
             r.status, r.error, r.tx_hash = RowStatus.PENDING, None, None
         batch.round += 1

@@ -8,9 +8,9 @@ from datetime import datetime
 from core import payments
 from core.addresses import short
 from core.commands import Mix, Withdraw
-from core.errors import ChainUnavailable, UserError
+from core.errors import ChainUnavailable, TransientError, UserError
 from core.model import Intent, IntentStatus, Notification, NotificationType, ProcessedKey
-from core.mixing import MixNote, Mixer
+from core.mixing import MixNote, MixWithdrawal, Mixer
 from core.replies import Attachment, Button, Reply, Span, bold, code, dumps, link
 from core.payments import approvals, limits, subjects
 from core.services import Payee, Services, log, new_id, new_intent_hash
@@ -32,7 +32,7 @@ _LOSS_WARNING = (
 
 def _mixer(s: Services) -> Mixer:
     if s.mixer is None:
-        raise UserError("The privacy pool is not available yet on this bot: no pool is configured.")
+        raise UserError(s.policy.mixer_off or "The privacy pool is not available yet on this bot: no pool is configured.")
     return s.mixer
 
 
@@ -154,6 +154,7 @@ async def withdraw(s: Services, cmd: Withdraw) -> Reply:
             field="address",
         )
     done = await mixer.withdraw(cmd.note, cmd.address, cmd.actor.ref)
+    await _withdrawal_ready(s, cmd.actor.ref, done)
     return Reply.of(
         ("Withdrawn: ", bold(str(done.received)), " sent to ", code(done.recipient),
          f" (relayer fee {done.fee}). The pool holds {counted(done.anonymity_set, 'deposit')}."),
@@ -162,6 +163,28 @@ async def withdraw(s: Services, cmd: Withdraw) -> Reply:
         private=True,
         kind="ok",
     )
+
+
+async def _withdrawal_ready(s: Services, user_ref: str, done: MixWithdrawal) -> None:
+    """The relay's result as a private withdrawal_ready DM as well: a chat answer can be lost (a relay outlasting the
+    platform's reply window, a group it was refused in), the outbox is delivered until it arrives. Keyed by the
+    withdrawal's transaction, so it is queued once per withdrawal. Never the note."""
+    body = Reply.of(
+        ("💸 Your withdrawal is on chain: ", bold(str(done.received)), " received at ", code(done.recipient),
+         f" (relayer fee {done.fee})."),
+        _tx(s, done.tx_hash),
+        private=True,
+        kind="ok",
+    )
+    try:
+        async with s.uow() as uow:
+            await uow.outbox.add(Notification(f"withdrawal:{done.tx_hash}", user_ref, NotificationType.WITHDRAWAL_READY,
+                                              dumps(body), s.clock.now()))
+            await uow.commit()
+    except TransientError:  # the funds moved all the same: the chat answer says so, only this copy is lost
+        log.warning("withdrawal_ready for %s not queued: database unavailable", done.tx_hash)
+        return
+    s.notify_soon()
 
 
 def _deposit_intent(s: Services, cmd: Mix, note: MixNote) -> Intent:

@@ -8,6 +8,7 @@ from datetime import datetime
 from core.bulk.model import Batch
 from core.bulk.views import totals_text
 from core.commands import Cancel, Confirm, History, Pay, Status
+from core.escrow.views import history_line as escrow_history_line
 from core.errors import ChainUnavailable, NotAllowed, UserError
 from core.ledger import Outflow, OutflowStatus
 from core.model import Intent, IntentStatus, ProcessedKey
@@ -166,11 +167,13 @@ async def history(s: Services, cmd: History) -> Reply:
     uploaded: newest first, `limit` in all."""
     async with s.uow() as uow:
         intents = await uow.intents.for_actor(cmd.actor.ref, cmd.limit)
+        escrows = await uow.escrows.for_actor(cmd.actor.ref, cmd.limit)
         batches = await uow.batches.for_actor(cmd.actor.ref, cmd.limit)
         me = await uow.users.get(cmd.actor.ref)
         received = await uow.ledger.received(me.wallet, cmd.limit) if me is not None and me.wallet else []
     items: list[tuple[datetime, str, tuple[str | Span, ...]]] = [
         (i.created_at, i.id, history_line(s.chain, i, cmd.actor.ref)) for i in intents]
+    items += [(e.created_at, e.id, escrow_history_line(s, e, cmd.actor.ref)) for e in escrows]
     items += [(b.started_at or b.created_at, b.id, batch_history_line(b, s.chain.tokens)) for b in batches]
     items += [(o.at, o.id, received_line(s, o)) for o in received]
     items = sorted(items, key=lambda item: (item[0], item[1]), reverse=True)[: cmd.limit]

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from core.errors import ChainRejected, ChainUnavailable
 from core.model import Attempt, Intent, IntentStatus
+from core.payments import pending
 from core.payments.settle import apply_outcome, attempt_of, note_waiting, observe, order_of
 from core.ports import UnitOfWork
 from core.services import Services, log
@@ -76,11 +77,16 @@ async def _reconcile_one(s: Services, intent: Intent, mined_next: int) -> int:
             return 1
         now = s.clock.now()
         age = now - (current.submitted_at or current.updated_at)
+        noticed = await pending.queue_notice(s, uow, current, attempts, now)  # committed below, with the rest
         if age > s.policy.stuck_after and current.nonce is not None:
             bump = (max(a.bump for a in attempts) if attempts else 0) + max(1, int(age / s.policy.stuck_after))
             send = await _replace(s, uow, current, bump, now)
         else:
             send = current.raw_tx
+            if noticed:
+                await uow.commit()
+    if noticed:
+        s.notify_soon()
     if send:
         try:
             await s.chain.broadcast(send)

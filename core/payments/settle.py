@@ -207,6 +207,8 @@ async def record(s: Services, intent_id: str, outcome: Outcome) -> Intent:
             return intent
         await apply_outcome(s, uow, intent, outcome)
         await uow.commit()
+    # From signing (not from the request: a payment may wait for /confirm or approvers) to its final status.
+    s.metrics.payment(intent.status.value, intent.updated_at - (intent.submitted_at or intent.created_at))
     s.notify_soon()
     if outcome.paid:  # LOW_BALANCE_ALERT: the treasury's token and the executor's gas, after each payment
         await check_balances(s, [s.token(intent.token)])

@@ -52,7 +52,7 @@ def _ask(question: str) -> Understanding:
 _ADDRESS = re.compile(r"(?<![\w])0x\w*", re.I)
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{1,32}\b|\b[a-z]{2,16}:[0-9]{1,25}\b")
 _ID = re.compile(r"\b(?:pay|int|bulk|batch|sch|mix|intent)-[a-z0-9]{4,40}\b", re.I)
-_WORD = re.compile(r"⟨[ahi]\d+⟩|[$€£¥&]|[a-z0-9]+(?:[.,:'/-][a-z0-9]+)*")
+_WORD = re.compile(r"⟨[ahi]\d+⟩|[$€£¥&]|[a-z0-9]+(?:[.,:'/_-][a-z0-9]+)*")  # "_": payee names (payroll_eu)
 _GLUED = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*k?)(?!st\b|nd\b|rd\b|th\b|am\b|pm\b|x\b)([a-z]{3,})\b")
 _AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)?(\.\d+)?(k)?$")
 

@@ -113,7 +113,8 @@ def _clock(hour: int, minute: int, half: str | None) -> time:
 
 
 _UNTIL_HEAD = re.compile(r"(?<![\w@⟨-])(?:until|till|til|through|thru|ending(?:\s+on)?|ends?(?:\s+on)?)\s+(?:on\s+)?(?:the\s+)?")
-_TIMES = [_rx(_COUNT + r"\s+times"), _rx(r"times\s+(\d+)"), _rx(r"(\d+)\s*x"), _rx(r"(twice)")]
+_TIMES = [_rx(r"(?<!:)" + _COUNT + r"\s+times"),  # not the minutes of "13:00 times 3"
+          _rx(r"times\s+(\d+)"), _rx(r"(\d+)\s*x"), _rx(r"(twice)")]
 _FOR = _rx(r"for\s+(?:the\s+next\s+)?" + _COUNT + r"\s+(day|week|month|year)s?")
 _EVERY_N = _rx(r"(?:every|each)\s+(?:(other|second|\d+)\s+)?(day|week|month|year|fortnight)s?")
 _EVERY_WD = _rx(r"(?:every|each)\s+" + _WD + r"s?((?:\s*(?:,|and|&)\s*" + _WD + r"s?)*)")

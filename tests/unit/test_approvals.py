@@ -11,6 +11,7 @@ from core.engine import Engine
 from core.model import ApprovalStatus, IntentStatus, NotificationType
 from core.replies import loads
 from core.services import Policy
+from tests import fakes
 from tests.fakes import FakeChain, FakeClock, FakeDatabase, RecordingQueue
 
 ADA = Actor("telegram", "1", "Ada", "ada")  # ADMINS: may approve
@@ -36,15 +37,8 @@ def world():
     return make()
 
 
-class Say:
-    n = 0
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    async def __call__(self, text: str, actor: Actor = OLGA, key: str | None = None):
-        Say.n += 1
-        return await self.engine.handle_text(text, actor=actor, key=key or f"k{Say.n}")
+class Say(fakes.Say):
+    actor, prefix = OLGA, "k"
 
 
 def outbox(db: FakeDatabase, kind: NotificationType | None = None) -> list[tuple[str, str]]:

@@ -92,3 +92,33 @@ async def test_rows_fail_once_a_chunk_ran_out_of_gas_max_attempts_times(world):
     async with engine.services.uow() as uow:
         rows = await uow.batches.rows(bid)
     assert all(r.status is RowStatus.FAILED and "out of gas" in (r.error or "") for r in rows)
+
+
+async def test_rows_an_earlier_transaction_paid_keep_its_hash_when_their_chunk_is_signed_again(world):
+    engine, chain, db, clock = world
+    bid = await started(engine)
+    chain.hold_batches = True
+    group = await settle._claim_and_sign(engine.services, bid, 1)
+    await settle._send_and_record(engine.services, bid, group)
+    first = group[0].tx_hash
+    clock.advance(seconds=31)
+    bumped = await stuck.take_stale(engine.services, bid, 4)  # stuck: replaced with the same nonce, a higher fee
+    await settle._send_and_record(engine.services, bid, bumped)
+    assert bumped[0].tx_hash != first
+    # The first transaction is mined after all and pays the rows; its replacement never can (one nonce).
+    chain.hold_batches = False
+    chain.held.discard(first)
+    await chain.broadcast(first.encode())
+    chain.nonces_used.add(group[0].nonce)
+    clock.advance(seconds=31)
+    await settle.work(engine.services, bid, 0)  # opened again, signed under a new nonce, its rows found paid
+
+    assert len({n for _, n in chain.batches_signed}) == 2 and paid_once(chain, 4)
+    async with engine.services.uow() as uow:
+        batch = await uow.batches.get(bid)
+        chunk = (await uow.batches.chunks(bid))[0]
+        rows = await uow.batches.rows(bid)
+    assert batch.status is BatchStatus.DONE and batch.paid == 4 and batch.failed == 0
+    assert chunk.tx_hash not in (first, bumped[0].tx_hash)  # the chunk's last transaction (its fee is counted)
+    assert all(r.status is RowStatus.PAID for r in rows)
+    assert {r.tx_hash for r in rows} == {first}  # the transaction that paid them, not the one that found them paid

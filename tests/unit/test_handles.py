@@ -12,6 +12,7 @@ from core.model import Intent, IntentStatus
 from core.money import format_significant
 from core.services import Policy
 from core.views import counted, intent_detail
+from tests import fakes
 from tests.fakes import EXECUTOR, TREASURY, FakeChain, FakeClock, FakeDatabase, RecordingQueue
 
 TG_OP = Actor("telegram", "1", "Tess", "tess")
@@ -31,15 +32,8 @@ def world():
     return engine, chain, db, clock
 
 
-class Say:
-    n = 0
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    async def __call__(self, text: str, actor: Actor = TG_OP):
-        Say.n += 1
-        return await self.engine.handle_text(text, actor=actor, key=f"h{Say.n}")
+class Say(fakes.Say):
+    actor, prefix = TG_OP, "h"
 
 
 async def link(say: Say, actor: Actor, address: str) -> None:
@@ -193,12 +187,12 @@ async def test_counts_are_singular_for_one(world):
     assert "expires in 15 minutes" in (await say(f"/link {TG_WALLET}", TG_ALICE)).plain()
 
 
-async def test_deposit_is_not_offered_in_help_until_it_works(world):
+async def test_help_offers_deposit_and_release_now_that_intents_work(world):
     engine, *_ = world
     say = Say(engine)
     listing = (await say("/help")).plain()
-    assert "/deposit" not in listing and "/pay" in listing
-    assert "not available yet" in (await say("/help deposit")).plain()
+    assert "/deposit" in listing and "/release" in listing and "/pay" in listing
+    assert "not available yet" not in (await say("/help deposit")).plain()
 
 
 async def test_history_status_and_an_operators_wallet_are_private(world):

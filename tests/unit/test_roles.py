@@ -10,6 +10,7 @@ from core.model import NotificationType
 from core.replies import loads
 from core.roles import Role, role_of
 from core.services import Policy
+from tests import fakes
 from tests.fakes import FakeChain, FakeClock, FakeDatabase, FakeNotifier, RecordingQueue
 
 ADA = Actor("telegram", "1", "Ada", "ada")  # ADMINS
@@ -28,15 +29,8 @@ def world():
     return engine, chain, db
 
 
-class Say:
-    n = 0
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    async def __call__(self, text: str, actor: Actor = ADA, key: str | None = None):
-        Say.n += 1
-        return await self.engine.handle_text(text, actor=actor, key=key or f"r{Say.n}")
+class Say(fakes.Say):
+    actor, prefix = ADA, "r"
 
 
 def alerts(db: FakeDatabase) -> list[tuple[str, str]]:

@@ -268,53 +268,7 @@ async def test_gas_per_payout_in_a_200_row_native_batch(w):
 
 
 # ---------------------------------------------------------------- funding
-async def test_fund_and_fund_token_emit_intent_funded(w):
-    h = intent("fund")
-    before = await w.node.balance(w.contract)
-    r = await w.stranger.send(w.contract, call_data("fund(bytes32)", ["bytes32"], [h]), value=3 * 10**18)
-    [(name, topics, data)] = events(r, w.contract)
-    assert name == "IntentFunded" and topics[0] == h and topic_address(topics[1]) == w.stranger.address
-    assert topic_address(topics[2]) == ZERO and int.from_bytes(data, "big") == 3 * 10**18
-    assert await w.node.balance(w.contract) == before + 3 * 10**18
-    assert (await w.stranger.revert_of(w.contract, call_data("fund(bytes32)", ["bytes32"], [h])))[0] == "ZeroAmount"
-
-    token = await w.owner.deploy("TestToken", ["string", "string", "uint8", "address"], ["T", "T", 6, w.owner.address])
-    await w.owner.send(token, call_data("mint(address,uint256)", ["address", "uint256"], [w.stranger.address, 10**9]))
-    fund_token = call_data("fundToken(bytes32,address,uint256)", ["bytes32", "address", "uint256"], [h, token, 500])
-    assert (await w.stranger.revert_of(w.contract, fund_token))[0] == "ERC20InsufficientAllowance"
-    await w.stranger.send(token, call_data("approve(address,uint256)", ["address", "uint256"], [w.contract, 500]))
-    r = await w.stranger.send(w.contract, fund_token)
-    [(name, topics, data)] = events(r, w.contract)
-    assert name == "IntentFunded" and topic_address(topics[2]) == token and int.from_bytes(data, "big") == 500
-    assert await token_balance(w.node, token, w.contract) == 500
-    zero = call_data("fundToken(bytes32,address,uint256)", ["bytes32", "address", "uint256"], [h, token, 0])
-    assert (await w.stranger.revert_of(w.contract, zero))[0] == "ZeroAmount"
-
-
-async def test_low_intent_funded_carries_what_actually_arrived(w):
-    """IntentFunded reports the treasury's balance growth, not the amount asked: a fee-on-transfer token's
-    event says 99 of 100, and a token that claims a transfer it did not make is refused."""
-    fee_token = await w.owner.deploy("FeeOnTransferToken")
-    h = intent("fee-on-transfer")
-    await w.stranger.send(fee_token, call_data("mint(address,uint256)", ["address", "uint256"], [w.stranger.address, 10**6]))
-    await w.stranger.send(fee_token, call_data("approve(address,uint256)", ["address", "uint256"], [w.contract, 10**6]))
-    fund = lambda n: call_data(  # noqa: E731
-        "fundToken(bytes32,address,uint256)", ["bytes32", "address", "uint256"], [h, fee_token, n])
-    r = await w.stranger.send(w.contract, fund(10_000))
-    assert r["status"] == 1
-    [(name, topics, data)] = events(r, w.contract)
-    arrived = await token_balance(w.node, fee_token, w.contract)
-    assert name == "IntentFunded" and topics[0] == h and topic_address(topics[2]) == fee_token
-    assert arrived == 9_900 and int.from_bytes(data, "big") == arrived
-
-    await w.stranger.send(fee_token, call_data("setLying(bool)", ["bool"], [True]))
-    name, raw = await w.stranger.revert_of(w.contract, fund(10_000))
-    assert name == "NothingReceived" and topic_address(raw[4:36]) == fee_token
-    r = await w.stranger.send(w.contract, fund(10_000), gas=200_000)
-    assert r["status"] == 0 and events(r, w.contract) == []
-    assert await token_balance(w.node, fee_token, w.contract) == arrived
-
-
+# Escrowed intents (fundIntent, fundIntentToken, release, refund): test_escrow_contract.py.
 async def test_plain_deposit_is_accepted(w):
     before = await w.node.balance(w.contract)
     assert (await w.stranger.send(w.contract, value=10**18, gas=60_000))["status"] == 1

@@ -110,6 +110,11 @@ async def test_tester_batch_reports_refused_items(tester):
     assert receipt.failed_rows[0][0] == too_much.row_id and receipt.failed_rows[0][1].startswith("the treasury holds")
     assert receipt.failed_rows[1] == (good[0].row_id, st.ALREADY_EXECUTED)
     assert not await chain.is_row_paid(too_much.row_id) and await chain.is_row_paid(good[0].row_id)
+    # The transaction that paid each row, from its RowsPaid event (a row paid later is still credited to this one).
+    again = await chain.sign_batch([good[1]], await chain.pending_nonce())
+    await chain.broadcast(again.raw)
+    assert (await chain.wait_for_receipt(again.tx_hash, 10)).failed_rows == ((good[1].row_id, st.ALREADY_EXECUTED),)
+    assert await chain.rows_paid_by([o.row_id for o in good] + [too_much.row_id]) == {o.row_id: signed.tx_hash for o in good}
 
 
 # ---------------------------------------------------------------- anvil
@@ -353,7 +358,7 @@ def test_sentences():
 
 
 def test_low_intent_funded_is_never_read_as_a_payment():
-    """Anyone can emit IntentFunded for any hash (with a fake token, for any amount): receipts ignore it."""
+    """IntentFunded announces escrow held for an intent (even in a fake token), never a payout: receipts ignore it."""
     contract, h = "0x" + "22" * 20, b"\x01" * 32
     funded = st.Log(contract, (st.INTENT_FUNDED, h, b"\0" * 32, b"\0" * 32), (10**30).to_bytes(32, "big"))
     outcome = st.payout_outcome([funded], contract, token_registry(25))

@@ -269,19 +269,29 @@ class FakeDiscord:
                                 "url": url, "proxy_url": url, "content_type": "text/csv"}}}  # fmt: skip
         return self._interaction(4 if focused else 2, data, who, **kw)
 
-    async def post(self, content: str, who: tuple[int, str], *, bot: bool = False, edit: int | None = None) -> int:
-        """Someone posts `content` in #general (or edits their message `edit` to say it): a MESSAGE_CREATE
-        (MESSAGE_UPDATE) through the gateway; returns the message id."""
+    async def post(self, content: str, who: tuple[int, str], *, bot: bool = False, edit: int | None = None,
+                   dm: bool = False, operator: bool = False, attachment: tuple[str, bytes] | None = None) -> int:
+        """Someone posts `content` in #general, or to the bot in a DM (or edits their message `edit` to say it): a
+        MESSAGE_CREATE (MESSAGE_UPDATE) through the gateway; returns the message id. `attachment`: a file with it."""
         uid, name = who
         if edit is None:
-            msg = self._message({"content": content}, channel_id=self.channel_id, files={}, author=user(uid, name, bot=bot))
+            channel = self._dm_channel_id(uid) if dm else self.channel_id
+            msg = self._message({"content": content}, channel_id=channel, files={}, author=user(uid, name, bot=bot))
             msg.pop("webhook_id"), msg.pop("application_id")
+            if attachment is not None:
+                aid, (filename, data) = next(self._ids), attachment
+                self.files[aid] = attachment
+                url = f"{self.base}/cdn/attachments/{aid}/{filename}"
+                msg["attachments"] = [{"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url}]
         else:
             msg = self.messages[edit]
             msg.update(content=content, edited_timestamp="2026-11-26T12:00:01+00:00")
-        member = {k: v for k, v in self.member(uid, name).items() if k != "user"}
         event = "MESSAGE_CREATE" if edit is None else "MESSAGE_UPDATE"
-        await self.dispatch(event, {**msg, "guild_id": str(self.guild_id), "member": member})
+        if dm:
+            await self.dispatch(event, msg)
+        else:
+            member = {k: v for k, v in self.member(uid, name, operator=operator).items() if k != "user"}
+            await self.dispatch(event, {**msg, "guild_id": str(self.guild_id), "member": member})
         return int(msg["id"])
 
     def press(self, message: dict, custom_id: str, who: tuple[int, str], **kw) -> dict:
@@ -334,7 +344,8 @@ class FakeDiscord:
         if not self._authorised(request):
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
         return _json({"id": str(self.bot_id), "name": "SnowRail", "description": "", "icon": None, "bot_public": True,
-                      "bot_require_code_grant": False, "owner": user(1, "owner"), "verify_key": "00" * 32, "flags": 0,
+                      "bot_require_code_grant": False, "owner": user(1, "owner"), "verify_key": "00" * 32,
+                      "flags": (1 << 19) if self.privileged else 0,  # GATEWAY_MESSAGE_CONTENT_LIMITED, as the portal sets
                       "summary": "", "team": None})  # fmt: skip
 
     async def _sync(self, request: web.Request) -> web.Response:

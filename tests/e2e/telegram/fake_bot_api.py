@@ -257,6 +257,16 @@ class FakeBotApi:
         name = doc.get("filename", "file") if isinstance(doc, dict) else "file"
         return self._message(chat_id, document={"file_id": f"sent-{len(self.calls)}", "file_unique_id": "u", "file_name": name})
 
+    async def _m_sendPhoto(self, p):
+        chat_id = int(p["chat_id"])
+        self._check_dm(chat_id)
+        photo = p.get("photo")
+        content = photo.get("content", b"") if isinstance(photo, dict) else b""
+        if not content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):  # what Telegram can decode as a photo
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        size = {"file_id": f"photo-{len(self.calls)}", "file_unique_id": "p", "width": 320, "height": 320}
+        return self._message(chat_id, photo=[size])
+
     async def _m_getFile(self, p):
         file_id = p["file_id"]
         if file_id not in self.files:

@@ -48,7 +48,7 @@ async def test_every_command_answers_in_a_private_chat(api, telegram):
     assert TX.search(replies[f"/pay {RECIPIENT} 0.5"].text)
     assert "id:" in replies["/status pay-nothere"].text
     assert "address:" in replies["/link 0x1234"].text
-    assert "not available yet" in replies["/mix 0.1"].text
+    assert "Your note for" in replies["/mix 0.1"].text  # the zero-setup default has a 0.1 CRO pool
     assert "/help" in replies["/frobnicate"].text and "/help" in replies["hello"].text
 
 
@@ -104,11 +104,14 @@ async def test_cancel_button_and_forged_button_data(api, telegram):
     assert "Cancelled" in edited.text and not edited.buttons()
 
 
-async def test_non_operator_spend_is_refused_without_buttons(api, telegram):
-    for chat in (MEMBER.dm, GROUP):
-        refused = await api.ask(MEMBER, chat, f"/pay {RECIPIENT} 1")
-        assert "Only operators may spend the treasury" in refused.text
-        assert not refused.buttons()
+async def test_a_members_pay_opens_an_intent_they_fund_and_never_spends_the_treasury(api, telegram):
+    treasury = telegram.core.chain.treasury
+    before = await telegram.core.chain.balance(treasury, telegram.core.chain.tokens.native)
+    dm = await api.ask(MEMBER, MEMBER.dm, f"/pay {RECIPIENT} 1")
+    assert "Intent int-" in dm.text and "fundIntent" in dm.text and "Payment pay-" not in dm.text
+    in_group = await api.ask(MEMBER, GROUP, f"/pay {RECIPIENT} 1")
+    assert "fundIntent" not in in_group.text  # its funding link goes to the member privately, never to the group
+    assert await telegram.core.chain.balance(treasury, telegram.core.chain.tokens.native) == before
 
 
 async def test_errors_name_their_field_and_offer_no_button(api, telegram):

@@ -1,0 +1,1 @@
+"""Metrics adapters: core.metrics.Metrics as Prometheus series (prometheus.PrometheusMetrics)."""
