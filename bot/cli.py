@@ -17,7 +17,11 @@ T0 = time.perf_counter()
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and isinstance(getattr(args, "rest", None), list):
+        args.rest = extra + args.rest  # `snowrail keys --help`: argparse leaves a leading option out of REMAINDER
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
