@@ -208,8 +208,12 @@ def test_a_running_batch_reaches_100_percent_without_a_reload(stack, browser, sc
     shown = row_statuses(browser)
     assert len(shown) == min(ROWS, ROWS_SHOWN) and set(shown) == {"paid"}, sorted(set(shown))
     assert browser.execute_script("return window.stillTheSamePage") is True
-    steps = set(browser.execute_script("return window.percentsShown")) - {"0%", "100%"}
-    assert steps, f"the page jumped from 0 to 100% ({seen}): no progress in between"
+    # Steps between 0% and 100% are shown when a read of the batch falls between two chunks; on a loaded machine
+    # every chunk may land between two reads, so they are not required here (the SSE stream's intermediate events
+    # are checked at the HTTP level: tests/adapters/web/test_dashboard_stack.py). What must hold: the page opened at
+    # 0%, reached 100% with the report and rows, and was never reloaded.
+    shown_steps = [int(p.rstrip("%")) for p in browser.execute_script("return window.percentsShown")]
+    assert shown_steps and shown_steps == sorted(shown_steps) and shown_steps[-1] == 100, shown_steps  # never back
     screenshots.save(browser, "batch-done", full=False)
 
 
