@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from core.errors import UserError
 from core.model import Notification, NotificationType
 from core.money import format_units
-from core.prices import PriceFeed, PriceReading
+from core.prices import PriceFeed, PriceReading, fault
 from core.replies import Reply, bold, code, dumps
 
 if TYPE_CHECKING:  # core.services imports core.ports, which declares the UnitOfWork holding this repository
@@ -115,12 +115,12 @@ def ago(age: timedelta) -> str:
 
 def usable(reading: PriceReading, now: datetime, max_age: timedelta) -> str | None:
     """None when the reading may be acted on; otherwise why not (stale, or not a price at all)."""
-    if reading.answer <= 0:
+    problem = fault(reading, now, max_age)
+    if problem == "broken":
         return f"the {reading.pair} feed answers {reading.answer}, which is not a price; nothing acts on it"
-    age = now - reading.updated_at
-    if age > max_age:
-        return (f"stale: the {reading.pair} feed has not updated for {ago(age)} (the limit is {ago(max_age)}), "
-                "so nothing acts on it")
+    if problem == "stale":
+        return (f"stale: the {reading.pair} feed has not updated for {ago(now - reading.updated_at)} (the limit is "
+                f"{ago(max_age)}), so nothing acts on it")
     return None
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,14 @@ class PriceReading:
     decimals: int
     updated_at: datetime  # the feed's updatedAt (aware, UTC): older than the allowed age means stale
     round_id: int
+
+
+def fault(reading: PriceReading, now: datetime, max_age: timedelta) -> Literal["broken", "stale"] | None:
+    """The one rule for acting on a reading (price conditions, alerts, /price): a feed answering <= 0 is broken,
+    one older than `max_age` (PRICE_MAX_AGE_SECONDS) is stale; None when it may be acted on."""
+    if reading.answer <= 0:
+        return "broken"
+    return "stale" if now - reading.updated_at > max_age else None
 
 
 class PriceFeed(Protocol):

@@ -31,7 +31,7 @@ from core.escrow.ports import EscrowChain, EscrowEvent, EscrowState
 from core.escrow.record import observe
 from core.money import format_units
 from core.ports import UnitOfWork
-from core.prices import PriceReading
+from core.prices import PriceReading, fault
 from core.services import Services, log
 
 LOCK = "escrow-watch"
@@ -161,9 +161,10 @@ async def check_prices(s: Services, now: datetime) -> int:
 
 def unusable(s: Services, reading: PriceReading, now: datetime) -> str | None:
     """Why a reading must not fire anything, for the note /status shows; None when it may."""
-    if reading.answer <= 0:
+    problem = fault(reading, now, s.policy.price_max_age)
+    if problem == "broken":
         return f"the {reading.pair} feed answered {reading.answer} (a broken feed), so the condition does not fire"
-    if now - reading.updated_at > s.policy.price_max_age:
+    if problem == "stale":
         price = format_units(reading.answer, reading.decimals)
         return (f"the {reading.pair} feed has not updated since {reading.updated_at:%Y-%m-%d %H:%M} UTC "
                 f"(last {price}), so the condition does not fire on that old price")
